@@ -1,0 +1,110 @@
+// Package store defines how brokerguard persists what it accepts and decides: events (as received),
+// decisions, shadow decisions and alerts. The implementations live in store/sqlite (embedded, the
+// default) and store/postgres; store/storetest is the one test suite both must pass.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/brokerguard/brokerguard/internal/event"
+)
+
+// Errors every implementation translates its driver's errors into. Callers never see a driver error.
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrUnavailable = errors.New("store unavailable")
+	ErrClosed      = errors.New("store closed")
+)
+
+// EventRecord is one accepted event as stored: its identity and the original JSON object.
+type EventRecord struct {
+	ID      string
+	Account string // "" for market data
+	Type    string
+	Time    time.Time
+	Raw     []byte
+}
+
+// Batch is what one Append writes atomically.
+type Batch struct {
+	Events          []EventRecord
+	Decisions       []event.Decision // Time set to the event's time
+	ShadowDecisions []ShadowDecision
+	Alerts          []event.Alert
+}
+
+// ShadowDecision is the decision a shadow rule set would have made; it is recorded, never acted on.
+type ShadowDecision struct {
+	RuleSet string // the shadow rule set's version
+	event.Decision
+}
+
+// Len is the number of records in the batch.
+func (b *Batch) Len() int {
+	return len(b.Events) + len(b.Decisions) + len(b.ShadowDecisions) + len(b.Alerts)
+}
+
+// Reset empties the batch, keeping its capacity.
+func (b *Batch) Reset() {
+	b.Events, b.Decisions, b.ShadowDecisions, b.Alerts = b.Events[:0], b.Decisions[:0], b.ShadowDecisions[:0], b.Alerts[:0]
+}
+
+// StoredDecision is a decision with its position in the store.
+type StoredDecision struct {
+	Seq int64
+	event.Decision
+}
+
+// StoredAlert is an alert with its position in the store.
+type StoredAlert struct {
+	Seq int64
+	event.Alert
+}
+
+// DecisionQuery selects decisions, newest first. Zero fields do not filter.
+type DecisionQuery struct {
+	Account string
+	Action  string    // one action name
+	Since   time.Time // event time ≥ Since
+	Until   time.Time // event time < Until
+	Before  int64     // Seq < Before (cursor for the next page); 0 = from the newest
+	Limit   int       // at most this many; 0 = 100
+}
+
+// AlertQuery selects alerts, newest first. Zero fields do not filter.
+type AlertQuery struct {
+	Kind    string
+	Account string // alerts naming this account
+	Symbol  string // alerts naming this symbol
+	Since   time.Time
+	Until   time.Time
+	Before  int64
+	Limit   int
+}
+
+// Counts are the numbers of stored records.
+type Counts struct {
+	Events, Decisions, ShadowDecisions, Alerts int64
+}
+
+// Store persists events, decisions and alerts. Implementations are safe for concurrent use.
+//
+// Append is atomic: after it returns nil every record of the batch survives a crash of the process;
+// after an error none of it is visible. An event whose ID is already stored is skipped, and so are
+// decisions of an event ID already decided and alerts with an ID already stored, so that a retried
+// batch is never duplicated.
+type Store interface {
+	Append(ctx context.Context, b *Batch) error
+	// ScanEvents calls fn for every stored event with Seq > after, in the order they were appended.
+	ScanEvents(ctx context.Context, after int64, fn func(seq int64, rec EventRecord) error) error
+	// Decision returns the decision of one event, or ErrNotFound.
+	Decision(ctx context.Context, eventID string) (StoredDecision, error)
+	Decisions(ctx context.Context, q DecisionQuery) ([]StoredDecision, error)
+	ShadowDecisions(ctx context.Context, q DecisionQuery) ([]ShadowDecision, error)
+	Alerts(ctx context.Context, q AlertQuery) ([]StoredAlert, error)
+	Counts(ctx context.Context) (Counts, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
