@@ -1,0 +1,874 @@
+// Package detect is brokerguard's decision engine. For every event it updates the market, the
+// cross-account links and the account's profile, and for every successful login, account change, order
+// and withdrawal it computes named signals from the account's own history and the market, scores them
+// with a Scorer, applies the firm's rules, maps the result to an action through per-type thresholds and
+// explains it with reasons. Only earlier events count, and the same events give the same decisions.
+package detect
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/brokerguard/brokerguard/internal/event"
+	"github.com/brokerguard/brokerguard/internal/infra"
+	"github.com/brokerguard/brokerguard/internal/ipintel"
+	"github.com/brokerguard/brokerguard/internal/market"
+	"github.com/brokerguard/brokerguard/internal/profile"
+	"github.com/brokerguard/brokerguard/internal/rules"
+)
+
+// IPIntel looks up what is known of an address. *ipintel.DB implements it, and a nil one knows nothing.
+type IPIntel interface {
+	Lookup(addr netip.Addr) ipintel.Info
+}
+
+// CrossAccount is the engine's narrow view of state shared across accounts: who else used a resource,
+// and which browsers a TLS fingerprint usually belongs to. *infra.Links implements it in one process.
+type CrossAccount interface {
+	Observe(kind infra.Kind, h, account uint64, t uint32) int
+	ObserveTLS(tls, family uint64) infra.TLSStats
+}
+
+// Step is one rung of a threshold ladder: at or above Score, the action is at least Action.
+type Step struct {
+	Action event.Action `yaml:"action" json:"action"`
+	Score  int          `yaml:"score" json:"score"`
+}
+
+// Thresholds map scores to actions per event type.
+type Thresholds struct {
+	Login         []Step `yaml:"login"`
+	ProfileChange []Step `yaml:"profile_change"`
+	Order         []Step `yaml:"order"`
+	Withdrawal    []Step `yaml:"withdrawal"`
+}
+
+// DefaultThresholds are the shipped ladders.
+func DefaultThresholds() Thresholds {
+	return Thresholds{
+		Login:         []Step{{event.ActionReview, 300}, {event.ActionChallenge, 600}, {event.ActionBlock, 985}},
+		ProfileChange: []Step{{event.ActionReview, 300}, {event.ActionChallenge, 550}, {event.ActionBlock, 985}},
+		Order:         []Step{{event.ActionReview, 300}, {event.ActionHold, 650}, {event.ActionBlock, 985}},
+		Withdrawal:    []Step{{event.ActionReview, 300}, {event.ActionHold, 550}, {event.ActionBlock, 985}},
+	}
+}
+
+// Validate checks that each ladder rises in both score and action.
+func (th Thresholds) Validate() error {
+	for _, l := range []struct {
+		name  string
+		steps []Step
+	}{{"login", th.Login}, {"profile_change", th.ProfileChange}, {"order", th.Order}, {"withdrawal", th.Withdrawal}} {
+		for i, s := range l.steps {
+			if s.Score < 0 || s.Score > 1000 {
+				return fmt.Errorf("thresholds.%s[%d]: score %d, want 0..1000", l.name, i, s.Score)
+			}
+			if i > 0 && (s.Score <= l.steps[i-1].Score || s.Action <= l.steps[i-1].Action) {
+				return fmt.Errorf("thresholds.%s[%d]: each step needs a higher score and a more severe action than the one before", l.name, i)
+			}
+		}
+	}
+	return nil
+}
+
+func (th *Thresholds) ladder(t event.Type) []Step {
+	switch t {
+	case event.TypeLogin:
+		return th.Login
+	case event.TypeProfileChange:
+		return th.ProfileChange
+	case event.TypeOrder:
+		return th.Order
+	case event.TypeWithdrawal:
+		return th.Withdrawal
+	}
+	return nil
+}
+
+func (th *Thresholds) action(t event.Type, score int) event.Action {
+	a := event.ActionAllow
+	for _, s := range th.ladder(t) {
+		if score >= s.Score {
+			a = s.Action
+		}
+	}
+	return a
+}
+
+// Options configure an Engine. Zero fields get defaults.
+type Options struct {
+	IP         IPIntel
+	Scorer     Scorer
+	Rules      *rules.Set
+	Shadow     *rules.Set
+	Thresholds *Thresholds
+	Links      CrossAccount
+	Market     *market.Market
+	Accounts   *profile.Accounts
+	// AlertScore is the lowest score of a challenge that also raises an account_takeover alert; holds and
+	// blocks always do.
+	AlertScore int
+	// MaxReasons bounds the reasons of a decision.
+	MaxReasons int
+}
+
+// Engine decides on events. It is safe for concurrent use; events of one account must be given in order.
+type Engine struct {
+	ip         IPIntel
+	scorer     Scorer
+	inherit    float32
+	rules      *rules.Set
+	shadow     *rules.Set
+	th         Thresholds
+	links      CrossAccount
+	market     *market.Market
+	accounts   *profile.Accounts
+	alertScore int
+	maxReasons int
+}
+
+// New returns an engine.
+func New(o Options) (*Engine, error) {
+	e := &Engine{ip: o.IP, scorer: o.Scorer, rules: o.Rules, shadow: o.Shadow, links: o.Links, market: o.Market,
+		accounts: o.Accounts, alertScore: o.AlertScore, maxReasons: o.MaxReasons, inherit: 0.8}
+	if e.scorer == nil {
+		e.scorer = DefaultModel()
+	}
+	if m, ok := e.scorer.(*Model); ok {
+		e.inherit = float32(m.Inherit)
+	}
+	if e.rules == nil {
+		e.rules = rules.Default()
+	}
+	if o.Thresholds != nil {
+		e.th = *o.Thresholds
+	} else {
+		e.th = DefaultThresholds()
+	}
+	if err := e.th.Validate(); err != nil {
+		return nil, err
+	}
+	if e.links == nil {
+		e.links = infra.New(24 * 3600)
+	}
+	if e.market == nil {
+		e.market = market.New()
+	}
+	if e.accounts == nil {
+		e.accounts = profile.NewAccounts()
+	}
+	if e.alertScore == 0 {
+		e.alertScore = 850
+	}
+	if e.maxReasons == 0 {
+		e.maxReasons = 5
+	}
+	return e, nil
+}
+
+// Accounts returns the engine's profiles.
+func (e *Engine) Accounts() *profile.Accounts { return e.accounts }
+
+// Market returns the engine's market state.
+func (e *Engine) Market() *market.Market { return e.market }
+
+// Rules returns the live rule set.
+func (e *Engine) Rules() *rules.Set { return e.rules }
+
+// ShadowRules returns the shadow rule set, or nil.
+func (e *Engine) ShadowRules() *rules.Set { return e.shadow }
+
+// Outcome is what processing one event produced.
+type Outcome struct {
+	Decided  bool
+	Decision event.Decision
+	// Shadow is the shadow rule set's decision, when one runs.
+	Shadow  *event.Decision
+	Alerts  []event.Alert
+	Signals Signals
+}
+
+// Durations used by the signals.
+const (
+	hour             = 3600
+	day              = 24 * hour
+	liquidationShort = 6 * hour
+	liquidationLong  = 7 * day
+	recentChange     = 72 * hour
+	dormancy         = 180 * day
+)
+
+// request is what the engine derives from an event before taking the account's lock.
+type request struct {
+	addr       netip.Addr
+	info       ipintel.Info
+	netKey     uint64 // ASN, or the /16 without IP data
+	netName    string
+	prefix     uint64
+	prefixName string
+	country    string
+	uaFam      string
+	uaKey      uint64
+	tlsKey     uint64
+	acct       uint64
+	addrOthers int
+	devOthers  int
+	destOthers int
+	tls        infra.TLSStats
+}
+
+// Process updates state with ev and, when the contract asks for one, decides on it. ev must be valid.
+func (e *Engine) Process(ev *event.Event) Outcome {
+	var out Outcome
+	switch ev.Type {
+	case event.TypeInstrument:
+		e.market.ApplyInstrument(ev.Symbol, ev.Name, ev.Market, ev.Lot, ev.SharesOutstanding, ev.PrevClose, ev.AvgDailyVolume)
+		return out
+	case event.TypeQuote:
+		e.market.ApplyQuote(ev.Symbol, ev.Time, ev.Price, ev.Volume)
+		return out
+	}
+	t := profile.Unix(ev.Time)
+	var rq request
+	rq.acct = profile.Hash(ev.Account)
+	if ev.IP != "" {
+		e.network(ev, &rq)
+	}
+	// Cross-account observations: each is its own partition, reached before the account's lock.
+	switch ev.Type {
+	case event.TypeLogin, event.TypeProfileChange, event.TypeOrder, event.TypeWithdrawal:
+		if rq.addr.IsValid() {
+			rq.addrOthers = e.links.Observe(infra.KindIP, profile.Hash(ev.IP), rq.acct, t)
+		}
+		if ev.Device != "" {
+			rq.devOthers = e.links.Observe(infra.KindDevice, profile.Hash(ev.Device), rq.acct, t)
+		}
+		if ev.UserAgent != "" {
+			rq.uaFam = uaFamily(ev.UserAgent)
+			rq.uaKey = profile.Hash(rq.uaFam)
+		}
+		if ev.TLS != "" {
+			rq.tlsKey = profile.Hash(ev.TLS)
+			if ev.Type == event.TypeLogin && rq.uaKey != 0 {
+				rq.tls = e.links.ObserveTLS(rq.tlsKey, rq.uaKey)
+			}
+		}
+		if ev.Type == event.TypeWithdrawal && ev.Destination != "" {
+			rq.destOthers = e.links.Observe(infra.KindDestination, profile.Hash(ev.Destination), rq.acct, t)
+		}
+	}
+	e.accounts.With(ev.Account, func(p *profile.Profile) {
+		e.processAccount(ev, p, t, &rq, &out)
+	})
+	return out
+}
+
+func (e *Engine) network(ev *event.Event, rq *request) {
+	addr, err := netip.ParseAddr(ev.IP)
+	if err != nil {
+		return
+	}
+	addr = addr.Unmap()
+	rq.addr = addr
+	if e.ip != nil {
+		rq.info = e.ip.Lookup(addr)
+	}
+	p24 := ipintel.Prefix(addr)
+	rq.prefix = prefixKey(p24)
+	rq.prefixName = p24.String()
+	if rq.info.ASN != 0 {
+		rq.netKey = uint64(rq.info.ASN) | 1<<40
+		rq.netName = "AS" + strconv.FormatUint(uint64(rq.info.ASN), 10)
+		if rq.info.Org != "" {
+			rq.netName += " " + rq.info.Org
+		}
+	} else {
+		bits := 16
+		if addr.Is6() {
+			bits = 32
+		}
+		p16, _ := addr.Prefix(bits)
+		rq.netKey = prefixKey(p16)
+		rq.netName = p16.String()
+	}
+	rq.country = ev.Country
+	if rq.country == "" {
+		rq.country = rq.info.Country
+	}
+}
+
+func prefixKey(p netip.Prefix) uint64 {
+	b := p.Addr().As16()
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h ^ uint64(p.Bits())
+}
+
+func (e *Engine) processAccount(ev *event.Event, p *profile.Profile, t uint32, rq *request, out *Outcome) {
+	switch ev.Type {
+	case event.TypeSnapshot:
+		hs := make([]profile.Position, len(ev.Holdings))
+		for i, h := range ev.Holdings {
+			hs[i] = profile.Position{Symbol: h.Symbol, Qty: h.Quantity, Cost: h.Cost}
+		}
+		var opened uint32
+		if d, err := time.Parse("2006-01-02", ev.Opened); err == nil {
+			opened = profile.Unix(d)
+		}
+		p.ApplySnapshot(ev.Cash, hs, ev.Margin, ev.Notifications, ev.MFA, opened)
+		return
+	case event.TypeLogin:
+		if ev.Result != "success" {
+			p.AddFail(t)
+			return
+		}
+	case event.TypeLogout:
+		p.EndSession(profile.Hash(ev.Session))
+		return
+	case event.TypeCancel:
+		return
+	case event.TypeExecution:
+		p.ApplyExecution(ev.Symbol, ev.Side, ev.Quantity, ev.Price, ev.Fee)
+		p.Symbols.Add(profile.Hash(ev.Symbol), t, profile.MaxSymbols)
+		p.Touch(t)
+		return
+	case event.TypeFraudReport:
+		p.Locked = true
+		return
+	}
+
+	// A decision: login success, profile change, order or withdrawal.
+	ss := &out.Signals
+	e.accessSignals(ev, p, t, rq, ss)
+	var ins market.Instrument
+	var haveIns bool
+	var orderValue float64
+	switch ev.Type {
+	case event.TypeLogin:
+		e.loginSignals(ev, p, t, ss)
+	case event.TypeProfileChange:
+		e.sessionSignals(ev, p, rq, ss)
+		e.changeSignals(ev, p, t, ss)
+	case event.TypeOrder:
+		e.sessionSignals(ev, p, rq, ss)
+		e.changeSignals(ev, p, t, ss)
+		ins, haveIns = e.market.Get(ev.Symbol)
+		orderValue = e.orderSignals(ev, p, t, &ins, haveIns, ss)
+	case event.TypeWithdrawal:
+		e.sessionSignals(ev, p, rq, ss)
+		e.changeSignals(ev, p, t, ss)
+		e.withdrawalSignals(ev, p, t, rq, ss)
+	}
+	if p.Locked {
+		ss.Set(AccountLocked, 1, 0, 0, "after a fraud report")
+	}
+
+	score, contribs := e.scorer.Score(ev.Type, ss)
+	f := &facts{ev: ev, p: p, rq: rq, ss: ss, ins: &ins, haveIns: haveIns, orderValue: orderValue, score: score}
+	d := e.decide(ev, e.rules, f, score, contribs)
+	out.Decided = true
+	out.Decision = d
+	if e.shadow != nil {
+		sd := e.decide(ev, e.shadow, f, score, contribs)
+		out.Shadow = &sd
+	}
+	e.learn(ev, p, t, rq, ss, &d, orderValue)
+	if d.Action >= event.ActionHold || (d.Action >= event.ActionChallenge && d.Score >= e.alertScore) {
+		if p.LastAlert == 0 || t >= p.LastAlert+day || d.Action == event.ActionBlock && t != p.LastAlert {
+			p.LastAlert = t
+			a := event.Alert{ID: "ato-" + ev.ID, Time: ev.Time, Kind: event.AlertAccountTakeover,
+				Accounts: []string{ev.Account}, Score: d.Score, Reasons: d.Reasons}
+			if ev.Symbol != "" {
+				a.Symbols = []string{ev.Symbol}
+			}
+			out.Alerts = append(out.Alerts, a)
+		}
+	}
+}
+
+// decide combines the score with a rule set into a decision.
+func (e *Engine) decide(ev *event.Event, rs *rules.Set, f *facts, score int, contribs []Contribution) event.Decision {
+	d := event.Decision{ID: ev.ID, Account: ev.Account, Type: ev.Type.String(), Time: ev.Time}
+	var hitBuf [8]rules.Hit
+	hits := rs.Eval(ev.Type, f, hitBuf[:0])
+	minAction := event.ActionAllow
+	for _, h := range hits {
+		score += h.AddScore
+		if h.HasAction && h.MinAction > minAction {
+			minAction = h.MinAction
+		}
+	}
+	score = max(0, min(1000, score))
+	d.Score = score
+	d.Action = max(e.th.action(ev.Type, score), minAction)
+	reasons := make([]event.Reason, 0, min(e.maxReasons, len(hits)+len(contribs)))
+	for _, h := range hits {
+		if len(reasons) == e.maxReasons {
+			break
+		}
+		if h.Reason.Code != "" && !hasCode(reasons, h.Reason.Code) {
+			reasons = append(reasons, h.Reason)
+		}
+	}
+	for _, c := range contribs {
+		if len(reasons) == e.maxReasons || c.Value < 0.3 {
+			break
+		}
+		if hasCode(reasons, c.Code) {
+			continue
+		}
+		var detail string
+		if c.Pair > 0 {
+			if m, ok := e.scorer.(*Model); ok {
+				detail = m.Interactions[c.Pair-1].Detail
+			}
+		} else {
+			detail = f.ss.Detail(c.Signal)
+		}
+		reasons = append(reasons, event.Reason{Code: c.Code, Detail: detail})
+	}
+	d.Reasons = reasons
+	return d
+}
+
+func hasCode(rs []event.Reason, code string) bool {
+	for _, r := range rs {
+		if r.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// history reports whether the account has enough past to call something new.
+func history(p *profile.Profile) bool { return p.Logins > 0 }
+
+func (e *Engine) accessSignals(ev *event.Event, p *profile.Profile, t uint32, rq *request, ss *Signals) {
+	known := history(p)
+	if ev.Device != "" {
+		if known && !p.Devices.Has(profile.Hash(ev.Device)) {
+			ss.Set(NewDevice, 1, 0, 0, "")
+		}
+	} else if ev.Channel != "phone" && (ev.Type == event.TypeLogin || len(p.Devices) > 0) {
+		v := 0.5
+		if len(p.Devices) > 0 {
+			v = 1
+		}
+		ss.Set(NoDeviceID, v, 0, 0, "")
+	}
+	if rq.addr.IsValid() {
+		if known && !p.ASNs.Has(rq.netKey) {
+			ss.Set(NewASN, 1, 0, 0, rq.netName)
+		}
+		if known && !p.Prefixes.Has(rq.prefix) {
+			ss.Set(NewNetwork, 1, 0, 0, rq.prefixName)
+		}
+		if rq.info.Hosting {
+			v := 1.0
+			if p.ASNs.Has(rq.netKey) {
+				v = 0.3 // a hosting network this customer uses (a corporate or personal VPN)
+			}
+			ss.Set(HostingASN, v, 0, 0, rq.netName)
+		}
+		if rq.info.VPN {
+			ss.Set(VPNASN, 1, 0, 0, rq.netName)
+		}
+		if rq.addrOthers >= 3 {
+			ss.Set(AddressShared, 0.4+0.1*float64(rq.addrOthers), float64(rq.addrOthers), 0, "")
+		}
+	}
+	if rq.country != "" && known {
+		ck := countryKey(rq.country)
+		if !p.Countries.Has(ck) {
+			ss.Set(NewCountry, 1, 0, 0, rq.country)
+		}
+		last := string(p.LastCountry[:])
+		if p.LastLogin > 0 && last != rq.country && p.LastCountry[0] != 0 && t > p.LastLogin {
+			if km := distanceKM(last, rq.country); km > 500 {
+				dt := float64(t - p.LastLogin)
+				if speed := km / dt * 3600; speed > 1000 {
+					ss.Set(ImpossibleTravel, 1, speed, dt, last+" → "+rq.country)
+				}
+			}
+		}
+	}
+	if ev.Device != "" && rq.devOthers > 0 {
+		v := 0.4
+		if rq.devOthers >= 2 {
+			v = 1
+		}
+		ss.Set(DeviceShared, v, float64(rq.devOthers), 0, "")
+	}
+	if rq.uaKey != 0 && known && !p.UAFamilies.Has(rq.uaKey) {
+		ss.Set(NewUserAgent, 1, 0, 0, rq.uaFam)
+	}
+	if rq.tlsKey != 0 {
+		if known && !p.TLS.Has(rq.tlsKey) {
+			ss.Set(NewTLS, 1, 0, 0, "")
+		}
+		if rq.tls.Total >= 20 && rq.tls.DominantShare >= 0.9 && rq.tls.ThisShare < 0.02 && rq.tls.Dominant != rq.uaKey {
+			ss.Set(UATLSMismatch, 1, 0, 0, rq.uaFam)
+		}
+	}
+	if p.LastActivity > 0 && t > p.LastActivity+dormancy {
+		ss.Set(DormantReactivated, 1, float64(t-p.LastActivity), 0, "")
+	}
+}
+
+func countryKey(c string) uint64 { return profile.Hash("cc:" + c) }
+
+func (e *Engine) loginSignals(ev *event.Event, p *profile.Profile, t uint32, ss *Signals) {
+	if t > hour {
+		if n := p.FailsSince(t - hour); n > 0 {
+			v := 0.4
+			if n >= 3 {
+				v = 1
+			}
+			ss.Set(FailedLoginsBefore, v, float64(n), 0, "")
+		}
+	}
+	if p.Logins >= 3 {
+		strength := profile.MethodStrength(ev.Method)
+		usual, most := uint8(0), uint16(0)
+		for m, n := range p.Methods {
+			if n > most {
+				usual, most = uint8(m), n
+			}
+		}
+		if strength != profile.MethodRefresh && strength < usual && float64(most) >= 0.8*float64(p.Logins) {
+			ss.Set(WeakerMethod, 1, 0, 0, ev.Method)
+		}
+	}
+	if p.Logins >= 10 {
+		h := jstHour(ev.Time)
+		n := int(p.LoginHours[h]) + int(p.LoginHours[(h+23)%24]) + int(p.LoginHours[(h+1)%24])
+		if float64(n) < 0.02*float64(p.Logins) {
+			ss.Set(UnusualHour, 1, float64(h), 0, "")
+		}
+	}
+}
+
+func jstHour(t time.Time) int { return int(((t.Unix()+9*3600)%86400+86400)%86400) / 3600 }
+
+func (e *Engine) sessionSignals(ev *event.Event, p *profile.Profile, rq *request, ss *Signals) {
+	if ev.Session == "" {
+		return
+	}
+	s := p.Session(profile.Hash(ev.Session))
+	if s == nil {
+		if history(p) {
+			ss.Set(SessionUnknown, 1, 0, 0, "")
+		}
+		return
+	}
+	if ev.Device != "" && s.Device != 0 && profile.Hash(ev.Device) != s.Device {
+		ss.Set(SessionDeviceChanged, 1, 0, 0, "")
+	}
+	if rq.addr.IsValid() {
+		if s.Net != 0 && rq.netKey != s.Net {
+			ss.Set(SessionNetworkChanged, 1, 0, 0, rq.netName)
+		}
+		if s.Prefix != 0 && rq.prefix != s.Prefix {
+			ss.Set(SessionAddressChanged, 1, 0, 0, "")
+		}
+	}
+	if rq.tlsKey != 0 && s.TLS != 0 && rq.tlsKey != s.TLS {
+		ss.Set(SessionTLSChanged, 1, 0, 0, "")
+	}
+	// The login's access signals carry over to everything done in its session.
+	for bits := s.Signals & accessSignals; bits != 0; bits &= bits - 1 {
+		sig := Signal(trailingZeros(bits))
+		if ss.Strength[sig] < e.inherit {
+			ss.Strength[sig] = e.inherit
+			ss.Inherited |= 1 << sig
+		}
+	}
+}
+
+func trailingZeros(x uint64) int {
+	n := 0
+	for x&1 == 0 {
+		x >>= 1
+		n++
+	}
+	return n
+}
+
+func (e *Engine) changeSignals(ev *event.Event, p *profile.Profile, t uint32, ss *Signals) {
+	if ev.Type == event.TypeProfileChange {
+		switch ev.Field {
+		case "notifications":
+			if ev.Value == "off" {
+				ss.Set(NotificationsOff, 1, 0, 0, "")
+			}
+		case "email", "phone", "bank_account", "password", "trading_pin":
+			ss.Set(SensitiveChange, 1, 0, 0, ev.Field)
+		case "mfa":
+			ss.Set(SensitiveChange, 1, 0, 0, "MFA")
+			if mfaRank(ev.Value) < mfaRank(p.MFA) {
+				ss.Set(MFADowngrade, 1, 0, 0, ev.Value)
+			}
+		}
+	}
+	if c := p.Changed[profile.ChangeNotifications]; c > 0 && !p.Notifications && t-c < recentChange {
+		ss.Set(NotificationsOff, 1, float64(t-c), 0, "")
+	}
+	for _, i := range []int{profile.ChangeEmail, profile.ChangePhone} {
+		if c := p.Changed[i]; c > 0 && t-c < recentChange {
+			ss.Set(EmailChangedRecently, 1, float64(t-c), 0, profile.ChangeName(i))
+		}
+	}
+	if c := p.Changed[profile.ChangeBankAccount]; c > 0 && t-c < recentChange {
+		ss.Set(BankAccountChangedRecently, 1, float64(t-c), 0, "")
+	}
+}
+
+func mfaRank(v string) int {
+	switch v {
+	case "passkey":
+		return 4
+	case "totp":
+		return 3
+	case "sms_otp", "email_otp", "on":
+		return 2
+	case "none", "off":
+		return 0
+	}
+	return 1
+}
+
+// holdingsValue values the account's holdings at the best known prices.
+func (e *Engine) holdingsValue(p *profile.Profile) float64 {
+	v := 0.0
+	for _, h := range p.Holdings {
+		price := e.market.Price(h.Symbol)
+		if price == 0 {
+			price = h.Cost
+		}
+		v += float64(h.Qty) * price
+	}
+	return v
+}
+
+// liquidation returns the share of holdings value sold within window and the time since the first sell.
+func liquidation(p *profile.Profile, t, window uint32) (share float64, since uint32) {
+	if p.SellBase <= 0 {
+		return 0, 0
+	}
+	sold := 0.0
+	first := uint32(0)
+	for _, f := range p.Sells {
+		if f.T+window >= t {
+			sold += f.Value
+			if first == 0 {
+				first = f.T
+			}
+		}
+	}
+	if first == 0 {
+		return 0, 0
+	}
+	return math.Min(1, sold/p.SellBase), t - first
+}
+
+func (e *Engine) orderSignals(ev *event.Event, p *profile.Profile, t uint32, ins *market.Instrument, haveIns bool, ss *Signals) float64 {
+	price := ev.Price
+	if !ev.HasPrice && haveIns {
+		price = ins.RefPrice()
+	}
+	value := float64(ev.Quantity) * price
+	if ev.Side == "sell" {
+		// The sell itself counts toward the liquidation it may be part of.
+		base := p.SellBase
+		if profile.SumFlows(p.Sells, t, liquidationShort) == 0 {
+			base = e.holdingsValue(p)
+		}
+		if base > 0 {
+			sold := profile.SumFlows(p.Sells, t, liquidationShort) + value
+			share := math.Min(1, sold/base)
+			if share >= 0.5 {
+				first := t
+				for _, f := range p.Sells {
+					if f.T+liquidationShort >= t {
+						first = f.T
+						break
+					}
+				}
+				ss.Set(Liquidation, (share-0.3)/0.6, share, float64(t-first), "")
+			}
+		}
+	} else {
+		if share, since := liquidation(p, t, day); share >= 0.5 {
+			ss.Set(Liquidation, (share-0.3)/0.6, share, float64(since), "")
+		}
+		if !p.Symbols.Has(profile.Hash(ev.Symbol)) {
+			v := 0.5
+			if p.Snapshot || p.Orders >= 3 {
+				v = 1
+			}
+			ss.Set(FirstTimeSymbol, v, 0, 0, ev.Symbol)
+		}
+		if haveIns {
+			illiquidSignal(ev, ins, value, ss)
+		}
+	}
+	if ev.AccountType == "margin" && !p.MarginUsed {
+		v := 0.5
+		if p.Orders >= 5 {
+			v = 1
+		}
+		ss.Set(FirstMarginUse, v, 0, 0, "")
+	}
+	if p.Orders >= 5 && value > 0 {
+		std := math.Max(p.OrderStd(), 0.25)
+		z := (math.Log10(value) - p.OrderMean) / std
+		if z >= 2.5 {
+			ss.Set(OrderSizeOutlier, 0.5+(z-2.5)/2, value, value/math.Pow(10, p.OrderMean), "")
+		}
+	}
+	return value
+}
+
+// illiquidSignal rates how thin a symbol is for the size of the buy.
+func illiquidSignal(ev *event.Event, ins *market.Instrument, value float64, ss *Signals) {
+	adv := ins.ADValue()
+	mcap := ins.MarketCap()
+	v := 0.0
+	thin := (mcap > 0 && mcap < 5e9) || (adv > 0 && adv < 30e6)
+	if thin {
+		v = 0.5
+	}
+	ratio := 0.0
+	if adv > 0 && value > 0 {
+		ratio = value / adv
+		v += 0.5 * math.Max(0, math.Min(1, (math.Log10(ratio)+2)/1.3))
+	}
+	if v < 0.3 {
+		return
+	}
+	detail := "buy " + ev.Symbol + " " + yen(value)
+	if adv > 0 {
+		detail += " = " + strconv.FormatFloat(ratio*100, 'f', 1, 64) + "% of its daily traded value"
+	}
+	if mcap > 0 {
+		detail += "; market cap " + yen(mcap)
+	}
+	ss.Set(IlliquidSymbol, v, ratio, mcap, detail)
+}
+
+func (e *Engine) withdrawalSignals(ev *event.Event, p *profile.Profile, t uint32, rq *request, ss *Signals) {
+	if ev.Destination != "" && !p.Destinations.Has(profile.Hash(ev.Destination)) {
+		v := 0.5
+		if len(p.Destinations) > 0 {
+			v = 1
+		}
+		ss.Set(NewWithdrawalDestination, v, ev.Amount, 0, "")
+	}
+	if rq.destOthers > 0 {
+		ss.Set(DestinationShared, 1, float64(rq.destOthers), 0, "")
+	}
+	if share, _ := liquidation(p, t, liquidationLong); share >= 0.5 {
+		ss.Set(WithdrawalAfterLiquidation, (share-0.3)/0.6, share, 0, "")
+	}
+}
+
+// learn records the event into the profile. What a decision did not let through (a challenged login's
+// device, a held order's size) is not learned as the customer's own.
+func (e *Engine) learn(ev *event.Event, p *profile.Profile, t uint32, rq *request, ss *Signals, d *event.Decision, orderValue float64) {
+	trusted := d.Action <= event.ActionReview || (ev.Type == event.TypeLogin && d.Action == event.ActionChallenge)
+	p.Touch(t)
+	if trusted {
+		if ev.Device != "" {
+			p.Devices.Add(profile.Hash(ev.Device), t, profile.MaxDevices)
+		}
+		if rq.addr.IsValid() {
+			p.ASNs.Add(rq.netKey, t, profile.MaxASNs)
+			p.Prefixes.Add(rq.prefix, t, profile.MaxPrefixes)
+		}
+		if rq.country != "" {
+			p.Countries.Add(countryKey(rq.country), t, profile.MaxCountries)
+		}
+		if rq.uaKey != 0 {
+			p.UAFamilies.Add(rq.uaKey, t, profile.MaxUAFamilies)
+		}
+		if rq.tlsKey != 0 {
+			p.TLS.Add(rq.tlsKey, t, profile.MaxTLS)
+		}
+	}
+	switch ev.Type {
+	case event.TypeLogin:
+		s := profile.Session{Key: profile.Hash(ev.Session), Device: hashOrZero(ev.Device), Prefix: rq.prefix,
+			UA: rq.uaKey, TLS: rq.tlsKey, Net: rq.netKey, Start: t, LoginScore: uint16(d.Score),
+			Signals: ss.Mask() & accessSignals}
+		p.StartSession(s)
+		if trusted {
+			p.Logins++
+			p.LoginHours[jstHour(ev.Time)]++
+			p.Methods[profile.MethodStrength(ev.Method)]++
+			p.Channels[channelIndex(ev.Channel)]++
+			p.LastLogin = t
+			if len(rq.country) == 2 {
+				copy(p.LastCountry[:], rq.country)
+			}
+		}
+	case event.TypeProfileChange:
+		if i := profile.ChangeIndex(ev.Field); i >= 0 {
+			p.Changed[i] = t
+		}
+		if d.Action <= event.ActionReview {
+			switch ev.Field {
+			case "notifications":
+				p.Notifications = ev.Value != "off"
+			case "mfa":
+				p.MFA = ev.Value
+			}
+		} else if ev.Field == "notifications" && ev.Value == "off" {
+			p.Notifications = false // stopped or not, the intent is on record for later events
+		}
+	case event.TypeOrder:
+		if ev.Side == "sell" {
+			if profile.SumFlows(p.Sells, t, liquidationShort) == 0 {
+				p.SellBase = e.holdingsValue(p)
+			}
+			p.Sells = profile.AddFlow(p.Sells, t, orderValue, liquidationLong)
+		} else {
+			p.Buys = profile.AddFlow(p.Buys, t, orderValue, day)
+		}
+		if trusted {
+			p.ObserveOrderValue(orderValue)
+			if ev.AccountType == "margin" {
+				p.MarginUsed = true
+			}
+		}
+	case event.TypeWithdrawal:
+		if trusted && ev.Destination != "" {
+			p.Destinations.Add(profile.Hash(ev.Destination), t, profile.MaxDestinations)
+		}
+		p.Cash -= ev.Amount
+	}
+}
+
+func hashOrZero(s string) uint64 {
+	if s == "" {
+		return 0
+	}
+	return profile.Hash(s)
+}
+
+func channelIndex(c string) int {
+	switch c {
+	case "app":
+		return 1
+	case "api":
+		return 2
+	case "phone":
+		return 3
+	}
+	return 0
+}
