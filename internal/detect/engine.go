@@ -49,10 +49,12 @@ type Thresholds struct {
 // DefaultThresholds are the shipped ladders.
 func DefaultThresholds() Thresholds {
 	return Thresholds{
-		Login:         []Step{{event.ActionReview, 300}, {event.ActionChallenge, 600}, {event.ActionBlock, 985}},
-		ProfileChange: []Step{{event.ActionReview, 300}, {event.ActionChallenge, 550}, {event.ActionBlock, 985}},
-		Order:         []Step{{event.ActionReview, 300}, {event.ActionHold, 650}, {event.ActionBlock, 985}},
-		Withdrawal:    []Step{{event.ActionReview, 300}, {event.ActionHold, 550}, {event.ActionBlock, 985}},
+		// No score alone blocks: a block locks the customer out, so it is left to rules (a locked account).
+		// A challenge or a hold already stops an attacker who cannot pass a phishing-resistant step-up.
+		Login:         []Step{{event.ActionReview, 250}, {event.ActionChallenge, 450}},
+		ProfileChange: []Step{{event.ActionReview, 300}, {event.ActionChallenge, 550}},
+		Order:         []Step{{event.ActionReview, 300}, {event.ActionHold, 650}},
+		Withdrawal:    []Step{{event.ActionReview, 300}, {event.ActionHold, 550}},
 	}
 }
 
@@ -169,6 +171,9 @@ func New(o Options) (*Engine, error) {
 	return e, nil
 }
 
+// SetIP replaces the IP intelligence; call it before the first event.
+func (e *Engine) SetIP(ip IPIntel) { e.ip = ip }
+
 // Accounts returns the engine's profiles.
 func (e *Engine) Accounts() *profile.Accounts { return e.accounts }
 
@@ -186,9 +191,8 @@ type Outcome struct {
 	Decided  bool
 	Decision event.Decision
 	// Shadow is the shadow rule set's decision, when one runs.
-	Shadow  *event.Decision
-	Alerts  []event.Alert
-	Signals Signals
+	Shadow *event.Decision
+	Alerts []event.Alert
 }
 
 // Durations used by the signals.
@@ -334,7 +338,7 @@ func (e *Engine) processAccount(ev *event.Event, p *profile.Profile, t uint32, r
 	case event.TypeCancel:
 		return
 	case event.TypeExecution:
-		p.ApplyExecution(ev.Symbol, ev.Side, ev.Quantity, ev.Price, ev.Fee)
+		p.ApplyExecution(ev.Symbol, ev.Side, ev.Quantity, ev.Price, ev.Fee, t)
 		p.Symbols.Add(profile.Hash(ev.Symbol), t, profile.MaxSymbols)
 		p.Touch(t)
 		return
@@ -344,8 +348,20 @@ func (e *Engine) processAccount(ev *event.Event, p *profile.Profile, t uint32, r
 	}
 
 	// A decision: login success, profile change, order or withdrawal.
-	ss := &out.Signals
+	var sigs Signals
+	ss := &sigs
 	e.accessSignals(ev, p, t, rq, ss)
+	var sess *profile.Session
+	if ev.Type != event.TypeLogin && ev.Session != "" {
+		sess = p.Session(profile.Hash(ev.Session))
+		if sess != nil && sess.Verified {
+			// The customer passed a phishing-resistant step-up in this session: who is at the keyboard
+			// is settled. Changes within the session still count.
+			for _, s := range []Signal{NewDevice, NoDeviceID, NewASN, NewNetwork, NewCountry, NewUserAgent, NewTLS} {
+				ss.Strength[s] = 0
+			}
+		}
+	}
 	var ins market.Instrument
 	var haveIns bool
 	var orderValue float64
@@ -369,7 +385,8 @@ func (e *Engine) processAccount(ev *event.Event, p *profile.Profile, t uint32, r
 		ss.Set(AccountLocked, 1, 0, 0, "after a fraud report")
 	}
 
-	score, contribs := e.scorer.Score(ev.Type, ss)
+	var cbuf [16]Contribution
+	score, contribs := e.scorer.Score(ev.Type, ss, cbuf[:0])
 	f := &facts{ev: ev, p: p, rq: rq, ss: ss, ins: &ins, haveIns: haveIns, orderValue: orderValue, score: score}
 	d := e.decide(ev, e.rules, f, score, contribs)
 	out.Decided = true
@@ -572,7 +589,15 @@ func (e *Engine) sessionSignals(ev *event.Event, p *profile.Profile, rq *request
 	}
 	if rq.addr.IsValid() {
 		if s.Net != 0 && rq.netKey != s.Net {
-			ss.Set(SessionNetworkChanged, 1, 0, 0, rq.netName)
+			v := 1.0
+			sameClient := rq.tlsKey != 0 && rq.tlsKey == s.TLS && (ev.Device == "" || profile.Hash(ev.Device) == s.Device)
+			switch {
+			case p.ASNs.Has(rq.netKey):
+				v = 0.3 // to a network the customer uses too: home Wi-Fi to the mobile carrier
+			case sameClient && rq.country == string(p.LastCountry[:]):
+				v = 0.4 // the same browser and device roaming within the country; a replayed cookie rarely brings its TLS client along
+			}
+			ss.Set(SessionNetworkChanged, v, 0, 0, rq.netName)
 		}
 		if s.Prefix != 0 && rq.prefix != s.Prefix {
 			ss.Set(SessionAddressChanged, 1, 0, 0, "")
@@ -581,7 +606,10 @@ func (e *Engine) sessionSignals(ev *event.Event, p *profile.Profile, rq *request
 	if rq.tlsKey != 0 && s.TLS != 0 && rq.tlsKey != s.TLS {
 		ss.Set(SessionTLSChanged, 1, 0, 0, "")
 	}
-	// The login's access signals carry over to everything done in its session.
+	// The login's access signals carry over to everything done in its session, until a step-up.
+	if s.Verified {
+		return
+	}
 	for bits := s.Signals & accessSignals; bits != 0; bits &= bits - 1 {
 		sig := Signal(trailingZeros(bits))
 		if ss.Strength[sig] < e.inherit {
@@ -643,10 +671,14 @@ func mfaRank(v string) int {
 	return 1
 }
 
-// holdingsValue values the account's holdings at the best known prices.
-func (e *Engine) holdingsValue(p *profile.Profile) float64 {
+// holdingsValue values the account's long-held positions (opened a day or more before t) at the best
+// known prices: selling those is liquidation, closing today's trades is not.
+func (e *Engine) holdingsValue(p *profile.Profile, t uint32) float64 {
 	v := 0.0
 	for _, h := range p.Holdings {
+		if h.Since+day > t {
+			continue
+		}
 		price := e.market.Price(h.Symbol)
 		if price == 0 {
 			price = h.Cost
@@ -654,6 +686,15 @@ func (e *Engine) holdingsValue(p *profile.Profile) float64 {
 		v += float64(h.Qty) * price
 	}
 	return v
+}
+
+// longHeldValue is the value of a sell that comes out of a long-held position.
+func longHeldValue(p *profile.Profile, symbol string, qty int64, price float64, t uint32) float64 {
+	pos := p.Position(symbol)
+	if pos == nil || pos.Since+day > t {
+		return 0
+	}
+	return float64(min(qty, pos.Qty)) * price
 }
 
 // liquidation returns the share of holdings value sold within window and the time since the first sell.
@@ -687,10 +728,10 @@ func (e *Engine) orderSignals(ev *event.Event, p *profile.Profile, t uint32, ins
 		// The sell itself counts toward the liquidation it may be part of.
 		base := p.SellBase
 		if profile.SumFlows(p.Sells, t, liquidationShort) == 0 {
-			base = e.holdingsValue(p)
+			base = e.holdingsValue(p, t)
 		}
-		if base > 0 {
-			sold := profile.SumFlows(p.Sells, t, liquidationShort) + value
+		if lv := longHeldValue(p, ev.Symbol, ev.Quantity, price, t); base > 0 && lv > 0 {
+			sold := profile.SumFlows(p.Sells, t, liquidationShort) + lv
 			share := math.Min(1, sold/base)
 			if share >= 0.5 {
 				first := t
@@ -715,7 +756,7 @@ func (e *Engine) orderSignals(ev *event.Event, p *profile.Profile, t uint32, ins
 			ss.Set(FirstTimeSymbol, v, 0, 0, ev.Symbol)
 		}
 		if haveIns {
-			illiquidSignal(ev, ins, value, ss)
+			illiquidSignal(ev, ins, value, p.IlliquidBuys, ss)
 		}
 	}
 	if ev.AccountType == "margin" && !p.MarginUsed {
@@ -736,7 +777,7 @@ func (e *Engine) orderSignals(ev *event.Event, p *profile.Profile, t uint32, ins
 }
 
 // illiquidSignal rates how thin a symbol is for the size of the buy.
-func illiquidSignal(ev *event.Event, ins *market.Instrument, value float64, ss *Signals) {
+func illiquidSignal(ev *event.Event, ins *market.Instrument, value float64, before uint16, ss *Signals) {
 	adv := ins.ADValue()
 	mcap := ins.MarketCap()
 	v := 0.0
@@ -751,6 +792,9 @@ func illiquidSignal(ev *event.Event, ins *market.Instrument, value float64, ss *
 	}
 	if v < 0.3 {
 		return
+	}
+	if before > 0 {
+		v *= 0.5 // a customer who speculates in small caps already
 	}
 	detail := "buy " + ev.Symbol + " " + yen(value)
 	if adv > 0 {
@@ -778,12 +822,14 @@ func (e *Engine) withdrawalSignals(ev *event.Event, p *profile.Profile, t uint32
 	}
 }
 
-// learn records the event into the profile. What a decision did not let through (a challenged login's
-// device, a held order's size) is not learned as the customer's own.
+// learn records the event into the profile. What a decision did not let through (a held order's size)
+// is not learned as the customer's own, and only logins teach devices and networks.
 func (e *Engine) learn(ev *event.Event, p *profile.Profile, t uint32, rq *request, ss *Signals, d *event.Decision, orderValue float64) {
 	trusted := d.Action <= event.ActionReview || (ev.Type == event.TypeLogin && d.Action == event.ActionChallenge)
 	p.Touch(t)
-	if trusted {
+	// Only an authentication teaches the profile who the customer is: a request inside a session (a
+	// replayed cookie among them) must not make its own network familiar.
+	if trusted && ev.Type == event.TypeLogin {
 		if ev.Device != "" {
 			p.Devices.Add(profile.Hash(ev.Device), t, profile.MaxDevices)
 		}
@@ -805,7 +851,7 @@ func (e *Engine) learn(ev *event.Event, p *profile.Profile, t uint32, rq *reques
 	case event.TypeLogin:
 		s := profile.Session{Key: profile.Hash(ev.Session), Device: hashOrZero(ev.Device), Prefix: rq.prefix,
 			UA: rq.uaKey, TLS: rq.tlsKey, Net: rq.netKey, Start: t, LoginScore: uint16(d.Score),
-			Signals: ss.Mask() & accessSignals}
+			Signals: ss.Mask() & accessSignals, Verified: d.Action == event.ActionChallenge}
 		p.StartSession(s)
 		if trusted {
 			p.Logins++
@@ -821,6 +867,12 @@ func (e *Engine) learn(ev *event.Event, p *profile.Profile, t uint32, rq *reques
 		if i := profile.ChangeIndex(ev.Field); i >= 0 {
 			p.Changed[i] = t
 		}
+		if d.Action == event.ActionChallenge && ev.Session != "" {
+			// Nothing proceeds until the customer passes the step-up; what follows in the session did.
+			if s := p.Session(profile.Hash(ev.Session)); s != nil {
+				s.Verified = true
+			}
+		}
 		if d.Action <= event.ActionReview {
 			switch ev.Field {
 			case "notifications":
@@ -833,14 +885,19 @@ func (e *Engine) learn(ev *event.Event, p *profile.Profile, t uint32, rq *reques
 		}
 	case event.TypeOrder:
 		if ev.Side == "sell" {
-			if profile.SumFlows(p.Sells, t, liquidationShort) == 0 {
-				p.SellBase = e.holdingsValue(p)
+			if lv := longHeldValue(p, ev.Symbol, ev.Quantity, orderValue/float64(ev.Quantity), t); lv > 0 {
+				if profile.SumFlows(p.Sells, t, liquidationShort) == 0 {
+					p.SellBase = e.holdingsValue(p, t)
+				}
+				p.Sells = profile.AddFlow(p.Sells, t, lv, liquidationLong)
 			}
-			p.Sells = profile.AddFlow(p.Sells, t, orderValue, liquidationLong)
 		} else {
 			p.Buys = profile.AddFlow(p.Buys, t, orderValue, day)
 		}
 		if trusted {
+			if ev.Side == "buy" && ss.Has(IlliquidSymbol) && p.IlliquidBuys < ^uint16(0) {
+				p.IlliquidBuys++
+			}
 			p.ObserveOrderValue(orderValue)
 			if ev.AccountType == "margin" {
 				p.MarginUsed = true

@@ -4,6 +4,7 @@ import (
 	"github.com/brokerguard/brokerguard/internal/event"
 	"github.com/brokerguard/brokerguard/internal/market"
 	"github.com/brokerguard/brokerguard/internal/profile"
+	"github.com/brokerguard/brokerguard/internal/rules"
 )
 
 // facts is what a rule sees of one decision. It implements rules.Facts; each variable is built only when
@@ -19,63 +20,54 @@ type facts struct {
 	score      int
 }
 
-func (f *facts) EventVars() map[string]any {
+func (f *facts) EventVars() *rules.EventVars {
 	ev := f.ev
 	price := 0.0
 	if ev.HasPrice {
 		price = ev.Price
 	}
-	return map[string]any{
-		"id": ev.ID, "type": ev.Type.String(), "account": ev.Account, "time": ev.Time,
-		"ip": ev.IP, "device": ev.Device, "channel": ev.Channel, "method": ev.Method, "result": ev.Result,
-		"field": ev.Field, "value": ev.Value, "symbol": ev.Symbol, "side": ev.Side,
-		"quantity": ev.Quantity, "price": price, "order_value": f.orderValue, "account_type": ev.AccountType,
-		"amount": ev.Amount, "destination": ev.Destination, "country": f.rq.country,
-		"asn": int64(f.rq.info.ASN), "hosting": f.rq.info.Hosting, "vpn": f.rq.info.VPN,
+	return &rules.EventVars{
+		ID: ev.ID, Type: ev.Type.String(), Account: ev.Account, Time: ev.Time,
+		IP: ev.IP, Device: ev.Device, Channel: ev.Channel, Method: ev.Method, Result: ev.Result,
+		Field: ev.Field, Value: ev.Value, Symbol: ev.Symbol, Side: ev.Side,
+		Quantity: ev.Quantity, Price: price, OrderValue: f.orderValue, AccountType: ev.AccountType,
+		Amount: ev.Amount, Destination: ev.Destination, Country: f.rq.country,
+		ASN: int64(f.rq.info.ASN), Hosting: f.rq.info.Hosting, VPN: f.rq.info.VPN,
 	}
 }
 
-func (f *facts) ProfileVars() map[string]any {
+func (f *facts) ProfileVars() *rules.ProfileVars {
 	p := f.p
 	t := profile.Unix(f.ev.Time)
-	age := int64(-1)
+	pv := &rules.ProfileVars{MFA: p.MFA, Notifications: p.Notifications, MarginEnabled: p.Margin, MarginUsed: p.MarginUsed,
+		AccountAgeDays: -1, Logins: int64(p.Logins), Orders: int64(p.Orders), Cash: p.Cash,
+		KnownDevices: int64(len(p.Devices)), DaysSinceActivity: -1, Locked: p.Locked}
 	if p.Opened > 0 && t >= p.Opened {
-		age = int64((t - p.Opened) / day)
+		pv.AccountAgeDays = int64((t - p.Opened) / day)
 	}
-	idle := int64(-1)
 	if p.LastActivity > 0 && t >= p.LastActivity {
-		idle = int64((t - p.LastActivity) / day)
+		pv.DaysSinceActivity = int64((t - p.LastActivity) / day)
 	}
-	hv := 0.0
 	for _, h := range p.Holdings {
-		hv += float64(h.Qty) * h.Cost
+		pv.HoldingsValue += float64(h.Qty) * h.Cost
 	}
-	return map[string]any{
-		"mfa": p.MFA, "notifications": p.Notifications, "margin_enabled": p.Margin, "margin_used": p.MarginUsed,
-		"account_age_days": age, "logins": int64(p.Logins), "orders": int64(p.Orders),
-		"holdings_value": hv, "cash": p.Cash, "known_devices": int64(len(p.Devices)),
-		"days_since_activity": idle, "locked": p.Locked,
-	}
+	return pv
 }
 
-func (f *facts) InstrumentVars() map[string]any {
+func (f *facts) InstrumentVars() *rules.InstrumentVars {
 	in := f.ins
-	m := map[string]any{"symbol": f.ev.Symbol, "market": "", "price": 0.0, "market_cap": 0.0, "adv_value": 0.0,
-		"day_volume_ratio": 0.0, "day_change": 0.0}
+	iv := &rules.InstrumentVars{Symbol: f.ev.Symbol}
 	if !f.haveIns {
-		return m
+		return iv
 	}
-	m["market"] = in.Market
-	m["price"] = in.RefPrice()
-	m["market_cap"] = in.MarketCap()
-	m["adv_value"] = in.ADValue()
+	iv.Market, iv.Price, iv.MarketCap, iv.ADVValue = in.Market, in.RefPrice(), in.MarketCap(), in.ADValue()
 	if in.ADV > 0 && in.Day == market.DayNumber(f.ev.Time) {
-		m["day_volume_ratio"] = float64(in.DayVolume) / in.ADV
+		iv.DayVolumeRatio = float64(in.DayVolume) / in.ADV
 	}
 	if in.PrevClose > 0 && in.Price > 0 {
-		m["day_change"] = in.Price/in.PrevClose - 1
+		iv.DayChange = in.Price/in.PrevClose - 1
 	}
-	return m
+	return iv
 }
 
 func (f *facts) SignalVars() map[string]float64 { return f.ss.Map() }

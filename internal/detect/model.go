@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"sort"
 
 	"go.yaml.in/yaml/v3"
 
@@ -17,7 +16,8 @@ import (
 // Model is a hand-set logistic model; a learned model that implements Scorer replaces it without touching
 // signal code.
 type Scorer interface {
-	Score(t event.Type, ss *Signals) (score int, contribs []Contribution)
+	// Score appends the contributions, largest first, to buf and returns them with the score.
+	Score(t event.Type, ss *Signals, buf []Contribution) (score int, contribs []Contribution)
 }
 
 // Contribution is how much one signal or interaction added to the log-odds.
@@ -135,9 +135,9 @@ func ParseModel(b []byte, name string) (*Model, error) {
 func (m *Model) Weight(s Signal) float64 { return m.weights[s] }
 
 // Score implements Scorer.
-func (m *Model) Score(t event.Type, ss *Signals) (int, []Contribution) {
+func (m *Model) Score(t event.Type, ss *Signals, buf []Contribution) (int, []Contribution) {
 	logit := m.bias[t]
-	contribs := make([]Contribution, 0, 8)
+	contribs := buf[:0]
 	for i, v := range ss.Strength {
 		if v == 0 || m.weights[i] == 0 {
 			continue
@@ -156,7 +156,12 @@ func (m *Model) Score(t event.Type, ss *Signals) (int, []Contribution) {
 		logit += c
 		contribs = append(contribs, Contribution{Code: in.Code, Pair: i + 1, Value: c})
 	}
-	sort.SliceStable(contribs, func(i, j int) bool { return contribs[i].Value > contribs[j].Value })
+	// Insertion sort: a handful of entries, and no allocation.
+	for i := 1; i < len(contribs); i++ {
+		for j := i; j > 0 && contribs[j].Value > contribs[j-1].Value; j-- {
+			contribs[j], contribs[j-1] = contribs[j-1], contribs[j]
+		}
+	}
 	score := int(math.Round(1000 / (1 + math.Exp(-logit))))
 	return score, contribs
 }

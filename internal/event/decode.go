@@ -1,9 +1,9 @@
 package event
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/goccy/go-json"
 	"math"
 	"net/netip"
 	"strconv"

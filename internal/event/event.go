@@ -178,7 +178,9 @@ func (a Action) String() string {
 }
 
 // Actions lists every action, least severe first.
-func Actions() []Action { return []Action{ActionAllow, ActionReview, ActionChallenge, ActionHold, ActionBlock} }
+func Actions() []Action {
+	return []Action{ActionAllow, ActionReview, ActionChallenge, ActionHold, ActionBlock}
+}
 
 // ParseAction returns the action named s.
 func ParseAction(s string) (Action, bool) {

@@ -88,6 +88,7 @@ type Position struct {
 	Symbol string
 	Qty    int64
 	Cost   float64 // average acquisition price per share
+	Since  uint32  // when the position was opened (0: before the data)
 }
 
 // Flow is a timed amount: a sell or buy order's value.
@@ -107,6 +108,7 @@ type Session struct {
 	Start      uint32
 	Country    [2]byte
 	LoginScore uint16
+	Verified   bool   // the customer passed a phishing-resistant step-up in this session
 	Signals    uint64 // bit set of the login's signals (detect's numbering)
 }
 
@@ -150,6 +152,8 @@ type Profile struct {
 	OrderMean float64
 	OrderM2   float64
 	OrderMax  float64
+	// IlliquidBuys counts the customer's own buys of thinly traded symbols.
+	IlliquidBuys uint16
 
 	Sells    []Flow
 	Buys     []Flow
@@ -200,13 +204,13 @@ func (p *Profile) ApplySnapshot(cash float64, holdings []Position, margin, notif
 }
 
 // ApplyExecution moves shares and cash for one execution.
-func (p *Profile) ApplyExecution(symbol, side string, qty int64, price, fee float64) {
+func (p *Profile) ApplyExecution(symbol, side string, qty int64, price, fee float64, t uint32) {
 	value := float64(qty) * price
 	if side == "buy" {
 		pos := p.Position(symbol)
 		p.Cash -= value + fee
 		if pos == nil {
-			p.Holdings = append(p.Holdings, Position{Symbol: symbol})
+			p.Holdings = append(p.Holdings, Position{Symbol: symbol, Since: t})
 			pos = &p.Holdings[len(p.Holdings)-1]
 		}
 		total := float64(pos.Qty)*pos.Cost + value

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/ext"
 	"cel.dev/cel-go/interpreter"
 	"go.yaml.in/yaml/v3"
 
@@ -25,11 +27,65 @@ import (
 
 // Facts supplies the variables of a rule on demand; each is asked for at most once per evaluation.
 type Facts interface {
-	EventVars() map[string]any
-	ProfileVars() map[string]any
-	InstrumentVars() map[string]any
+	EventVars() *EventVars
+	ProfileVars() *ProfileVars
+	InstrumentVars() *InstrumentVars
 	SignalVars() map[string]float64
 	ScoreVar() int64
+}
+
+// EventVars is the `event` variable of a rule: the event with what brokerguard derived from it.
+type EventVars struct {
+	ID          string    `cel:"id"`
+	Type        string    `cel:"type"`
+	Account     string    `cel:"account"`
+	Time        time.Time `cel:"time"`
+	IP          string    `cel:"ip"`
+	Device      string    `cel:"device"`
+	Channel     string    `cel:"channel"`
+	Method      string    `cel:"method"`
+	Result      string    `cel:"result"`
+	Field       string    `cel:"field"`
+	Value       string    `cel:"value"`
+	Symbol      string    `cel:"symbol"`
+	Side        string    `cel:"side"`
+	Quantity    int64     `cel:"quantity"`
+	Price       float64   `cel:"price"` // 0 for a market order
+	OrderValue  float64   `cel:"order_value"`
+	AccountType string    `cel:"account_type"`
+	Amount      float64   `cel:"amount"`
+	Destination string    `cel:"destination"`
+	Country     string    `cel:"country"`
+	ASN         int64     `cel:"asn"`
+	Hosting     bool      `cel:"hosting"`
+	VPN         bool      `cel:"vpn"`
+}
+
+// ProfileVars is the `profile` variable: the account as brokerguard knew it before the event.
+type ProfileVars struct {
+	MFA               string  `cel:"mfa"`
+	Notifications     bool    `cel:"notifications"`
+	MarginEnabled     bool    `cel:"margin_enabled"`
+	MarginUsed        bool    `cel:"margin_used"`
+	AccountAgeDays    int64   `cel:"account_age_days"` // -1 when unknown
+	Logins            int64   `cel:"logins"`
+	Orders            int64   `cel:"orders"`
+	HoldingsValue     float64 `cel:"holdings_value"`
+	Cash              float64 `cel:"cash"`
+	KnownDevices      int64   `cel:"known_devices"`
+	DaysSinceActivity int64   `cel:"days_since_activity"` // -1 when unknown
+	Locked            bool    `cel:"locked"`
+}
+
+// InstrumentVars is the `instrument` variable: the order's symbol in the market (zeros when unknown).
+type InstrumentVars struct {
+	Symbol         string  `cel:"symbol"`
+	Market         string  `cel:"market"`
+	Price          float64 `cel:"price"`
+	MarketCap      float64 `cel:"market_cap"`
+	ADVValue       float64 `cel:"adv_value"`
+	DayVolumeRatio float64 `cel:"day_volume_ratio"`
+	DayChange      float64 `cel:"day_change"`
 }
 
 // Hit is what one matching rule asks for.
@@ -122,9 +178,10 @@ var env = mustEnv()
 
 func mustEnv() *cel.Env {
 	e, err := cel.NewEnv(
-		cel.Variable("event", cel.MapType(cel.StringType, cel.DynType)),
-		cel.Variable("profile", cel.MapType(cel.StringType, cel.DynType)),
-		cel.Variable("instrument", cel.MapType(cel.StringType, cel.DynType)),
+		ext.NativeTypes(reflect.TypeFor[EventVars](), reflect.TypeFor[ProfileVars](), reflect.TypeFor[InstrumentVars](), ext.ParseStructTags(true)),
+		cel.Variable("event", cel.ObjectType("rules.EventVars")),
+		cel.Variable("profile", cel.ObjectType("rules.ProfileVars")),
+		cel.Variable("instrument", cel.ObjectType("rules.InstrumentVars")),
 		cel.Variable("signals", cel.MapType(cel.StringType, cel.DoubleType)),
 		cel.Variable("score", cel.IntType),
 	)
@@ -236,11 +293,13 @@ func (s *Set) Len() int { return len(s.rules) }
 
 // activation resolves variables lazily from Facts, asking for each at most once.
 type activation struct {
-	f             Facts
-	ev, prof, ins map[string]any
-	sig           map[string]float64
-	haveScore     bool
-	score         int64
+	f         Facts
+	ev        *EventVars
+	prof      *ProfileVars
+	ins       *InstrumentVars
+	sig       map[string]float64
+	haveScore bool
+	score     int64
 }
 
 func (a *activation) ResolveName(name string) (any, bool) {

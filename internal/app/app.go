@@ -1,0 +1,156 @@
+// Package app is brokerguard's composition root: it parses the command line and the configuration,
+// builds the engine, the store, the IP intelligence and the server by hand, and runs one subcommand.
+// Nothing else in brokerguard reads flags, the environment or global state.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// IO is the process's standard streams and environment, passed in so that tests run commands in-process.
+type IO struct {
+	Stdin   io.Reader
+	Stdout  io.Writer
+	Stderr  io.Writer
+	Environ []string
+}
+
+// ErrUsage reports a command line that could not be parsed; the usage has been printed.
+var ErrUsage = errors.New("usage")
+
+// ExitCode maps an error from Run to a process exit status.
+func ExitCode(err error) int {
+	if errors.Is(err, ErrUsage) {
+		return 2
+	}
+	return 1
+}
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, std IO) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"replay":   {"decide on a time-ordered event log (JSON Lines, plain or gzip)", runReplay},
+		"serve":    {"run the HTTP API: ingest events, return decisions, serve alerts and metrics", runServe},
+		"rules":    {"check a rules file, or run rule tests: rules check FILE | rules test FILE…", runRules},
+		"bench":    {"measure replay throughput, decision latency and HTTP latency on synthetic events", runBench},
+		"simulate": {"write a simulated brokerage's event log and its ground truth", runSimulate},
+		"evaluate": {"score decisions and alerts against a simulation's ground truth", runEvaluate},
+		"demo":     {"simulate a firm under attack, decide on it, print what was caught, and serve it", runDemo},
+	}
+}
+
+// Run runs one brokerguard subcommand.
+func Run(ctx context.Context, args []string, std IO) error {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		if len(args) > 1 {
+			if c, ok := cmds[args[1]]; ok {
+				return c.run(ctx, []string{"--help"}, std)
+			}
+		}
+		usage(std.Stdout, cmds)
+		if len(args) == 0 {
+			return ErrUsage
+		}
+		return nil
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(std.Stderr, "brokerguard: unknown command %q\n\n", args[0])
+		usage(std.Stderr, cmds)
+		return ErrUsage
+	}
+	return c.run(ctx, args[1:], std)
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "brokerguard stops account takeover and unauthorized trading at online securities firms.")
+	fmt.Fprintln(w, "\nUsage: brokerguard COMMAND [flags]   (brokerguard COMMAND --help for its flags)")
+	fmt.Fprintln(w, "\nCommands:")
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
+	}
+}
+
+// newFlags returns a flag set that prints its usage to std.Stderr (std.Stdout for --help).
+func newFlags(name, synopsis string, std IO) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(std.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: brokerguard %s %s\n\nFlags:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args; --help prints the usage to stdout and returns errHelp.
+func parse(fs *flag.FlagSet, args []string, std IO) error {
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "-help" {
+			fs.SetOutput(std.Stdout)
+			fs.Usage()
+			return errHelp
+		}
+		if a == "--" {
+			break
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return ErrUsage
+	}
+	return nil
+}
+
+var errHelp = errors.New("help")
+
+func helpOK(err error) error {
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+// openOutput opens a file for writing ("-" is stdout, "" is none).
+func openOutput(path string, stdout io.Writer) (io.Writer, func() error, error) {
+	switch path {
+	case "":
+		return nil, func() error { return nil }, nil
+	case "-":
+		return stdout, func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, f.Close, nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return strings.TrimSpace(many)
+}
+
+func writeJSONReport(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

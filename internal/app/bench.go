@@ -1,0 +1,303 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/brokerguard/brokerguard/internal/config"
+	"github.com/brokerguard/brokerguard/internal/event"
+	"github.com/brokerguard/brokerguard/internal/httpapi"
+	"github.com/brokerguard/brokerguard/internal/ingest"
+	"github.com/brokerguard/brokerguard/internal/sim"
+	"github.com/brokerguard/brokerguard/internal/store/sqlite"
+)
+
+func runBench(ctx context.Context, args []string, std IO) error {
+	fs := newFlags("bench", "[flags]", std)
+	var c common
+	addCommon(fs, &c)
+	scenario := fs.String("scenario", "demo", "simulator scenario that generates the events (built-in name or YAML file)")
+	accounts := fs.Int("accounts", 0, "accounts to simulate (0: the scenario's)")
+	days := fs.Int("days", 0, "trading days to simulate (0: the scenario's)")
+	runs := fs.Int("runs", 3, "replay runs; the median is reported")
+	noStore := fs.Bool("no-store", false, "replay without SQLite persistence")
+	httpRate := fs.Int("http-rate", 0, "also load the HTTP API at this many requests/s (e.g. 5000)")
+	httpDur := fs.Duration("http-duration", 10*time.Second, "how long to load the HTTP API")
+	memAccounts := fs.Int("memory-accounts", 0, "also load this many account snapshots and report heap per account (e.g. 1000000)")
+	if err := parse(fs, args, std); err != nil {
+		return helpOK(err)
+	}
+	cfg, err := loadConfig(fs, &c, std.Environ)
+	if err != nil {
+		return err
+	}
+	log := newLogger(std.Stderr, cfg)
+	sc, err := loadScenario(*scenario)
+	if err != nil {
+		return err
+	}
+	var evbuf bytes.Buffer
+	st, err := sim.Generate(ctx, sc, sim.Options{Seed: 1, Accounts: *accounts, Days: *days}, &evbuf, io.Discard)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(std.Stdout, "events: %d (%.1f MB) from scenario %s: %d accounts, %d trading days; simulated at %.0f events/s\n",
+		st.Events, float64(evbuf.Len())/1e6, *scenario, st.Accounts, st.TradingDays, float64(st.Events)/st.Elapsed.Seconds())
+
+	// Replay, end to end: decode, profile update, decide, write decisions (and persist to SQLite).
+	var rates []float64
+	for r := 0; r < *runs; r++ {
+		p, err := buildEngine(cfg, log)
+		if err != nil {
+			return err
+		}
+		o := ingest.ReplayOptions{Engine: p.engine, Decisions: io.Discard, Alerts: io.Discard,
+			Timing: ingest.Timing{Lateness: cfg.Lateness}}
+		dir, err := os.MkdirTemp("", "brokerguard-bench-")
+		if err != nil {
+			return err
+		}
+		if !*noStore {
+			s, err := sqlite.Open(ctx, filepath.Join(dir, "bench.db"), sqlite.Options{})
+			if err != nil {
+				return err
+			}
+			o.Store = s
+		}
+		sum, err := ingest.Replay(ctx, bytes.NewReader(evbuf.Bytes()), o)
+		if o.Store != nil {
+			o.Store.Close()
+		}
+		os.RemoveAll(dir)
+		p.Close()
+		if err != nil {
+			return err
+		}
+		rates = append(rates, sum.EventsPerSecond())
+		fmt.Fprintf(std.Stdout, "replay run %d: %d events in %s = %.0f events/s (%d decisions, %d alerts)\n", r+1, sum.Lines,
+			sum.Wall.Round(time.Millisecond), sum.EventsPerSecond(), total(sum.Decisions), total(sum.Alerts))
+	}
+	persist := "SQLite persistence on"
+	if *noStore {
+		persist = "no persistence"
+	}
+	fmt.Fprintf(std.Stdout, "replay median: %.0f events/s (%s, %d runs)\n", median(rates), persist, len(rates))
+
+	// In-process decision latency: one event at a time, timed around the engine call.
+	if err := benchLatency(cfg, log, evbuf.Bytes(), std.Stdout); err != nil {
+		return err
+	}
+	if *httpRate > 0 {
+		if err := benchHTTP(ctx, cfg, log, evbuf.Bytes(), *httpRate, *httpDur, std.Stdout); err != nil {
+			return err
+		}
+	}
+	if *memAccounts > 0 {
+		benchMemory(cfg, log, *memAccounts, std.Stdout)
+	}
+	return nil
+}
+
+func loadScenario(name string) (*sim.Scenario, error) {
+	if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") || strings.ContainsRune(name, os.PathSeparator) {
+		return sim.LoadScenario(name)
+	}
+	sc, err := sim.BuiltinScenario(name)
+	if err != nil {
+		return nil, fmt.Errorf("scenario %q: %w (built in: %s)", name, err, strings.Join(sim.BuiltinScenarios(), ", "))
+	}
+	return sc, nil
+}
+
+func total(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+func decodeAll(data []byte) ([]event.Event, error) {
+	rd, err := event.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	var evs []event.Event
+	for {
+		line, _, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return evs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		ev, err := event.Decode(bytes.Clone(line))
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
+	}
+}
+
+func benchLatency(cfg config.Config, log interface{ Info(string, ...any) }, data []byte, w io.Writer) error {
+	evs, err := decodeAll(data)
+	if err != nil {
+		return err
+	}
+	p, err := buildEngine(cfg, newLogger(io.Discard, cfg))
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	lat := make([]time.Duration, 0, len(evs)/2)
+	for i := range evs {
+		start := time.Now()
+		out := p.engine.Process(&evs[i])
+		d := time.Since(start)
+		if out.Decided {
+			lat = append(lat, d)
+		}
+	}
+	slices.Sort(lat)
+	fmt.Fprintf(w, "decision latency in process (%d decisions): p50 %s, p90 %s, p99 %s, p99.9 %s, max %s\n", len(lat),
+		percentile(lat, 0.5), percentile(lat, 0.9), percentile(lat, 0.99), percentile(lat, 0.999), lat[len(lat)-1])
+	return nil
+}
+
+// benchHTTP serves the API on loopback with a fresh SQLite store and sends single-event POSTs at a fixed
+// rate (open loop: a slow answer does not slow the sender), then reports latency percentiles.
+func benchHTTP(ctx context.Context, cfg config.Config, log interface{ Info(string, ...any) }, data []byte, rate int, dur time.Duration, w io.Writer) error {
+	dir, err := os.MkdirTemp("", "brokerguard-bench-http-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg.DataDir, cfg.DB = dir, ""
+	cfg.Server.Listen = "127.0.0.1:0"
+	cfg.FutureTolerance = 0
+	quiet := newLogger(io.Discard, cfg)
+	p, err := buildEngine(cfg, quiet)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	st, _, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	const key = "bench-key-0123456789abcdef"
+	var k config.APIKey
+	k.SetKey(key)
+	sctx, stop := context.WithCancel(ctx)
+	srv, err := startServer(sctx, p, st, cfg, []httpapi.Key{{Name: "bench", Role: httpapi.RoleAdmin, Hash: k.Hash()}}, quiet)
+	if err != nil {
+		stop()
+		return err
+	}
+	defer func() { stop(); srv.wait() }()
+	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	n := int(float64(rate) * dur.Seconds())
+	if n > len(lines) {
+		n = len(lines)
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 512}, Timeout: 10 * time.Second}
+	url := "http://" + srv.addr + "/v1/events"
+	lat := make([]time.Duration, n)
+	var errs, non200 int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	interval := time.Second / time.Duration(rate)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		due := start.Add(time.Duration(i) * interval)
+		if d := time.Until(due); d > 0 {
+			time.Sleep(d)
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			req, _ := http.NewRequest("POST", url, bytes.NewReader(lines[i]))
+			req.Header.Set("Authorization", "Bearer "+key)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := client.Do(req)
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			// Latency counts from when the request was due, so a stalled sender shows up too.
+			lat[i] = time.Since(due)
+			mu.Lock()
+			if err != nil {
+				errs++
+			} else if resp.StatusCode != 200 {
+				non200++
+			}
+			mu.Unlock()
+		}(i)
+	}
+	wg.Wait()
+	el := time.Since(start)
+	slices.Sort(lat)
+	fmt.Fprintf(w, "HTTP POST /v1/events, one event per request, %d requests at %d/s target (%.0f/s achieved): p50 %s, p90 %s, p99 %s, p99.9 %s, max %s; %d transport errors, %d non-200\n",
+		n, rate, float64(n)/el.Seconds(), percentile(lat, 0.5).Round(time.Microsecond), percentile(lat, 0.9).Round(time.Microsecond),
+		percentile(lat, 0.99).Round(time.Microsecond), percentile(lat, 0.999).Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond), errs, non200)
+	return nil
+}
+
+func benchMemory(cfg config.Config, log interface{ Info(string, ...any) }, n int, w io.Writer) {
+	p, err := buildEngine(cfg, newLogger(io.Discard, cfg))
+	if err != nil {
+		fmt.Fprintln(w, "memory:", err)
+		return
+	}
+	defer p.Close()
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	base := time.Date(2025, 3, 3, 8, 0, 0, 0, time.FixedZone("", 9*3600))
+	syms := []string{"7203", "9984", "8306", "6758", "2914", "4502"}
+	for a := 0; a < n; a++ {
+		hs := make([]event.Holding, 1+a%3)
+		for i := range hs {
+			hs[i] = event.Holding{Symbol: syms[(a+i)%len(syms)], Quantity: 100, Cost: 2000}
+		}
+		ev := event.Event{ID: "s", Type: event.TypeSnapshot, Time: base, Account: fmt.Sprintf("C%08d", a), Cash: 1e6,
+			Holdings: hs, MFA: "sms_otp", Notifications: true, Opened: "2015-04-01"}
+		p.engine.Process(&ev)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	fmt.Fprintf(w, "memory: %d account snapshots loaded, heap %.0f MB, %.0f bytes per account\n", n,
+		float64(after.HeapAlloc)/1e6, float64(after.HeapAlloc-before.HeapAlloc)/float64(n))
+	runtime.KeepAlive(p)
+}

@@ -1,0 +1,165 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/brokerguard/brokerguard/internal/config"
+	"github.com/brokerguard/brokerguard/internal/httpapi"
+	"github.com/brokerguard/brokerguard/internal/ingest"
+	"github.com/brokerguard/brokerguard/internal/store"
+)
+
+func runServe(ctx context.Context, args []string, std IO) error {
+	fs := newFlags("serve", "[flags]", std)
+	var c common
+	addCommon(fs, &c)
+	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:8080)")
+	addrFile := fs.String("addr-file", "", "write the address the server listens on to this file once it accepts requests")
+	if err := parse(fs, args, std); err != nil {
+		return helpOK(err)
+	}
+	cfg, err := loadConfig(fs, &c, std.Environ)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	log := newLogger(std.Stderr, cfg)
+	p, err := buildEngine(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	st, where, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	keys, err := apiKeys(cfg, log)
+	if err != nil {
+		return err
+	}
+	srv, err := startServer(ctx, p, st, cfg, keys, log)
+	if err != nil {
+		return err
+	}
+	log.Info("serving", "addr", "http://"+srv.addr, "store", where, "rules", p.live.Version)
+	if *addrFile != "" {
+		if err := os.WriteFile(*addrFile, []byte(srv.addr), 0o644); err != nil {
+			return fmt.Errorf("addr-file: %w", err)
+		}
+	}
+	return srv.wait()
+}
+
+// server is a running API with its ingest service.
+type server struct {
+	addr string
+	svc  *ingest.Service
+	done chan error
+}
+
+func (s *server) wait() error { return <-s.done }
+
+// startServer rebuilds state from the store, listens, and serves until ctx is done; then it drains
+// requests in flight, commits them, and stops.
+func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Config, keys []httpapi.Key, log *slog.Logger) (*server, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := ingest.NewMetrics(reg)
+	reg.MustRegister(ingest.NewRuleCollector(p.live, p.shadow))
+	so := ingest.ServiceOptions{Engine: p.engine, Store: st, Metrics: metrics, Log: log,
+		Timing: ingest.Timing{Lateness: cfg.Lateness, Future: cfg.FutureTolerance, Now: time.Now}}
+	if p.shadow != nil {
+		so.ShadowVersion = p.shadow.Version
+	}
+	svc := ingest.NewService(so)
+	start := time.Now()
+	n, err := svc.Rebuild(ctx)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("state rebuilt from the store", "events", n, "accounts", p.engine.Accounts().Len(), "took", time.Since(start).Round(time.Millisecond))
+	api := httpapi.New(httpapi.Options{Ingester: svc, Store: st, Keys: keys, Gatherer: reg, Registerer: reg, Log: log,
+		MaxBodyBytes: cfg.Server.MaxBodyBytes, MaxBatch: cfg.Server.MaxBatch})
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	hs := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.Server.ReadTimeout,
+		WriteTimeout: cfg.Server.WriteTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	svcCtx, stopSvc := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = svc.Run(svcCtx)
+	}()
+	s := &server{addr: ln.Addr().String(), svc: svc, done: make(chan error, 1)}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	go func() {
+		var err error
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down: draining requests")
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+			err = hs.Shutdown(sctx)
+			cancel()
+		case err = <-serveErr:
+		}
+		stopSvc()
+		wg.Wait()
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.done <- err
+	}()
+	return s, nil
+}
+
+// apiKeys returns the configured keys, or, when none are configured, a generated admin key written to a
+// file in the data directory (readable by its owner only) so that the API is never open.
+func apiKeys(cfg config.Config, log *slog.Logger) ([]httpapi.Key, error) {
+	var keys []httpapi.Key
+	for _, k := range cfg.APIKeys {
+		keys = append(keys, httpapi.Key{Name: k.Name, Role: k.Role, Hash: k.Hash()})
+	}
+	if len(keys) > 0 {
+		return keys, nil
+	}
+	path := filepath.Join(cfg.DataDir, "api-key")
+	secret, err := os.ReadFile(path)
+	if err != nil || len(secret) < 16 {
+		b := make([]byte, 24)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		secret = []byte(hex.EncodeToString(b))
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, secret, 0o600); err != nil {
+			return nil, fmt.Errorf("write generated API key: %w", err)
+		}
+	}
+	var k config.APIKey
+	k.SetKey(string(secret))
+	log.Warn("no api_keys configured: using a generated admin key; configure api_keys for production", "key_file", path)
+	return []httpapi.Key{{Name: "generated-admin", Role: httpapi.RoleAdmin, Hash: k.Hash()}}, nil
+}

@@ -1,0 +1,177 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/brokerguard/brokerguard/internal/config"
+	"github.com/brokerguard/brokerguard/internal/detect"
+	"github.com/brokerguard/brokerguard/internal/infra"
+	"github.com/brokerguard/brokerguard/internal/ipintel"
+	"github.com/brokerguard/brokerguard/internal/rules"
+	"github.com/brokerguard/brokerguard/internal/store"
+	"github.com/brokerguard/brokerguard/internal/store/postgres"
+	"github.com/brokerguard/brokerguard/internal/store/sqlite"
+)
+
+// common are the flags every engine-running command takes; a flag given overrides file and environment.
+type common struct {
+	config, dataDir, db, ipdb, rules, shadow, model string
+	lateness                                        time.Duration
+}
+
+func addCommon(fs *flag.FlagSet, c *common) {
+	fs.StringVar(&c.config, "config", "", "configuration file (YAML); see brokerguard.example.yaml")
+	fs.StringVar(&c.dataDir, "data-dir", "", "data directory for the embedded database (default brokerguard-data)")
+	fs.StringVar(&c.db, "db", "", "store: postgres://… URL, or a SQLite file path ending in .db (default: SQLite in the data directory)")
+	fs.StringVar(&c.ipdb, "ipdb", "", "folder of MaxMind DB files (ASN, country) and hosting-asns.txt / vpn-asns.txt")
+	fs.StringVar(&c.rules, "rules", "", "rules file (default: the shipped rule pack)")
+	fs.StringVar(&c.shadow, "shadow-rules", "", "rules file to run in shadow beside the live rules")
+	fs.StringVar(&c.model, "model", "", "scoring model file (default: the shipped model)")
+	fs.DurationVar(&c.lateness, "lateness", 0, "how late an event may arrive and still be processed in time order (default 5m)")
+}
+
+// loadConfig builds the configuration: defaults, file, environment, then the flags that were given.
+func loadConfig(fs *flag.FlagSet, c *common, env []string) (config.Config, error) {
+	path := c.config
+	if path == "" {
+		for _, kv := range env {
+			if v, ok := strings.CutPrefix(kv, "BROKERGUARD_CONFIG="); ok {
+				path = v
+			}
+		}
+	}
+	cfg, err := config.Load(path, env)
+	if err != nil {
+		return cfg, err
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "data-dir":
+			cfg.DataDir = c.dataDir
+		case "db":
+			cfg.DB = c.db
+		case "ipdb":
+			cfg.IPDB = c.ipdb
+		case "rules":
+			cfg.Rules = c.rules
+		case "shadow-rules":
+			cfg.ShadowRules = c.shadow
+		case "model":
+			cfg.Model = c.model
+		case "lateness":
+			cfg.Lateness = c.lateness
+		}
+	})
+	return cfg, cfg.Validate()
+}
+
+// parts are the components a command runs with.
+type parts struct {
+	cfg    config.Config
+	engine *detect.Engine
+	ip     *ipintel.DB
+	live   *rules.Set
+	shadow *rules.Set
+	closer []func() error
+}
+
+func (p *parts) Close() error {
+	var errs []error
+	for i := len(p.closer) - 1; i >= 0; i-- {
+		errs = append(errs, p.closer[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// useIP replaces the engine's IP intelligence (the demo's embedded table).
+func (p *parts) useIP(ip detect.IPIntel) {
+	p.engine.SetIP(ip)
+}
+
+// buildEngine loads the IP data, rules and model named by cfg and returns a fresh engine.
+func buildEngine(cfg config.Config, log *slog.Logger) (*parts, error) {
+	p := &parts{cfg: cfg}
+	opts := detect.Options{Thresholds: cfg.Thresholds, AlertScore: cfg.AlertScore, Links: infra.New(24 * 3600)}
+	if cfg.IPDB != "" {
+		db, err := ipintel.Open(cfg.IPDB)
+		if err != nil {
+			return nil, fmt.Errorf("ipdb: %w", err)
+		}
+		p.ip = db
+		p.closer = append(p.closer, db.Close)
+		opts.IP = db
+		log.Info("IP intelligence loaded", "ipdb", cfg.IPDB, "files", db.Describe())
+	}
+	live := rules.Default()
+	if cfg.Rules != "" {
+		s, err := rules.Load(cfg.Rules)
+		if err != nil {
+			return nil, err
+		}
+		live = s
+	}
+	p.live, opts.Rules = live, live
+	if cfg.ShadowRules != "" {
+		s, err := rules.Load(cfg.ShadowRules)
+		if err != nil {
+			return nil, fmt.Errorf("shadow rules: %w", err)
+		}
+		p.shadow, opts.Shadow = s, s
+	}
+	if cfg.Model != "" {
+		m, err := detect.LoadModel(cfg.Model)
+		if err != nil {
+			return nil, err
+		}
+		opts.Scorer = m
+	}
+	e, err := detect.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	p.engine = e
+	return p, nil
+}
+
+// openStore opens the store named by cfg.DB (SQLite in the data directory by default).
+func openStore(ctx context.Context, cfg config.Config) (store.Store, string, error) {
+	dsn := cfg.DB
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		s, err := postgres.Open(ctx, dsn, postgres.Options{})
+		if err != nil {
+			return nil, "", err
+		}
+		return s, "postgres " + cfg.RedactedDB(), nil
+	}
+	path := strings.TrimPrefix(dsn, "sqlite:")
+	if path == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, "", fmt.Errorf("data directory: %w", err)
+		}
+		path = filepath.Join(cfg.DataDir, "brokerguard.db")
+	}
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		return nil, "", err
+	}
+	return s, "sqlite " + path, nil
+}
+
+func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

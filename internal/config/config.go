@@ -1,0 +1,284 @@
+// Package config is brokerguard's one typed configuration: defaults, then a YAML file, then environment
+// variables (BROKERGUARD_*), then command-line flags. It is validated once at start with errors that
+// name the setting; secrets (API keys) are read from files or environment variables and never printed.
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/brokerguard/brokerguard/internal/detect"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// DataDir holds the embedded database and generated files.
+	DataDir string `yaml:"data_dir"`
+	// DB names the store: empty for SQLite in DataDir, a path ending in .db for another SQLite file, or a
+	// postgres:// URL.
+	DB string `yaml:"db"`
+	// IPDB is a folder of MaxMind DB files (ASN, country) and hosting/VPN ASN lists.
+	IPDB string `yaml:"ipdb"`
+	// Rules is a rules file; empty for the shipped pack.
+	Rules string `yaml:"rules"`
+	// ShadowRules is a rules file run in shadow beside the live set.
+	ShadowRules string `yaml:"shadow_rules"`
+	// Model is a scoring model file; empty for the shipped model.
+	Model string `yaml:"model"`
+	// Lateness is how late an event may arrive and still be processed in time order.
+	Lateness time.Duration `yaml:"lateness"`
+	// FutureTolerance is how far ahead of the clock an event time may be.
+	FutureTolerance time.Duration `yaml:"future_tolerance"`
+	// Thresholds map scores to actions per event type; empty for the shipped ladders.
+	Thresholds *detect.Thresholds `yaml:"thresholds"`
+	// AlertScore is the lowest score of a challenged event that raises an account_takeover alert.
+	AlertScore int `yaml:"alert_score"`
+
+	Server  Server   `yaml:"server"`
+	APIKeys []APIKey `yaml:"api_keys"`
+	Log     Log      `yaml:"log"`
+}
+
+// Server configures the HTTP API.
+type Server struct {
+	Listen          string        `yaml:"listen"`
+	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
+	MaxBatch        int           `yaml:"max_batch"`
+	ReadTimeout     time.Duration `yaml:"read_timeout"`
+	WriteTimeout    time.Duration `yaml:"write_timeout"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Roles of API keys.
+const (
+	RoleIngest = "ingest" // send events, read back decisions
+	RoleRead   = "read"   // read decisions, alerts and metrics
+	RoleAdmin  = "admin"  // everything
+)
+
+// APIKey is one bearer key. Exactly one of KeyFile, KeyEnv and SHA256 gives the secret.
+type APIKey struct {
+	Name    string `yaml:"name"`
+	Role    string `yaml:"role"`
+	KeyFile string `yaml:"key_file"`
+	KeyEnv  string `yaml:"key_env"`
+	SHA256  string `yaml:"sha256"` // hex SHA-256 of the key, for configs that must not hold the key
+
+	hash [32]byte
+}
+
+// Hash returns the SHA-256 of the key, resolved by Validate.
+func (k *APIKey) Hash() [32]byte { return k.hash }
+
+// SetKey sets the secret directly (for generated keys).
+func (k *APIKey) SetKey(secret string) { k.hash = sha256.Sum256([]byte(secret)) }
+
+// Log configures structured logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // text | json
+}
+
+// Default returns the built-in configuration.
+func Default() Config {
+	return Config{
+		DataDir:         "brokerguard-data",
+		Lateness:        5 * time.Minute,
+		FutureTolerance: 5 * time.Minute,
+		AlertScore:      850,
+		Server: Server{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20, MaxBatch: 1000,
+			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, ShutdownTimeout: 15 * time.Second},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load returns the defaults overlaid with the file at path (if not empty) and the environment.
+func Load(path string, environ []string) (Config, error) {
+	c := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		if err := c.parse(b, path); err != nil {
+			return c, err
+		}
+	}
+	if err := c.applyEnv(environ); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func (c *Config) parse(b []byte, name string) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", name, err)
+	}
+	return nil
+}
+
+// applyEnv overlays BROKERGUARD_* variables.
+func (c *Config) applyEnv(environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "BROKERGUARD_") {
+			env[k] = v
+		}
+	}
+	str := map[string]*string{
+		"BROKERGUARD_DATA_DIR": &c.DataDir, "BROKERGUARD_DB": &c.DB, "BROKERGUARD_IPDB": &c.IPDB,
+		"BROKERGUARD_RULES": &c.Rules, "BROKERGUARD_SHADOW_RULES": &c.ShadowRules, "BROKERGUARD_MODEL": &c.Model,
+		"BROKERGUARD_LISTEN": &c.Server.Listen, "BROKERGUARD_LOG_LEVEL": &c.Log.Level, "BROKERGUARD_LOG_FORMAT": &c.Log.Format,
+	}
+	for k, p := range str {
+		if v, ok := env[k]; ok {
+			*p = v
+		}
+	}
+	for k, p := range map[string]*time.Duration{"BROKERGUARD_LATENESS": &c.Lateness, "BROKERGUARD_FUTURE_TOLERANCE": &c.FutureTolerance} {
+		if v, ok := env[k]; ok {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("config: %s: %q is not a duration such as 5m", k, v)
+			}
+			*p = d
+		}
+	}
+	if v, ok := env["BROKERGUARD_ALERT_SCORE"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("config: BROKERGUARD_ALERT_SCORE: %q is not a whole number", v)
+		}
+		c.AlertScore = n
+	}
+	return nil
+}
+
+// Validate checks every setting and resolves API key secrets. Its error lists every problem.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(f string, a ...any) { errs = append(errs, fmt.Errorf("config: "+f, a...)) }
+	if c.DataDir == "" {
+		bad("data_dir: required")
+	}
+	if c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") &&
+		!strings.HasPrefix(c.DB, "sqlite:") && !strings.HasSuffix(c.DB, ".db") {
+		bad("db: %q: want a postgres:// URL, sqlite:PATH or a path ending in .db", redactURL(c.DB))
+	}
+	if c.Lateness < 0 || c.Lateness > 24*time.Hour {
+		bad("lateness: %s, want 0 to 24h", c.Lateness)
+	}
+	if c.FutureTolerance < 0 {
+		bad("future_tolerance: %s, want ≥ 0", c.FutureTolerance)
+	}
+	if c.AlertScore < 0 || c.AlertScore > 1000 {
+		bad("alert_score: %d, want 0..1000", c.AlertScore)
+	}
+	if c.Thresholds != nil {
+		if err := c.Thresholds.Validate(); err != nil {
+			bad("%v", err)
+		}
+	}
+	if c.Server.Listen == "" {
+		bad("server.listen: required")
+	}
+	if c.Server.MaxBodyBytes < 1024 {
+		bad("server.max_body_bytes: %d, want at least 1024", c.Server.MaxBodyBytes)
+	}
+	if c.Server.MaxBatch < 1 || c.Server.MaxBatch > 100000 {
+		bad("server.max_batch: %d, want 1..100000", c.Server.MaxBatch)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level: %q, want debug | info | warn | error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format: %q, want text | json", c.Log.Format)
+	}
+	names := map[string]bool{}
+	for i := range c.APIKeys {
+		k := &c.APIKeys[i]
+		where := fmt.Sprintf("api_keys[%d]", i)
+		if k.Name == "" {
+			bad("%s.name: required", where)
+		} else if names[k.Name] {
+			bad("%s.name: %q used twice", where, k.Name)
+		}
+		names[k.Name] = true
+		switch k.Role {
+		case RoleIngest, RoleRead, RoleAdmin:
+		default:
+			bad("%s.role: %q, want ingest | read | admin", where, k.Role)
+		}
+		n := 0
+		for _, s := range []string{k.KeyFile, k.KeyEnv, k.SHA256} {
+			if s != "" {
+				n++
+			}
+		}
+		if n != 1 {
+			bad("%s: give exactly one of key_file, key_env, sha256", where)
+			continue
+		}
+		switch {
+		case k.KeyFile != "":
+			b, err := os.ReadFile(k.KeyFile)
+			if err != nil {
+				bad("%s.key_file: %v", where, err)
+				continue
+			}
+			secret := strings.TrimSpace(string(b))
+			if len(secret) < 16 {
+				bad("%s.key_file: key shorter than 16 characters", where)
+				continue
+			}
+			k.SetKey(secret)
+		case k.KeyEnv != "":
+			secret := strings.TrimSpace(os.Getenv(k.KeyEnv))
+			if len(secret) < 16 {
+				bad("%s.key_env: %s is unset or shorter than 16 characters", where, k.KeyEnv)
+				continue
+			}
+			k.SetKey(secret)
+		default:
+			h, err := hex.DecodeString(k.SHA256)
+			if err != nil || len(h) != 32 {
+				bad("%s.sha256: want 64 hex digits", where)
+				continue
+			}
+			copy(k.hash[:], h)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// redactURL hides a password in a database URL, for errors and logs.
+func redactURL(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		rest := s[i+3:]
+		if at := strings.Index(rest, "@"); at >= 0 {
+			if colon := strings.Index(rest[:at], ":"); colon >= 0 {
+				return s[:i+3] + rest[:colon] + ":xxxxx" + rest[at:]
+			}
+		}
+	}
+	return s
+}
+
+// RedactedDB is the database setting safe to log.
+func (c *Config) RedactedDB() string { return redactURL(c.DB) }

@@ -1,0 +1,102 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestGoodFiles(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.good.yml")
+	files = append(files, "../../brokerguard.example.yaml")
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			env := []string{"BROKERGUARD_GATEWAY_KEY=" + strings.Repeat("k", 32)}
+			os.Setenv("BROKERGUARD_GATEWAY_KEY", strings.Repeat("k", 32))
+			c, err := Load(f, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Validate(); err != nil {
+				t.Fatalf("got %v, want valid", err)
+			}
+		})
+	}
+}
+
+func TestFullFileValues(t *testing.T) {
+	c, err := Load("testdata/full.good.yml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Lateness != 2*time.Minute || c.Server.MaxBatch != 10 || c.Server.MaxBodyBytes != 4<<20 || c.AlertScore != 800 {
+		t.Errorf("got %+v", c)
+	}
+	if got := c.RedactedDB(); strings.Contains(got, "secret") {
+		t.Errorf("RedactedDB %q shows the password", got)
+	}
+}
+
+func TestBadFiles(t *testing.T) {
+	tests := map[string][]string{
+		"unknown-key.bad.yml": {"field listen not found"},
+		"bad-values.bad.yml": {"db:", "lateness:", "alert_score:", "thresholds.order[1]", "server.max_batch",
+			`api_keys[0].role: "god"`, "api_keys[0].sha256", `api_keys[1].name: "a" used twice`,
+			"api_keys[1]: give exactly one of", `log.level: "loud"`},
+	}
+	for file, wants := range tests {
+		t.Run(file, func(t *testing.T) {
+			c, err := Load(filepath.Join("testdata", file), nil)
+			if err == nil {
+				err = c.Validate()
+			}
+			if err == nil {
+				t.Fatal("got valid, want errors")
+			}
+			for _, w := range wants {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestEnvironmentOverridesFile(t *testing.T) {
+	c, err := Load("testdata/minimal.good.yml", []string{"BROKERGUARD_DATA_DIR=/tmp/x", "BROKERGUARD_LATENESS=90s", "OTHER=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "/tmp/x" || c.Lateness != 90*time.Second {
+		t.Errorf("got data_dir %q lateness %s", c.DataDir, c.Lateness)
+	}
+	if _, err := Load("", []string{"BROKERGUARD_LATENESS=soon"}); err == nil || !strings.Contains(err.Error(), "BROKERGUARD_LATENESS") {
+		t.Errorf("got %v, want an error naming BROKERGUARD_LATENESS", err)
+	}
+}
+
+func TestKeyFromFileAndEnv(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "k"), []byte("  file-secret-0123456789\n"), 0o600)
+	t.Setenv("BG_TEST_KEY", "env-secret-0123456789")
+	c := Default()
+	c.APIKeys = []APIKey{{Name: "f", Role: RoleIngest, KeyFile: filepath.Join(dir, "k")}, {Name: "e", Role: RoleRead, KeyEnv: "BG_TEST_KEY"},
+		{Name: "short", Role: RoleRead, KeyEnv: "BG_UNSET_KEY"}}
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "BG_UNSET_KEY is unset") {
+		t.Fatalf("got %v, want the unset key named", err)
+	}
+	var f APIKey
+	f.SetKey("file-secret-0123456789")
+	if c.APIKeys[0].Hash() != f.Hash() {
+		t.Error("key file not trimmed and hashed")
+	}
+	if strings.Contains(err.Error(), "env-secret") || strings.Contains(err.Error(), "file-secret") {
+		t.Error("error shows a secret")
+	}
+}

@@ -1,0 +1,80 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/brokerguard/brokerguard/internal/ingest"
+	"github.com/brokerguard/brokerguard/internal/store"
+)
+
+// Stable error codes of the API. Clients branch on the code; the message is for people.
+const (
+	CodeUnauthorized     = "unauthorized"
+	CodeForbidden        = "forbidden"
+	CodeBadRequest       = "bad_request"
+	CodeInvalidEvent     = "invalid_event"
+	CodeBodyTooLarge     = "body_too_large"
+	CodeBatchTooLarge    = "batch_too_large"
+	CodeUnsupportedMedia = "unsupported_media_type"
+	CodeNotFound         = "not_found"
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeUnavailable      = "unavailable"
+	CodeInternal         = "internal"
+)
+
+// apiError is an error with its HTTP status and stable code; its message is safe to show.
+type apiError struct {
+	status  int
+	code    string
+	message string
+	field   string
+}
+
+func (e *apiError) Error() string { return e.message }
+
+func errorf(status int, code, msg string) *apiError {
+	return &apiError{status: status, code: code, message: msg}
+}
+
+// present translates any error into a status, a code and a message. It is the one place where errors
+// become HTTP; a 5xx never carries internal text.
+func present(err error) *apiError {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, store.ErrNotFound):
+		return errorf(http.StatusNotFound, CodeNotFound, "not found")
+	case errors.Is(err, ingest.ErrStopped), errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrClosed):
+		return errorf(http.StatusServiceUnavailable, CodeUnavailable, "temporarily unavailable; retry the request")
+	}
+	return errorf(http.StatusInternalServerError, CodeInternal, "internal error")
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, ae *apiError) {
+	if ae.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="brokerguard"`)
+	}
+	writeJSON(w, ae.status, errorBody{Error: errorDetail{Code: ae.code, Message: ae.message, Field: ae.field}})
+}

@@ -1,0 +1,419 @@
+package ingest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/brokerguard/brokerguard/internal/detect"
+	"github.com/brokerguard/brokerguard/internal/event"
+	"github.com/brokerguard/brokerguard/internal/store"
+)
+
+// ReplayOptions configure a replay.
+type ReplayOptions struct {
+	Engine  *detect.Engine
+	Store   store.Store // nil: nothing is stored
+	Timing  Timing
+	Metrics *Metrics // nil: none
+	// Decisions, Alerts and Shadow receive JSON Lines; nil writers are skipped.
+	Decisions, Alerts, Shadow io.Writer
+	// Progress, when set, is called about twice a second with the lines read so far.
+	Progress func(lines int64)
+	// ShadowVersion names the shadow rule set in stored shadow decisions.
+	ShadowVersion string
+}
+
+// Replay processes a time-ordered JSON Lines log (plain or gzip) and writes one decision per event that
+// needs one, in event-time order. Bad lines are counted and reported in the summary; they never stop the
+// run. The returned error is for the run itself: unreadable input, a store or output that fails.
+func Replay(ctx context.Context, in io.Reader, o ReplayOptions) (Summary, error) {
+	start := time.Now()
+	sum := newSummary()
+	rd, err := event.NewReader(in)
+	if err != nil {
+		return sum, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	inputs := make(chan []decoded, 8)
+	readErr := make(chan error, 1)
+	go func() { readErr <- decodeLoop(ctx, rd, inputs) }()
+
+	outputs := make(chan *outBatch, 4)
+	writeErr := make(chan error, 1)
+	go func() { writeErr <- writeLoop(ctx, o, outputs) }()
+
+	p := &replayer{o: o, sum: &sum, seen: newSeenIDs(), r: reorder{lateness: o.Timing.Lateness}, out: newOutBatch()}
+	var lastProgress time.Time
+	var runErr error
+loop:
+	for {
+		select {
+		case batch, ok := <-inputs:
+			if !ok {
+				break loop
+			}
+			for i := range batch {
+				p.accept(&batch[i])
+			}
+			if p.out.n >= outBatchSize {
+				if runErr = p.flush(ctx, outputs); runErr != nil {
+					break loop
+				}
+			}
+			if o.Progress != nil && time.Since(lastProgress) > 500*time.Millisecond {
+				lastProgress = time.Now()
+				o.Progress(sum.Lines)
+			}
+		case err := <-writeErr:
+			runErr = err
+			break loop
+		}
+	}
+	if runErr == nil {
+		for it := p.r.pop(true); it != nil; it = p.r.pop(true) {
+			p.process(it)
+		}
+		runErr = p.flush(ctx, outputs)
+	}
+	close(outputs)
+	if runErr != nil {
+		cancel()
+		<-writeErr
+		return sum, runErr
+	}
+	if err := <-writeErr; err != nil {
+		return sum, err
+	}
+	if err := <-readErr; err != nil {
+		return sum, err
+	}
+	sum.Wall = time.Since(start)
+	if o.Progress != nil {
+		o.Progress(sum.Lines)
+	}
+	return sum, nil
+}
+
+// decoded is one input line after decoding.
+type decoded struct {
+	ev   event.Event
+	line int64
+	err  error
+}
+
+const decodeBatch = 512
+
+// rawBatch is a run of input lines in one arena that no later batch reuses, so that events can be
+// stored after the batch is handed on.
+type rawBatch struct {
+	seq   int64
+	lines [][]byte
+	nums  []int64
+	errs  map[int]error // line errors from the reader, by index
+}
+
+type decodedBatch struct {
+	seq int64
+	evs []decoded
+}
+
+// decodeLoop reads lines in batches and decodes them on every core; the batches come out in input order.
+func decodeLoop(ctx context.Context, rd *event.Reader, out chan<- []decoded) error {
+	defer close(out)
+	workers := max(1, runtime.GOMAXPROCS(0))
+	jobs := make(chan *rawBatch, workers)
+	results := make(chan decodedBatch, workers*2)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range jobs {
+				results <- decodedBatch{seq: b.seq, evs: decodeBatchLines(b)}
+			}
+		}()
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(jobs)
+		readErr <- readBatches(ctx, rd, jobs)
+	}()
+	go func() { wg.Wait(); close(results) }()
+
+	pending := map[int64][]decoded{}
+	next := int64(0)
+	for r := range results {
+		pending[r.seq] = r.evs
+		for {
+			evs, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			select {
+			case out <- evs:
+			case <-ctx.Done():
+				for range results {
+				}
+				return ctx.Err()
+			}
+		}
+	}
+	return <-readErr
+}
+
+func readBatches(ctx context.Context, rd *event.Reader, jobs chan<- *rawBatch) error {
+	for seq := int64(0); ; seq++ {
+		b := &rawBatch{seq: seq, lines: make([][]byte, 0, decodeBatch), nums: make([]int64, 0, decodeBatch)}
+		arena := make([]byte, 0, 256*decodeBatch)
+		eof := false
+		for len(b.lines) < decodeBatch {
+			line, n, err := rd.Next()
+			if errors.Is(err, io.EOF) {
+				eof = true
+				break
+			}
+			if err != nil {
+				var le *event.LineError
+				if !errors.As(err, &le) {
+					return err
+				}
+				if b.errs == nil {
+					b.errs = map[int]error{}
+				}
+				b.errs[len(b.lines)] = le
+				b.lines = append(b.lines, nil)
+				b.nums = append(b.nums, n)
+				continue
+			}
+			if len(arena)+len(line) > cap(arena) {
+				arena = make([]byte, 0, max(256*decodeBatch, len(line)))
+			}
+			off := len(arena)
+			arena = append(arena, line...)
+			b.lines = append(b.lines, arena[off:len(arena):len(arena)])
+			b.nums = append(b.nums, n)
+		}
+		if len(b.lines) > 0 {
+			select {
+			case jobs <- b:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if eof {
+			return nil
+		}
+	}
+}
+
+func decodeBatchLines(b *rawBatch) []decoded {
+	out := make([]decoded, len(b.lines))
+	for i, raw := range b.lines {
+		n := b.nums[i]
+		out[i].line = n
+		if err := b.errs[i]; err != nil {
+			out[i].err = err
+			continue
+		}
+		ev, err := event.Decode(raw)
+		if err != nil {
+			fe, _ := err.(*event.FieldError)
+			out[i].err = &event.LineError{Line: n, ID: ev.ID, Err: fe}
+			continue
+		}
+		out[i].ev = ev
+	}
+	return out
+}
+
+const outBatchSize = 4096
+
+// outBatch is what the writer persists and writes in one go.
+type outBatch struct {
+	n         int
+	decisions []byte
+	alerts    []byte
+	shadow    []byte
+	store     store.Batch
+}
+
+func newOutBatch() *outBatch {
+	return &outBatch{decisions: make([]byte, 0, 256*outBatchSize)}
+}
+
+type replayer struct {
+	o    ReplayOptions
+	sum  *Summary
+	seen *seenIDs
+	r    reorder
+	out  *outBatch
+	seq  int64
+}
+
+func (p *replayer) reject(err error) {
+	p.sum.addError(err)
+	if p.o.Metrics != nil {
+		p.o.Metrics.errorCode(event.CodeOf(err))
+	}
+}
+
+func (p *replayer) accept(d *decoded) {
+	p.sum.Lines++
+	if d.err != nil {
+		p.reject(d.err)
+		return
+	}
+	ev := &d.ev
+	if fe := p.o.Timing.checkFuture(ev); fe != nil {
+		p.reject(&event.LineError{Line: d.line, ID: ev.ID, Err: fe})
+		return
+	}
+	if p.r.late(ev) {
+		p.reject(&event.LineError{Line: d.line, ID: ev.ID, Err: tooLate(ev, p.r.latest, p.o.Timing.Lateness)})
+		return
+	}
+	if !p.seen.add(ev.ID) {
+		p.sum.Duplicates++
+		if p.o.Metrics != nil {
+			p.o.Metrics.duplicates.Inc()
+		}
+		return
+	}
+	p.seq++
+	p.r.push(&item{ev: *ev, line: d.line, seq: p.seq})
+	for it := p.r.pop(false); it != nil; it = p.r.pop(false) {
+		p.process(it)
+	}
+}
+
+func (p *replayer) process(it *item) {
+	ev := &it.ev
+	m := p.o.Metrics
+	var start time.Time
+	if m != nil {
+		start = time.Now()
+	}
+	res := p.o.Engine.Process(ev)
+	if m != nil {
+		m.latency.Observe(time.Since(start).Seconds())
+		m.events[ev.Type].Inc()
+	}
+	p.sum.Accepted++
+	p.sum.ByType[ev.Type.String()]++
+	out := p.out
+	out.n++
+	if p.o.Store != nil {
+		out.store.Events = append(out.store.Events, store.EventRecord{ID: ev.ID, Account: ev.Account,
+			Type: ev.Type.String(), Time: ev.Time, Raw: ev.Raw})
+	}
+	if res.Decided {
+		d := &res.Decision
+		p.sum.Decisions[d.Action.String()]++
+		if m != nil {
+			m.decisions[d.Action].Inc()
+		}
+		if p.o.Decisions != nil {
+			out.decisions = event.AppendDecision(out.decisions, d)
+			out.decisions = append(out.decisions, '\n')
+		}
+		if p.o.Store != nil {
+			out.store.Decisions = append(out.store.Decisions, *d)
+		}
+		if res.Shadow != nil {
+			p.sum.Shadow[res.Shadow.Action.String()]++
+			if p.o.Shadow != nil {
+				out.shadow = event.AppendDecision(out.shadow, res.Shadow)
+				out.shadow = append(out.shadow, '\n')
+			}
+			if p.o.Store != nil {
+				out.store.ShadowDecisions = append(out.store.ShadowDecisions, store.ShadowDecision{RuleSet: p.o.ShadowVersion, Decision: *res.Shadow})
+			}
+		}
+	}
+	for i := range res.Alerts {
+		a := &res.Alerts[i]
+		p.sum.Alerts[a.Kind]++
+		if m != nil {
+			if c, ok := m.alerts[a.Kind]; ok {
+				c.Inc()
+			}
+		}
+		if p.o.Alerts != nil {
+			out.alerts = event.AppendAlert(out.alerts, a)
+			out.alerts = append(out.alerts, '\n')
+		}
+		if p.o.Store != nil {
+			out.store.Alerts = append(out.store.Alerts, *a)
+		}
+	}
+}
+
+func (p *replayer) flush(ctx context.Context, outputs chan<- *outBatch) error {
+	if p.out.n == 0 && len(p.out.alerts) == 0 {
+		return nil
+	}
+	select {
+	case outputs <- p.out:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	p.out = newOutBatch()
+	return nil
+}
+
+// writeLoop persists each batch, then writes its decisions and alerts: what a file shows is stored.
+func writeLoop(ctx context.Context, o ReplayOptions, in <-chan *outBatch) error {
+	var dw, aw, sw *bufio.Writer
+	if o.Decisions != nil {
+		dw = bufio.NewWriterSize(o.Decisions, 1<<20)
+	}
+	if o.Alerts != nil {
+		aw = bufio.NewWriterSize(o.Alerts, 1<<16)
+	}
+	if o.Shadow != nil {
+		sw = bufio.NewWriterSize(o.Shadow, 1<<16)
+	}
+	var failed error
+	for b := range in {
+		if failed != nil {
+			continue // drain so the producer never blocks
+		}
+		if o.Store != nil && b.store.Len() > 0 {
+			if err := o.Store.Append(ctx, &b.store); err != nil {
+				failed = fmt.Errorf("store: %w", err)
+				continue
+			}
+		}
+		for _, w := range []struct {
+			w *bufio.Writer
+			b []byte
+		}{{dw, b.decisions}, {aw, b.alerts}, {sw, b.shadow}} {
+			if w.w != nil && len(w.b) > 0 {
+				if _, err := w.w.Write(w.b); err != nil {
+					failed = fmt.Errorf("write output: %w", err)
+				}
+			}
+		}
+	}
+	if failed != nil {
+		return failed
+	}
+	for _, w := range []*bufio.Writer{dw, aw, sw} {
+		if w != nil {
+			if err := w.Flush(); err != nil {
+				return fmt.Errorf("write output: %w", err)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,272 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/brokerguard/brokerguard/internal/detect"
+	"github.com/brokerguard/brokerguard/internal/event"
+	"github.com/brokerguard/brokerguard/internal/store"
+)
+
+// ErrStopped is returned by Ingest once the service is shutting down.
+var ErrStopped = errors.New("ingest: service stopping")
+
+// Statuses of one event in a request.
+const (
+	StatusDecided   = "decided"   // accepted, and this is its decision
+	StatusAccepted  = "accepted"  // accepted; the contract asks no decision of this type
+	StatusDuplicate = "duplicate" // its id was accepted before; the stored decision, if any, is returned
+	StatusRejected  = "rejected"  // not accepted; Error says why
+)
+
+// Result is the outcome of one event of a request.
+type Result struct {
+	Index    int
+	ID       string
+	Status   string
+	Decision *event.Decision
+	Error    *event.FieldError
+}
+
+// ServiceOptions configure a Service.
+type ServiceOptions struct {
+	Engine        *detect.Engine
+	Store         store.Store
+	Timing        Timing
+	Metrics       *Metrics
+	Log           *slog.Logger
+	ShadowVersion string
+	// MaxCommit bounds the records merged into one store transaction.
+	MaxCommit int
+}
+
+// Service ingests events one request at a time, concurrently across requests, and acknowledges them
+// only after they are stored: concurrent requests are committed together in one transaction.
+type Service struct {
+	o      ServiceOptions
+	seen   *seenIDs
+	latest atomic.Int64 // unix nanoseconds of the latest accepted event
+	ready  atomic.Bool
+	reqs   chan *commit
+
+	mu       sync.RWMutex
+	stopped  bool
+	inflight sync.WaitGroup
+}
+
+type commit struct {
+	b    *store.Batch
+	done chan error
+}
+
+// NewService returns a service; call Rebuild, then Run.
+func NewService(o ServiceOptions) *Service {
+	if o.MaxCommit == 0 {
+		o.MaxCommit = 20000
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{o: o, seen: newSeenIDs(), reqs: make(chan *commit, 1024)}
+}
+
+// Ready reports whether the state has been rebuilt and events are taken.
+func (s *Service) Ready() bool { return s.ready.Load() }
+
+// Rebuild restores the engine's state by processing every stored event again, in stored order. Stored
+// decisions are not written again.
+func (s *Service) Rebuild(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.o.Store.ScanEvents(ctx, 0, func(seq int64, rec store.EventRecord) error {
+		ev, err := event.Decode(rec.Raw)
+		if err != nil {
+			return fmt.Errorf("stored event %q (seq %d) no longer decodes: %w", rec.ID, seq, err)
+		}
+		s.seen.add(ev.ID)
+		s.advance(ev.Time)
+		s.o.Engine.Process(&ev)
+		n++
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("rebuild: %w", err)
+	}
+	s.ready.Store(true)
+	return n, nil
+}
+
+func (s *Service) advance(t time.Time) {
+	ns := t.UnixNano()
+	for {
+		cur := s.latest.Load()
+		if ns <= cur || s.latest.CompareAndSwap(cur, ns) {
+			return
+		}
+	}
+}
+
+// Ingest decodes, checks, decides and stores a request's events and returns one result per event, in
+// order. A returned error means nothing of the request was stored: the client should retry it.
+func (s *Service) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
+	s.mu.RLock()
+	if s.stopped {
+		s.mu.RUnlock()
+		return nil, ErrStopped
+	}
+	s.inflight.Add(1)
+	s.mu.RUnlock()
+	defer s.inflight.Done()
+	m := s.o.Metrics
+	results := make([]Result, len(raws))
+	var b store.Batch
+	var accepted []string
+	for i, raw := range raws {
+		r := &results[i]
+		r.Index = i
+		ev, err := event.Decode(raw)
+		r.ID = ev.ID
+		if err != nil {
+			s.reject(r, err.(*event.FieldError))
+			continue
+		}
+		if fe := s.o.Timing.checkFuture(&ev); fe != nil {
+			s.reject(r, fe)
+			continue
+		}
+		if latest := s.latest.Load(); latest != 0 && s.o.Timing.Lateness >= 0 && ev.Time.UnixNano() < latest-int64(s.o.Timing.Lateness) {
+			s.reject(r, tooLate(&ev, time.Unix(0, latest).In(ev.Time.Location()), s.o.Timing.Lateness))
+			continue
+		}
+		if !s.seen.add(ev.ID) {
+			r.Status = StatusDuplicate
+			if m != nil {
+				m.duplicates.Inc()
+			}
+			if d, err := s.o.Store.Decision(ctx, ev.ID); err == nil {
+				r.Decision = &d.Decision
+			}
+			continue
+		}
+		accepted = append(accepted, ev.ID)
+		s.advance(ev.Time)
+		start := time.Now()
+		out := s.o.Engine.Process(&ev)
+		if m != nil {
+			m.latency.Observe(time.Since(start).Seconds())
+			m.events[ev.Type].Inc()
+		}
+		b.Events = append(b.Events, store.EventRecord{ID: ev.ID, Account: ev.Account, Type: ev.Type.String(), Time: ev.Time, Raw: raw})
+		r.Status = StatusAccepted
+		if out.Decided {
+			d := out.Decision
+			r.Status, r.Decision = StatusDecided, &d
+			b.Decisions = append(b.Decisions, d)
+			if m != nil {
+				m.decisions[d.Action].Inc()
+			}
+			if out.Shadow != nil {
+				b.ShadowDecisions = append(b.ShadowDecisions, store.ShadowDecision{RuleSet: s.o.ShadowVersion, Decision: *out.Shadow})
+			}
+		}
+		for _, a := range out.Alerts {
+			b.Alerts = append(b.Alerts, a)
+			if m != nil {
+				if c, ok := m.alerts[a.Kind]; ok {
+					c.Inc()
+				}
+			}
+		}
+	}
+	if b.Len() == 0 {
+		return results, nil
+	}
+	c := &commit{b: &b, done: make(chan error, 1)}
+	select {
+	case s.reqs <- c:
+	case <-ctx.Done():
+		s.forget(accepted)
+		return nil, ctx.Err()
+	}
+	if err := <-c.done; err != nil {
+		s.forget(accepted)
+		return nil, err
+	}
+	return results, nil
+}
+
+func (s *Service) forget(ids []string) {
+	for _, id := range ids {
+		s.seen.remove(id)
+	}
+}
+
+func (s *Service) reject(r *Result, fe *event.FieldError) {
+	r.Status, r.Error = StatusRejected, fe
+	if s.o.Metrics != nil {
+		s.o.Metrics.errorCode(fe.Code)
+	}
+}
+
+// Run commits requests until ctx is done, then refuses new requests and commits those already in.
+func (s *Service) Run(ctx context.Context) error {
+	for {
+		select {
+		case c := <-s.reqs:
+			s.commitGroup(c)
+		case <-ctx.Done():
+			s.mu.Lock()
+			s.stopped = true
+			s.mu.Unlock()
+			// Requests already inside Ingest still get their answer.
+			idle := make(chan struct{})
+			go func() { s.inflight.Wait(); close(idle) }()
+			for {
+				select {
+				case c := <-s.reqs:
+					s.commitGroup(c)
+				case <-idle:
+					return nil
+				}
+			}
+		}
+	}
+}
+
+// commitGroup stores c together with every request already waiting, in one transaction.
+func (s *Service) commitGroup(first *commit) {
+	group := []*commit{first}
+	n := first.b.Len()
+	for n < s.o.MaxCommit {
+		select {
+		case c := <-s.reqs:
+			group = append(group, c)
+			n += c.b.Len()
+			continue
+		default:
+		}
+		break
+	}
+	b := first.b
+	if len(group) > 1 {
+		b = &store.Batch{}
+		for _, c := range group {
+			b.Events = append(b.Events, c.b.Events...)
+			b.Decisions = append(b.Decisions, c.b.Decisions...)
+			b.ShadowDecisions = append(b.ShadowDecisions, c.b.ShadowDecisions...)
+			b.Alerts = append(b.Alerts, c.b.Alerts...)
+		}
+	}
+	err := s.o.Store.Append(context.Background(), b)
+	if err != nil {
+		s.o.Log.Error("store append failed", "events", len(b.Events), "err", err)
+	}
+	for _, c := range group {
+		c.done <- err
+	}
+}

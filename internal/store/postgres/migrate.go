@@ -1,0 +1,106 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrSchemaTooNew is returned by Open for a schema migrated by a newer brokerguard than this one.
+var ErrSchemaTooNew = errors.New("database schema is newer than this brokerguard")
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in order. Their file names are NNNN_name.sql, numbered
+// from 1 without gaps.
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
+			return nil, fmt.Errorf("migration %q: want NNNN_name.sql", e.Name())
+		}
+		if v != len(out)+1 {
+			return nil, fmt.Errorf("migration %q: want version %d", e.Name(), len(out)+1)
+		}
+		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	return out, nil
+}
+
+// migrate applies the migrations the schema has not seen, all in one transaction, and records each in
+// schema_migrations. A transaction-scoped advisory lock makes instances that start together take turns:
+// the first migrates, the others find the work done.
+func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, create bool) (err error) {
+	ms, err := migrations()
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return translate(ctx, "migrate", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey("migrate", schema)); err != nil {
+		return translate(ctx, "migrate", err)
+	}
+	if create {
+		if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
+			return translate(ctx, "migrate: create schema", err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer PRIMARY KEY,
+		name       text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now()
+	)`); err != nil {
+		return translate(ctx, "migrate", err)
+	}
+	var current int
+	if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+		return translate(ctx, "migrate", err)
+	}
+	if current > len(ms) {
+		return fmt.Errorf("postgres: migrate: %w: schema %s is at version %d, this brokerguard knows up to %d; upgrade brokerguard",
+			ErrSchemaTooNew, schema, current, len(ms))
+	}
+	for _, m := range ms[current:] {
+		if _, err := tx.Exec(ctx, m.sql); err != nil {
+			return translate(ctx, "migrate "+m.name, err)
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
+			return translate(ctx, "migrate "+m.name, err)
+		}
+	}
+	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
+		return translate(ctx, "migrate", err)
+	}
+	return nil
+}

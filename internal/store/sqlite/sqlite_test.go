@@ -1,0 +1,247 @@
+package sqlite
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	sqlitedriver "modernc.org/sqlite"
+
+	"github.com/brokerguard/brokerguard/internal/store"
+	"github.com/brokerguard/brokerguard/internal/store/storetest"
+)
+
+// dbPath returns the database file of test t under dir: the same for every call with the same t.
+func dbPath(dir string, t testing.TB) string {
+	return filepath.Join(dir, regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(t.Name(), "_")+".db")
+}
+
+func TestStore(t *testing.T) {
+	dir := t.TempDir()
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := Open(t.Context(), dbPath(dir, t), Options{})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
+// TestStoreOneSegmentPerQuery runs the suite with queries by account probing one segment at a time, so
+// that its larger tests cross from one statement to the next.
+func TestStoreOneSegmentPerQuery(t *testing.T) {
+	defer func(n int64) { segsPerQuery = n }(segsPerQuery)
+	segsPerQuery = 1
+	dir := t.TempDir()
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := Open(t.Context(), dbPath(dir, t), Options{})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
+// TestCommitSurvivesKill appends in a child process that is then killed with SIGKILL, without closing
+// its store: every Append that returned must be in the file.
+func TestCommitSurvivesKill(t *testing.T) {
+	const childEnv = "BROKERGUARD_SQLITE_KILL_CHILD"
+	if path := os.Getenv(childEnv); path != "" {
+		s, err := Open(context.Background(), path, Options{})
+		if err != nil {
+			fmt.Println("open:", err)
+			os.Exit(1)
+		}
+		for i := range 5 {
+			b := &store.Batch{}
+			for j := range 1000 {
+				id := fmt.Sprintf("k%d-%04d", i, j)
+				b.Events = append(b.Events, store.EventRecord{ID: id, Type: "quote", Time: time.Unix(1742169600, 0), Raw: []byte(`{"id":"` + id + `"}`)})
+			}
+			if err := s.Append(context.Background(), b); err != nil {
+				fmt.Println("append:", err)
+				os.Exit(1)
+			}
+		}
+		fmt.Println("appended")
+		select {} // wait for the kill
+	}
+
+	path := filepath.Join(t.TempDir(), "kill.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCommitSurvivesKill$")
+	cmd.Env = append(os.Environ(), childEnv+"="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if line != "appended\n" {
+		t.Fatalf("child: got %q, want %q", line, "appended\n")
+	}
+
+	s, err := Open(t.Context(), path, Options{})
+	if err != nil {
+		t.Fatalf("Open after the kill: %v", err)
+	}
+	defer s.Close()
+	c, err := s.Counts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Events != 5000 {
+		t.Errorf("events after the kill: got %d, want 5000", c.Events)
+	}
+	n := 0
+	if err := s.ScanEvents(t.Context(), 0, func(int64, store.EventRecord) error { n++; return nil }); err != nil || n != 5000 {
+		t.Errorf("ScanEvents after the kill: got %d, %v; want 5000", n, err)
+	}
+}
+
+func TestOpenCreatesDirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a", "b", "brokerguard.db")
+	s, err := Open(t.Context(), path, Options{Synchronous: SyncFull})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database file: %v", err)
+	}
+	var mode string
+	if err := s.read.QueryRowContext(t.Context(), "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode: got %q, %v; want wal", mode, err)
+	}
+}
+
+func TestOpenRejects(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name string
+		path string
+		opts Options
+	}{
+		{"empty path", "", Options{}},
+		{"memory", ":memory:", Options{}},
+		{"uri", "file:x.db", Options{}},
+		{"query in path", filepath.Join(dir, "x.db?mode=ro"), Options{}},
+		{"unknown synchronous", filepath.Join(dir, "y.db"), Options{Synchronous: "off"}},
+		{"directory", dir, Options{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := Open(t.Context(), c.path, c.opts)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open(%q, %+v): got nil error, want one", c.path, c.opts)
+			}
+		})
+	}
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	ms, err := migrations()
+	if err != nil {
+		t.Fatalf("migrations: %v", err)
+	}
+	for i := range 3 {
+		s, err := Open(t.Context(), path, Options{})
+		if err != nil {
+			t.Fatalf("Open #%d: %v", i+1, err)
+		}
+		var n, v int
+		if err := s.read.QueryRowContext(t.Context(), "SELECT count(*), max(version) FROM schema_migrations").Scan(&n, &v); err != nil {
+			t.Fatal(err)
+		}
+		if n != len(ms) || v != len(ms) {
+			t.Errorf("Open #%d: schema_migrations: got %d rows up to version %d, want %d up to %d", i+1, n, v, len(ms), len(ms))
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSchemaTooNew(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "new.db")
+	s, err := Open(t.Context(), path, Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if _, err := s.wconn.ExecContext(t.Context(),
+		"INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', 'x')"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err = Open(t.Context(), path, Options{})
+	if !errors.Is(err, ErrSchemaTooNew) {
+		t.Fatalf("Open of a newer schema: got %v, want %v", err, ErrSchemaTooNew)
+	}
+}
+
+func TestErrorsAreTranslated(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "e.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	cases := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"not found", translate(t.Context(), "x", sql.ErrNoRows), store.ErrNotFound},
+		{"cancelled", translate(ctx, "x", errors.New("interrupted (9)")), context.Canceled},
+		{"driver error", translate(t.Context(), "x", driverError(t, s)), store.ErrUnavailable},
+	}
+	for _, c := range cases {
+		if !errors.Is(c.err, c.want) {
+			t.Errorf("%s: got %v, want an error wrapping %v", c.name, c.err, c.want)
+		}
+		var de *sqlitedriver.Error
+		if errors.As(c.err, &de) {
+			t.Errorf("%s: the driver's error type is reachable through %v", c.name, c.err)
+		}
+	}
+}
+
+// driverError returns an error straight from the driver: a query on a read-only connection that writes.
+func driverError(t *testing.T, s *Store) error {
+	_, err := s.read.ExecContext(t.Context(), "INSERT INTO counts VALUES (2, 0, 0, 0, 0)")
+	if err == nil {
+		t.Fatal("a write on a query_only connection succeeded")
+	}
+	return err
+}
+
+func BenchmarkAppend(b *testing.B) {
+	storetest.BenchmarkAppend(b, func(b *testing.B) store.Store {
+		s, err := Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"), Options{})
+		if err != nil {
+			b.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
