@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/event"
@@ -210,9 +211,9 @@ type request struct {
 	addr       netip.Addr
 	info       ipintel.Info
 	netKey     uint64 // ASN, or the /16 without IP data
-	netName    string
+	net16      netip.Prefix // the network without IP data
 	prefix     uint64
-	prefixName string
+	p24        netip.Prefix
 	country    string
 	uaFam      string
 	uaKey      uint64
@@ -282,13 +283,9 @@ func (e *Engine) network(ev *event.Event, rq *request) {
 	}
 	p24 := ipintel.Prefix(addr)
 	rq.prefix = prefixKey(p24)
-	rq.prefixName = p24.String()
+	rq.p24 = p24
 	if rq.info.ASN != 0 {
 		rq.netKey = uint64(rq.info.ASN) | 1<<40
-		rq.netName = "AS" + strconv.FormatUint(uint64(rq.info.ASN), 10)
-		if rq.info.Org != "" {
-			rq.netName += " " + rq.info.Org
-		}
 	} else {
 		bits := 16
 		if addr.Is6() {
@@ -296,12 +293,25 @@ func (e *Engine) network(ev *event.Event, rq *request) {
 		}
 		p16, _ := addr.Prefix(bits)
 		rq.netKey = prefixKey(p16)
-		rq.netName = p16.String()
+		rq.net16 = p16
 	}
 	rq.country = ev.Country
 	if rq.country == "" {
 		rq.country = rq.info.Country
 	}
+}
+
+// netName names the request's network for a reason: "AS4713 NTT Communications", or the address block.
+// It is built only for signals that are raised.
+func (rq *request) netName() string {
+	if rq.info.ASN == 0 {
+		return rq.net16.String()
+	}
+	n := "AS" + strconv.FormatUint(uint64(rq.info.ASN), 10)
+	if rq.info.Org != "" {
+		n += " " + rq.info.Org
+	}
+	return n
 }
 
 func prefixKey(p netip.Prefix) uint64 {
@@ -347,9 +357,12 @@ func (e *Engine) processAccount(ev *event.Event, p *profile.Profile, t uint32, r
 		return
 	}
 
-	// A decision: login success, profile change, order or withdrawal.
-	var sigs Signals
-	ss := &sigs
+	// A decision: login success, profile change, order or withdrawal. The per-decision working memory
+	// comes from a pool: it would otherwise escape to the heap through the rules' interface.
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	*sc = scratch{}
+	ss := &sc.sigs
 	e.accessSignals(ev, p, t, rq, ss)
 	var sess *profile.Session
 	if ev.Type != event.TypeLogin && ev.Session != "" {
@@ -362,7 +375,7 @@ func (e *Engine) processAccount(ev *event.Event, p *profile.Profile, t uint32, r
 			}
 		}
 	}
-	var ins market.Instrument
+	ins := &sc.ins
 	var haveIns bool
 	var orderValue float64
 	switch ev.Type {
@@ -374,8 +387,8 @@ func (e *Engine) processAccount(ev *event.Event, p *profile.Profile, t uint32, r
 	case event.TypeOrder:
 		e.sessionSignals(ev, p, rq, ss)
 		e.changeSignals(ev, p, t, ss)
-		ins, haveIns = e.market.Get(ev.Symbol)
-		orderValue = e.orderSignals(ev, p, t, &ins, haveIns, ss)
+		*ins, haveIns = e.market.Get(ev.Symbol)
+		orderValue = e.orderSignals(ev, p, t, ins, haveIns, ss)
 	case event.TypeWithdrawal:
 		e.sessionSignals(ev, p, rq, ss)
 		e.changeSignals(ev, p, t, ss)
@@ -385,9 +398,9 @@ func (e *Engine) processAccount(ev *event.Event, p *profile.Profile, t uint32, r
 		ss.Set(AccountLocked, 1, 0, 0, "after a fraud report")
 	}
 
-	var cbuf [16]Contribution
-	score, contribs := e.scorer.Score(ev.Type, ss, cbuf[:0])
-	f := &facts{ev: ev, p: p, rq: rq, ss: ss, ins: &ins, haveIns: haveIns, orderValue: orderValue, score: score}
+	score, contribs := e.scorer.Score(ev.Type, ss, sc.contribs[:0])
+	f := &sc.facts
+	*f = facts{ev: ev, p: p, rq: rq, ss: ss, ins: ins, haveIns: haveIns, orderValue: orderValue, score: score}
 	d := e.decide(ev, e.rules, f, score, contribs)
 	out.Decided = true
 	out.Decision = d
@@ -408,6 +421,16 @@ func (e *Engine) processAccount(ev *event.Event, p *profile.Profile, t uint32, r
 		}
 	}
 }
+
+// scratch is one decision's working memory.
+type scratch struct {
+	sigs     Signals
+	contribs [16]Contribution
+	ins      market.Instrument
+	facts    facts
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // decide combines the score with a rule set into a decision.
 func (e *Engine) decide(ev *event.Event, rs *rules.Set, f *facts, score int, contribs []Contribution) event.Decision {
@@ -481,20 +504,20 @@ func (e *Engine) accessSignals(ev *event.Event, p *profile.Profile, t uint32, rq
 	}
 	if rq.addr.IsValid() {
 		if known && !p.ASNs.Has(rq.netKey) {
-			ss.Set(NewASN, 1, 0, 0, rq.netName)
+			ss.Set(NewASN, 1, 0, 0, rq.netName())
 		}
 		if known && !p.Prefixes.Has(rq.prefix) {
-			ss.Set(NewNetwork, 1, 0, 0, rq.prefixName)
+			ss.Set(NewNetwork, 1, 0, 0, rq.p24.String())
 		}
 		if rq.info.Hosting {
 			v := 1.0
 			if p.ASNs.Has(rq.netKey) {
 				v = 0.3 // a hosting network this customer uses (a corporate or personal VPN)
 			}
-			ss.Set(HostingASN, v, 0, 0, rq.netName)
+			ss.Set(HostingASN, v, 0, 0, rq.netName())
 		}
 		if rq.info.VPN {
-			ss.Set(VPNASN, 1, 0, 0, rq.netName)
+			ss.Set(VPNASN, 1, 0, 0, rq.netName())
 		}
 		if rq.addrOthers >= 3 {
 			ss.Set(AddressShared, 0.4+0.1*float64(rq.addrOthers), float64(rq.addrOthers), 0, "")
@@ -597,7 +620,7 @@ func (e *Engine) sessionSignals(ev *event.Event, p *profile.Profile, rq *request
 			case sameClient && rq.country == string(p.LastCountry[:]):
 				v = 0.4 // the same browser and device roaming within the country; a replayed cookie rarely brings its TLS client along
 			}
-			ss.Set(SessionNetworkChanged, v, 0, 0, rq.netName)
+			ss.Set(SessionNetworkChanged, v, 0, 0, rq.netName())
 		}
 		if s.Prefix != 0 && rq.prefix != s.Prefix {
 			ss.Set(SessionAddressChanged, 1, 0, 0, "")

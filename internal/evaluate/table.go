@@ -87,8 +87,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "Credential-stuffing waves: %d of %d detected\n", det, len(rep.Waves))
 	}
 	d := rep.Decisions
-	fmt.Fprintf(&b, "\nDecisions read: %d (allow %d, review %d, challenge %d, hold %d, block %d)",
-		d.Read, d.ByAction["allow"], d.ByAction["review"], d.ByAction["challenge"], d.ByAction["hold"], d.ByAction["block"])
+	fmt.Fprintf(&b, "\nDecisions read: %s (allow %s, review %s, challenge %s, hold %s, block %s)",
+		group(d.Read), group(d.ByAction["allow"]), group(d.ByAction["review"]), group(d.ByAction["challenge"]),
+		group(d.ByAction["hold"]), group(d.ByAction["block"]))
 	if d.MissingAttacker > 0 || d.MissingLegitimate > 0 {
 		fmt.Fprintf(&b, "; without a decision: %d attacker events, %d legitimate logins and orders (counted as allow)",
 			d.MissingAttacker, d.MissingLegitimate)
@@ -116,9 +117,9 @@ func sortedKeys[V any](m map[string]V) []string {
 
 func ratio(n, d int64) string {
 	if d == 0 {
-		return fmt.Sprintf("%d of 0", n)
+		return group(n) + " of 0"
 	}
-	return fmt.Sprintf("%d of %d (%s)", n, d, percent(float64(n)/float64(d)))
+	return fmt.Sprintf("%s of %s (%s)", group(n), group(d), percent(float64(n)/float64(d)))
 }
 
 func yenRatio(n, d float64) string {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Error codes, stable across versions: they appear in summaries, metrics and API responses.
@@ -251,7 +252,8 @@ func tooLong(field string, n, max int) *FieldError {
 	return &FieldError{Field: field, Code: CodeOversizedField, Msg: fmt.Sprintf("%d bytes, at most %d", n, max)}
 }
 
-// text checks a string field's size (and presence when required).
+// text checks a string field's size (and presence when required) and that it is printable UTF-8: a
+// control character or a broken byte sequence in an id would be stored and shown everywhere.
 func text(field, v string, max int, required bool) *FieldError {
 	if v == "" {
 		if required {
@@ -261,6 +263,17 @@ func text(field, v string, max int, required bool) *FieldError {
 	}
 	if len(v) > max {
 		return tooLong(field, len(v), max)
+	}
+	ascii := true
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c == 0x7f {
+			return &FieldError{Field: field, Code: CodeBadValue, Msg: "contains a control character"}
+		} else if c >= utf8.RuneSelf {
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.ValidString(v) {
+		return &FieldError{Field: field, Code: CodeBadValue, Msg: "is not valid UTF-8"}
 	}
 	return nil
 }

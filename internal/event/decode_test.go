@@ -112,6 +112,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"oversized id", `{"id":"` + strings.Repeat("i", MaxIDLen+1) + `","type":"logout","time":"2025-03-17T09:00:01Z","account":"A"}`, "id", CodeOversizedField},
 		{"negative amount", `{"id":"w","type":"withdrawal","time":"2025-03-17T09:00:01Z","account":"A","amount":-5,"ip":"1.1.1.1"}`, "amount", CodeBadValue},
 		{"quote zero price", `{"id":"q","type":"quote","time":"2025-03-17T09:00:01Z","symbol":"1","price":0,"volume":1}`, "price", CodeBadValue},
+		{"control character in id", `{"id":"a\u0000b","type":"logout","time":"2025-03-17T09:00:01Z","account":"A"}`, "id", CodeBadValue},
+		{"control character in account", `{"id":"a","type":"logout","time":"2025-03-17T09:00:01Z","account":"A\n"}`, "account", CodeBadValue},
 		{"bad change field", `{"id":"p","type":"profile_change","time":"2025-03-17T09:00:01Z","account":"A","field":"shoe_size","ip":"1.1.1.1"}`, "field", CodeBadValue},
 	}
 	for _, tt := range tests {

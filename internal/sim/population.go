@@ -232,7 +232,6 @@ func (a *account) indexDevices() {
 }
 
 // appendAccountID appends the login id of account i: "A" and eight digits, unique per index.
-
 func appendAccountID(b []byte, i int) []byte {
 	const m = 90_000_000
 	n := 10_000_000 + (uint64(i)*48_271_373+7_777_777)%m // 48271373 is coprime with m

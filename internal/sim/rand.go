@@ -183,7 +183,7 @@ func (r *rng) id(prefix byte, n int) string {
 	if len(r.buf) < n+1 {
 		r.buf = make([]byte, 64<<10)
 	}
-	b := r.buf[:n+1:n+1]
+	b := r.buf[: n+1 : n+1]
 	r.buf = r.buf[n+1:]
 	b[0] = prefix
 	var x uint64

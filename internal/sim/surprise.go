@@ -51,7 +51,7 @@ func (g *gen) surpriseDefs() []surpriseDef {
 		}, g.travel, false},
 		{"new_device", sp.NewDevice, customer, g.newDeviceSurprise, true},
 		{"liquidation_withdrawal", sp.Liquidation, func(a *account, t int64) bool {
-			return a.role == roleCustomer && a.stockValue() >= 100_000
+			return a.role == roleCustomer && len(a.pos) > 0
 		}, g.liquidate, false},
 		{"first_margin", sp.FirstMargin, func(a *account, t int64) bool {
 			return a.role == roleCustomer && a.margin && !a.marginUsed && a.cash >= 300_000
