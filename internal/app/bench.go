@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -31,11 +32,12 @@ func runBench(ctx context.Context, args []string, std IO) error {
 	scenario := fs.String("scenario", "demo", "simulator scenario that generates the events (built-in name or YAML file)")
 	accounts := fs.Int("accounts", 0, "accounts to simulate (0: the scenario's)")
 	days := fs.Int("days", 0, "trading days to simulate (0: the scenario's)")
-	runs := fs.Int("runs", 3, "replay runs; the median is reported")
+	runs := fs.Int("runs", 3, "replay runs; the median is reported (0: skip the replay)")
 	noStore := fs.Bool("no-store", false, "replay without SQLite persistence")
 	httpRate := fs.Int("http-rate", 0, "also load the HTTP API at this many requests/s (e.g. 5000)")
 	httpDur := fs.Duration("http-duration", 10*time.Second, "how long to load the HTTP API")
 	memAccounts := fs.Int("memory-accounts", 0, "also load this many account snapshots and report heap per account (e.g. 1000000)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole bench to this file")
 	if err := parse(fs, args, std); err != nil {
 		return helpOK(err)
 	}
@@ -44,6 +46,17 @@ func runBench(ctx context.Context, args []string, std IO) error {
 		return err
 	}
 	log := newLogger(std.Stderr, cfg)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	sc, err := loadScenario(*scenario)
 	if err != nil {
 		return err
@@ -93,7 +106,9 @@ func runBench(ctx context.Context, args []string, std IO) error {
 	if *noStore {
 		persist = "no persistence"
 	}
-	fmt.Fprintf(std.Stdout, "replay median: %.0f events/s (%s, %d runs)\n", median(rates), persist, len(rates))
+	if len(rates) > 0 {
+		fmt.Fprintf(std.Stdout, "replay median: %.0f events/s (%s, %d runs)\n", median(rates), persist, len(rates))
+	}
 
 	// In-process decision latency: one event at a time, timed around the engine call.
 	if err := benchLatency(cfg, log, evbuf.Bytes(), std.Stdout); err != nil {
@@ -230,47 +245,69 @@ func benchHTTP(ctx context.Context, cfg config.Config, log interface{ Info(strin
 	if n > len(lines) {
 		n = len(lines)
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 512}, Timeout: 10 * time.Second}
+	// A fixed pool of clients with keep-alive connections takes requests from a dispatcher that releases
+	// them at the target rate, a millisecond's worth at a time. Latency counts from the release, so a
+	// request that waits for a free client is charged for the wait.
+	const workers = 128
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers, MaxConnsPerHost: workers}, Timeout: 10 * time.Second}
 	url := "http://" + srv.addr + "/v1/events"
 	lat := make([]time.Duration, n)
 	var errs, non200 int64
+	var firstBad string
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	interval := time.Second / time.Duration(rate)
-	start := time.Now()
-	for i := 0; i < n; i++ {
-		due := start.Add(time.Duration(i) * interval)
-		if d := time.Until(due); d > 0 {
-			time.Sleep(d)
-		}
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			req, _ := http.NewRequest("POST", url, bytes.NewReader(lines[i]))
-			req.Header.Set("Authorization", "Bearer "+key)
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := client.Do(req)
-			if err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-			// Latency counts from when the request was due, so a stalled sender shows up too.
-			lat[i] = time.Since(due)
-			mu.Lock()
-			if err != nil {
-				errs++
-			} else if resp.StatusCode != 200 {
-				non200++
-			}
-			mu.Unlock()
-		}(i)
+	type job struct {
+		i        int
+		released time.Time
 	}
+	jobs := make(chan job, n)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for jb := range jobs {
+				req, _ := http.NewRequest("POST", url, bytes.NewReader(lines[jb.i]))
+				req.Header.Set("Authorization", "Bearer "+key)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				var body []byte
+				if err == nil {
+					body, _ = io.ReadAll(resp.Body)
+					resp.Body.Close()
+				}
+				lat[jb.i] = time.Since(jb.released)
+				mu.Lock()
+				if err != nil {
+					errs++
+				} else if resp.StatusCode != 200 {
+					non200++
+					if firstBad == "" {
+						firstBad = fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(body))
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	start := time.Now()
+	for sent := 0; sent < n; {
+		time.Sleep(time.Millisecond)
+		now := time.Now()
+		due := min(n, int(now.Sub(start).Seconds()*float64(rate)))
+		for ; sent < due; sent++ {
+			jobs <- job{sent, now}
+		}
+	}
+	close(jobs)
 	wg.Wait()
 	el := time.Since(start)
 	slices.Sort(lat)
 	fmt.Fprintf(w, "HTTP POST /v1/events, one event per request, %d requests at %d/s target (%.0f/s achieved): p50 %s, p90 %s, p99 %s, p99.9 %s, max %s; %d transport errors, %d non-200\n",
 		n, rate, float64(n)/el.Seconds(), percentile(lat, 0.5).Round(time.Microsecond), percentile(lat, 0.9).Round(time.Microsecond),
 		percentile(lat, 0.99).Round(time.Microsecond), percentile(lat, 0.999).Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond), errs, non200)
+	if firstBad != "" {
+		fmt.Fprintf(w, "  first non-200 answer: %s\n", firstBad)
+	}
 	return nil
 }
 

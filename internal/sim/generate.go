@@ -127,19 +127,21 @@ type gen struct {
 	beh   map[string]int64
 	surp  map[string]*SurpriseCount
 
-	// attack planning
-	pendingBuy map[*Takeover]int64
-	uas        map[uaKey]string
+	uas        map[uaKey]string // User-Agent strings, shared by devices of the same software
 	hot        [numHot]int64
 	apiTraders int64
 	devSlab    []device // devices and positions are allocated in blocks
+	posSlab    []position
+	ramping    []*instrument // symbols pumped today
+	tradingAt  []bool        // by day - firstDay
+
 	// surprises counted per login
 	sCookies, sVPN, sIPPhone, sIPPC *SurpriseCount
-	posSlab                         []position
-	ramping                         []*instrument // symbols pumped today
-	tradingAt                       []bool        // by day - firstDay
-	nextCmp                         *Campaign     // tags the next order as a hijacked buy of the campaign's target
-	nextBenef                       *Campaign     // tags the next order as a beneficiary's trade of the campaign's target
+
+	// attack planning
+	pendingBuy map[*Takeover]int64
+	nextCmp    *Campaign // tags the next order as a hijacked buy of the campaign's target
+	nextBenef  *Campaign // tags the next order as a beneficiary's trade of the campaign's target
 }
 
 // Generate simulates the scenario and writes its events as JSON Lines to events, in time order, and the
