@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -29,6 +30,7 @@ func runServe(ctx context.Context, args []string, std IO) error {
 	addCommon(fs, &c)
 	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:8080)")
 	addrFile := fs.String("addr-file", "", "write the address the server listens on to this file once it accepts requests")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the server stops")
 	if err := parse(fs, args, std); err != nil {
 		return helpOK(err)
 	}
@@ -40,6 +42,17 @@ func runServe(ctx context.Context, args []string, std IO) error {
 		cfg.Server.Listen = *listen
 	}
 	log := newLogger(std.Stderr, cfg)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	p, err := buildEngine(cfg, log)
 	if err != nil {
 		return err

@@ -90,9 +90,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	wq := url.Values{}
 	wq.Add("_pragma", "busy_timeout("+busyMS+")")
 	// page_size takes effect only on a new file, before it switches to WAL (_journal_mode is applied
-	// after every _pragma). The tables and most indexes grow at their end, and every page is one write
-	// to the WAL: with 16 KiB pages an append costs markedly less than with the default 4 KiB.
-	wq.Add("_pragma", "page_size(16384)")
+	// after every _pragma). Every page an append touches is one frame written to the WAL: 4 KiB pages keep
+	// the small commits of the HTTP API cheap (16 KiB pages cost serve about 15% of its throughput and
+	// gained replay nothing measurable).
+	wq.Add("_pragma", "page_size(4096)")
 	wq.Set("_journal_mode", "WAL")
 	wq.Add("_pragma", "synchronous("+string(syncMode)+")")
 	wq.Add("_pragma", "cache_size(-32768)") // KiB
