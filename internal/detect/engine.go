@@ -31,6 +31,10 @@ type IPIntel interface {
 type CrossAccount interface {
 	Observe(kind infra.Kind, h, account uint64, t uint32) int
 	ObserveTLS(tls, family uint64) infra.TLSStats
+	// LoginFailure counts a failed login towards the credential-stuffing watch; StuffingWave says whether
+	// a wave is under way and how many failures the last ten minutes saw.
+	LoginFailure(t uint32)
+	StuffingWave(t uint32) (bool, int)
 }
 
 // Step is one rung of a threshold ladder: at or above Score, the action is at least Action.
@@ -210,7 +214,7 @@ const (
 type request struct {
 	addr       netip.Addr
 	info       ipintel.Info
-	netKey     uint64 // ASN, or the /16 without IP data
+	netKey     uint64       // ASN, or the /16 without IP data
 	net16      netip.Prefix // the network without IP data
 	prefix     uint64
 	p24        netip.Prefix
@@ -223,6 +227,9 @@ type request struct {
 	devOthers  int
 	destOthers int
 	tls        infra.TLSStats
+	// wave is set on a successful login inside a credential-stuffing wave.
+	wave         bool
+	waveFailures int
 }
 
 // Process updates state with ev and, when the contract asks for one, decides on it. ev must be valid.
@@ -243,6 +250,13 @@ func (e *Engine) Process(ev *event.Event) Outcome {
 		e.network(ev, &rq)
 	}
 	// Cross-account observations: each is its own partition, reached before the account's lock.
+	if ev.Type == event.TypeLogin {
+		if ev.Result != "success" {
+			e.links.LoginFailure(t)
+		} else {
+			rq.wave, rq.waveFailures = e.links.StuffingWave(t)
+		}
+	}
 	switch ev.Type {
 	case event.TypeLogin, event.TypeProfileChange, event.TypeOrder, event.TypeWithdrawal:
 		if rq.addr.IsValid() {
@@ -380,7 +394,7 @@ func (e *Engine) processAccount(ev *event.Event, p *profile.Profile, t uint32, r
 	var orderValue float64
 	switch ev.Type {
 	case event.TypeLogin:
-		e.loginSignals(ev, p, t, ss)
+		e.loginSignals(ev, p, t, rq, ss)
 	case event.TypeProfileChange:
 		e.sessionSignals(ev, p, rq, ss)
 		e.changeSignals(ev, p, t, ss)
@@ -563,7 +577,16 @@ func (e *Engine) accessSignals(ev *event.Event, p *profile.Profile, t uint32, rq
 
 func countryKey(c string) uint64 { return profile.Hash("cc:" + c) }
 
-func (e *Engine) loginSignals(ev *event.Event, p *profile.Profile, t uint32, ss *Signals) {
+func (e *Engine) loginSignals(ev *event.Event, p *profile.Profile, t uint32, rq *request, ss *Signals) {
+	if rq.wave {
+		// A success among a wave of failures is most likely a hit of the list, unless it is plainly the
+		// customer: a device and a network the account knows.
+		v := 1.0
+		if ev.Device != "" && p.Devices.Has(profile.Hash(ev.Device)) && p.ASNs.Has(rq.netKey) {
+			v = 0.2
+		}
+		ss.Set(StuffingWave, v, float64(rq.waveFailures), 0, "")
+	}
 	if t > hour {
 		if n := p.FailsSince(t - hour); n > 0 {
 			v := 0.4
@@ -633,10 +656,15 @@ func (e *Engine) sessionSignals(ev *event.Event, p *profile.Profile, rq *request
 	if s.Verified {
 		return
 	}
+	// A login the engine let through without a second look passes on less than one it sent to review.
+	inherit := e.inherit
+	if e.th.action(event.TypeLogin, int(s.LoginScore)) == event.ActionAllow {
+		inherit /= 2
+	}
 	for bits := s.Signals & accessSignals; bits != 0; bits &= bits - 1 {
 		sig := Signal(trailingZeros(bits))
-		if ss.Strength[sig] < e.inherit {
-			ss.Strength[sig] = e.inherit
+		if ss.Strength[sig] < inherit {
+			ss.Strength[sig] = inherit
 			ss.Inherited |= 1 << sig
 		}
 	}

@@ -47,6 +47,7 @@ const (
 	DestinationShared
 	WithdrawalAfterLiquidation
 	AccountLocked
+	StuffingWave
 	NumSignals
 )
 
@@ -87,12 +88,14 @@ var signalNames = [NumSignals]string{
 	DestinationShared:          "DESTINATION_SHARED_ACROSS_ACCOUNTS",
 	WithdrawalAfterLiquidation: "WITHDRAWAL_AFTER_LIQUIDATION",
 	AccountLocked:              "ACCOUNT_LOCKED",
+	StuffingWave:               "LOGIN_DURING_STUFFING_WAVE",
 }
 
 // accessSignals are those that describe who is at the keyboard; a login passes them on to its session.
 const accessSignals = 1<<NewDevice | 1<<NoDeviceID | 1<<NewASN | 1<<NewNetwork | 1<<HostingASN | 1<<VPNASN |
 	1<<NewCountry | 1<<ImpossibleTravel | 1<<FailedLoginsBefore | 1<<AddressShared | 1<<DeviceShared |
-	1<<NewUserAgent | 1<<NewTLS | 1<<UATLSMismatch | 1<<WeakerMethod | 1<<UnusualHour | 1<<DormantReactivated
+	1<<NewUserAgent | 1<<NewTLS | 1<<UATLSMismatch | 1<<WeakerMethod | 1<<UnusualHour | 1<<DormantReactivated |
+	1<<StuffingWave
 
 // String returns the signal's stable code.
 func (s Signal) String() string {
@@ -269,6 +272,8 @@ func (ss *Signals) Detail(s Signal) string {
 		d = "withdrawal after selling " + pct(a.a) + " of holdings"
 	case AccountLocked:
 		d = "account locked: " + a.s
+	case StuffingWave:
+		d = "login during a credential-stuffing wave (" + strconv.FormatFloat(a.a, 'f', 0, 64) + " failed logins across accounts in 10 min)"
 	}
 	if ss.Inherited&(1<<s) != 0 {
 		d = "session login: " + d

@@ -63,7 +63,14 @@ type shard struct {
 type Links struct {
 	window uint32
 	shards [numShards]shard
+	waves  Waves
 }
+
+// LoginFailure counts a failed login towards the credential-stuffing watch.
+func (l *Links) LoginFailure(t uint32) { l.waves.Failure(t) }
+
+// StuffingWave reports whether a credential-stuffing wave is under way at t.
+func (l *Links) StuffingWave(t uint32) (bool, int) { return l.waves.Wave(t) }
 
 // New returns a tracker that counts accounts seen within window seconds.
 func New(window uint32) *Links {
