@@ -57,6 +57,8 @@ type Server struct {
 	ReadTimeout     time.Duration `yaml:"read_timeout"`
 	WriteTimeout    time.Duration `yaml:"write_timeout"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// CommitDelay is how long a store transaction waits for more requests to join it (group commit).
+	CommitDelay time.Duration `yaml:"commit_delay"`
 }
 
 // Roles of API keys.
@@ -97,7 +99,8 @@ func Default() Config {
 		FutureTolerance: 5 * time.Minute,
 		AlertScore:      850,
 		Server: Server{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20, MaxBatch: 1000,
-			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, ShutdownTimeout: 15 * time.Second},
+			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, ShutdownTimeout: 15 * time.Second,
+			CommitDelay: time.Millisecond},
 		Log: Log{Level: "info", Format: "text"},
 	}
 }
@@ -147,7 +150,8 @@ func (c *Config) applyEnv(environ []string) error {
 			*p = v
 		}
 	}
-	for k, p := range map[string]*time.Duration{"BROKERGUARD_LATENESS": &c.Lateness, "BROKERGUARD_FUTURE_TOLERANCE": &c.FutureTolerance} {
+	for k, p := range map[string]*time.Duration{"BROKERGUARD_LATENESS": &c.Lateness, "BROKERGUARD_FUTURE_TOLERANCE": &c.FutureTolerance,
+		"BROKERGUARD_COMMIT_DELAY": &c.Server.CommitDelay} {
 		if v, ok := env[k]; ok {
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -196,6 +200,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.MaxBodyBytes < 1024 {
 		bad("server.max_body_bytes: %d, want at least 1024", c.Server.MaxBodyBytes)
+	}
+	if c.Server.CommitDelay < 0 || c.Server.CommitDelay > time.Second {
+		bad("server.commit_delay: %s, want 0 to 1s", c.Server.CommitDelay)
 	}
 	if c.Server.MaxBatch < 1 || c.Server.MaxBatch > 100000 {
 		bad("server.max_batch: %d, want 1..100000", c.Server.MaxBatch)

@@ -533,7 +533,9 @@ func (e *Engine) accessSignals(ev *event.Event, p *profile.Profile, t uint32, rq
 		if rq.info.VPN {
 			ss.Set(VPNASN, 1, 0, 0, rq.netName())
 		}
-		if rq.addrOthers >= 3 {
+		// Many customers behind one address is normal for a carrier's shared NAT or an office, and for
+		// the addresses a customer uses every day; it is evidence only on an address block new to them.
+		if rq.addrOthers >= 3 && !p.Prefixes.Has(rq.prefix) {
 			ss.Set(AddressShared, 0.4+0.1*float64(rq.addrOthers), float64(rq.addrOthers), 0, "")
 		}
 	}
