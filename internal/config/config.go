@@ -100,7 +100,7 @@ func Default() Config {
 		AlertScore:      850,
 		Server: Server{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20, MaxBatch: 1000,
 			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, ShutdownTimeout: 15 * time.Second,
-			CommitDelay: time.Millisecond},
+			CommitDelay: 0},
 		Log: Log{Level: "info", Format: "text"},
 	}
 }
