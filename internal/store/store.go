@@ -16,6 +16,8 @@ var (
 	ErrNotFound    = errors.New("not found")
 	ErrUnavailable = errors.New("store unavailable")
 	ErrClosed      = errors.New("store closed")
+	// ErrSchemaTooNew is returned by Open for a database migrated by a newer brokerguard than this one.
+	ErrSchemaTooNew = errors.New("database schema is newer than this brokerguard")
 )
 
 // EventRecord is one accepted event as stored: its identity and the original JSON object.

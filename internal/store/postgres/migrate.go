@@ -3,52 +3,24 @@ package postgres
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
-	"io/fs"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/brokerguard/brokerguard/internal/store"
+	"github.com/brokerguard/brokerguard/internal/store/sqlstore"
 )
 
 // ErrSchemaTooNew is returned by Open for a schema migrated by a newer brokerguard than this one.
-var ErrSchemaTooNew = errors.New("database schema is newer than this brokerguard")
+var ErrSchemaTooNew = store.ErrSchemaTooNew
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in order. Their file names are NNNN_name.sql, numbered
-// from 1 without gaps.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
-			return nil, fmt.Errorf("migration %q: want NNNN_name.sql", e.Name())
-		}
-		if v != len(out)+1 {
-			return nil, fmt.Errorf("migration %q: want version %d", e.Name(), len(out)+1)
-		}
-		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	return out, nil
+// migrations returns the embedded migrations in order.
+func migrations() ([]sqlstore.Migration, error) {
+	return sqlstore.Migrations(migrationFiles, "migrations")
 }
 
 // migrate applies the migrations the schema has not seen, all in one transaction, and records each in
@@ -92,11 +64,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, create bool
 			ErrSchemaTooNew, schema, current, len(ms))
 	}
 	for _, m := range ms[current:] {
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return translate(ctx, "migrate "+m.name, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return translate(ctx, "migrate "+m.Name, err)
 		}
-		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
-			return translate(ctx, "migrate "+m.name, err)
+		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
+			return translate(ctx, "migrate "+m.Name, err)
 		}
 	}
 	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {

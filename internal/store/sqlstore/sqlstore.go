@@ -1,0 +1,143 @@
+// Package sqlstore holds what brokerguard's two SQL stores (store/sqlite and store/postgres) write and
+// read the same way: how a time, a list of reasons and a list of strings become column values, and how
+// the embedded migration files are named and ordered. Each store keeps its own SQL and driver.
+package sqlstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/brokerguard/brokerguard/internal/event"
+)
+
+// Times are stored as two columns: the instant in Unix nanoseconds, and the offset the time was written
+// with in seconds east of UTC, so that a time reads back as the same RFC 3339 text. The zero time is
+// stored as NULL.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// Instant returns the columns of t: nanoseconds (valid false for the zero time, stored as NULL) and the
+// offset in seconds.
+func Instant(t time.Time) (ns int64, valid bool, off int, err error) {
+	if t.IsZero() {
+		return 0, false, 0, nil
+	}
+	if t.Before(minTime) || t.After(maxTime) {
+		return 0, false, 0, fmt.Errorf("time %s is outside the storable range (%d to %d)", t.Format(time.RFC3339), minTime.Year(), maxTime.Year())
+	}
+	_, off = t.Zone()
+	return t.UnixNano(), true, off, nil
+}
+
+// ClampNanos returns t in Unix nanoseconds, clamped to the storable range, for comparisons.
+func ClampNanos(t time.Time) int64 {
+	switch {
+	case t.Before(minTime):
+		return math.MinInt64
+	case t.After(maxTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// Zones hands out the time.Location of an offset, reusing the last one: rows of one store nearly
+// always share an offset, and a location per row would be an allocation per row.
+type Zones struct {
+	off int
+	loc *time.Location
+}
+
+// Time rebuilds a stored time from its columns.
+func (z *Zones) Time(ns int64, valid bool, off int) time.Time {
+	if !valid {
+		return time.Time{}
+	}
+	if z.loc == nil || z.off != off {
+		z.off = off
+		if off == 0 {
+			z.loc = time.UTC
+		} else {
+			z.loc = time.FixedZone("", off)
+		}
+	}
+	return time.Unix(0, ns).In(z.loc)
+}
+
+// ReasonsJSON returns the JSON array of rs, in order, built in buf.
+func ReasonsJSON(buf []byte, rs []event.Reason) ([]byte, string) {
+	buf = event.AppendReasons(buf[:0], rs)
+	return buf, string(buf)
+}
+
+// ParseReasons reads a JSON array written by ReasonsJSON; an empty array reads as nil.
+func ParseReasons(s string) ([]event.Reason, error) {
+	if s == "[]" || s == "" {
+		return nil, nil
+	}
+	var rs []event.Reason
+	if err := json.Unmarshal([]byte(s), &rs); err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
+// StringsJSON returns the JSON array of ss.
+func StringsJSON(ss []string) string {
+	if len(ss) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(ss) // a []string always marshals
+	return string(b)
+}
+
+// ParseStrings reads a JSON array written by StringsJSON; an empty array reads as nil.
+func ParseStrings(s string) ([]string, error) {
+	if s == "[]" || s == "" {
+		return nil, nil
+	}
+	var ss []string
+	if err := json.Unmarshal([]byte(s), &ss); err != nil {
+		return nil, err
+	}
+	return ss, nil
+}
+
+// Migration is one embedded schema change.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// Migrations returns the migrations in dir of fsys in order. Their file names are NNNN_name.sql,
+// numbered from 1 without gaps.
+func Migrations(fsys fs.FS, dir string) ([]Migration, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []Migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
+			return nil, fmt.Errorf("migration %q: want NNNN_name.sql", e.Name())
+		}
+		if v != len(out)+1 {
+			return nil, fmt.Errorf("migration %q: want version %d", e.Name(), len(out)+1)
+		}
+		b, err := fs.ReadFile(fsys, dir+"/"+e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Migration{Version: v, Name: e.Name(), SQL: string(b)})
+	}
+	return out, nil
+}
