@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 )
@@ -147,6 +148,22 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return strings.TrimSpace(many)
+}
+
+// startCPUProfile writes a CPU profile to path until the returned stop is called ("" profiles nothing).
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func writeJSONReport(w io.Writer, v any) error {

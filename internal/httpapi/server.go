@@ -329,6 +329,30 @@ func queryInt(r *http.Request, name string, lo, hi int64) (int64, error) {
 	return n, nil
 }
 
+// readWindow reads the query parameters every listing takes: since and until (RFC 3339), before (the
+// cursor of the previous page) and limit (default 100, at most 1,000).
+func readWindow(r *http.Request, since, until *time.Time, before *int64, limit *int) error {
+	var err error
+	if *since, err = queryTime(r, "since"); err != nil {
+		return err
+	}
+	if *until, err = queryTime(r, "until"); err != nil {
+		return err
+	}
+	if *before, err = queryInt(r, "before", 1, 1<<62); err != nil {
+		return err
+	}
+	n, err := queryInt(r, "limit", 1, 1000)
+	if err != nil {
+		return err
+	}
+	*limit = int(n)
+	if *limit == 0 {
+		*limit = 100
+	}
+	return nil
+}
+
 type page struct {
 	Items any    `json:"items"`
 	Next  string `json:"next,omitempty"` // the before= cursor of the next page
@@ -341,23 +365,8 @@ func (s *Server) getDecisions(w http.ResponseWriter, r *http.Request) error {
 			return &apiError{status: http.StatusBadRequest, code: CodeBadRequest, field: "action", message: "action: want allow | review | challenge | hold | block"}
 		}
 	}
-	var err error
-	if q.Since, err = queryTime(r, "since"); err != nil {
+	if err := readWindow(r, &q.Since, &q.Until, &q.Before, &q.Limit); err != nil {
 		return err
-	}
-	if q.Until, err = queryTime(r, "until"); err != nil {
-		return err
-	}
-	limit, err := queryInt(r, "limit", 1, 1000)
-	if err != nil {
-		return err
-	}
-	if q.Before, err = queryInt(r, "before", 1, 1<<62); err != nil {
-		return err
-	}
-	q.Limit = int(limit)
-	if q.Limit == 0 {
-		q.Limit = 100
 	}
 	ds, err := s.o.Store.Decisions(r.Context(), q)
 	if err != nil {
@@ -400,23 +409,8 @@ func (s *Server) getDecision(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) getAlerts(w http.ResponseWriter, r *http.Request) error {
 	qv := r.URL.Query()
 	q := store.AlertQuery{Kind: qv.Get("kind"), Account: qv.Get("account"), Symbol: qv.Get("symbol")}
-	var err error
-	if q.Since, err = queryTime(r, "since"); err != nil {
+	if err := readWindow(r, &q.Since, &q.Until, &q.Before, &q.Limit); err != nil {
 		return err
-	}
-	if q.Until, err = queryTime(r, "until"); err != nil {
-		return err
-	}
-	limit, err := queryInt(r, "limit", 1, 1000)
-	if err != nil {
-		return err
-	}
-	if q.Before, err = queryInt(r, "before", 1, 1<<62); err != nil {
-		return err
-	}
-	q.Limit = int(limit)
-	if q.Limit == 0 {
-		q.Limit = 100
 	}
 	as, err := s.o.Store.Alerts(r.Context(), q)
 	if err != nil {
