@@ -45,6 +45,7 @@ func runBench(ctx context.Context, args []string, std IO) error {
 		return err
 	}
 	log := newLogger(std.Stderr, cfg)
+	batchGC(std.Environ)
 	stopProfile, err := startCPUProfile(*cpuProfile)
 	if err != nil {
 		return err

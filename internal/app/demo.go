@@ -37,6 +37,7 @@ func runDemo(ctx context.Context, args []string, std IO) error {
 		return err
 	}
 	log := newLogger(std.Stderr, cfg)
+	batchGC(std.Environ)
 	start := time.Now()
 	prog := newProgress(std.Stderr)
 

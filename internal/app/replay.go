@@ -35,6 +35,7 @@ func runReplay(ctx context.Context, args []string, std IO) error {
 		return err
 	}
 	log := newLogger(std.Stderr, cfg)
+	batchGC(std.Environ)
 	p, err := buildEngine(cfg, log)
 	if err != nil {
 		return err
