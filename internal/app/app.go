@@ -151,6 +151,16 @@ func plural(n int, one, many string) string {
 	return strings.TrimSpace(many)
 }
 
+// getenv looks a variable up in the environment the command was given.
+func getenv(environ []string, key string) string {
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
 // batchGC makes the garbage collector run less often in batch commands (replay, bench, demo), unless
 // the user set GOGC: their heap is mostly long-lived profiles, and collecting at every doubling of the
 // heap costs replay a tenth of its throughput (brokerguard bench: 196k events/s at GOGC=100, 207k at 400).

@@ -35,6 +35,8 @@ func runBench(ctx context.Context, args []string, std IO) error {
 	noStore := fs.Bool("no-store", false, "replay without SQLite persistence")
 	httpRate := fs.Int("http-rate", 0, "also load the HTTP API at this many requests/s (e.g. 5000)")
 	httpDur := fs.Duration("http-duration", 10*time.Second, "how long to load the HTTP API")
+	httpTarget := fs.String("http-target", "", "load this running server (e.g. http://127.0.0.1:8080) instead of one served in this process; it should start empty")
+	httpKeyEnv := fs.String("http-key-env", "BROKERGUARD_BENCH_KEY", "environment variable holding an ingest key for --http-target")
 	memAccounts := fs.Int("memory-accounts", 0, "also load this many account snapshots and report heap per account (e.g. 1000000)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole bench to this file")
 	if err := parse(fs, args, std); err != nil {
@@ -109,7 +111,7 @@ func runBench(ctx context.Context, args []string, std IO) error {
 		return err
 	}
 	if *httpRate > 0 {
-		if err := benchHTTP(ctx, cfg, log, evbuf.Bytes(), *httpRate, *httpDur, std.Stdout); err != nil {
+		if err := benchHTTP(ctx, cfg, evbuf.Bytes(), *httpRate, *httpDur, *httpTarget, getenv(std.Environ, *httpKeyEnv), std.Stdout); err != nil {
 			return err
 		}
 	}
@@ -204,36 +206,40 @@ func benchLatency(cfg config.Config, log interface{ Info(string, ...any) }, data
 
 // benchHTTP serves the API on loopback with a fresh SQLite store and sends single-event POSTs at a fixed
 // rate (open loop: a slow answer does not slow the sender), then reports latency percentiles.
-func benchHTTP(ctx context.Context, cfg config.Config, log interface{ Info(string, ...any) }, data []byte, rate int, dur time.Duration, w io.Writer) error {
-	dir, err := os.MkdirTemp("", "brokerguard-bench-http-")
-	if err != nil {
-		return err
+func benchHTTP(ctx context.Context, cfg config.Config, data []byte, rate int, dur time.Duration, target, key string, w io.Writer) error {
+	if target == "" {
+		// Serve in this process, on loopback, with a fresh SQLite store.
+		dir, err := os.MkdirTemp("", "brokerguard-bench-http-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		cfg.DataDir, cfg.DB = dir, ""
+		cfg.Server.Listen = "127.0.0.1:0"
+		cfg.FutureTolerance = 0
+		quiet := newLogger(io.Discard, cfg)
+		p, err := buildEngine(cfg, quiet)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		st, _, err := openStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		key = "bench-key-0123456789abcdef"
+		var k config.APIKey
+		k.SetKey(key)
+		sctx, stop := context.WithCancel(ctx)
+		srv, err := startServer(sctx, p, st, cfg, []httpapi.Key{{Name: "bench", Role: httpapi.RoleAdmin, Hash: k.Hash()}}, quiet)
+		if err != nil {
+			stop()
+			return err
+		}
+		defer func() { stop(); srv.wait() }()
+		target = "http://" + srv.addr
 	}
-	defer os.RemoveAll(dir)
-	cfg.DataDir, cfg.DB = dir, ""
-	cfg.Server.Listen = "127.0.0.1:0"
-	cfg.FutureTolerance = 0
-	quiet := newLogger(io.Discard, cfg)
-	p, err := buildEngine(cfg, quiet)
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	st, _, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	const key = "bench-key-0123456789abcdef"
-	var k config.APIKey
-	k.SetKey(key)
-	sctx, stop := context.WithCancel(ctx)
-	srv, err := startServer(sctx, p, st, cfg, []httpapi.Key{{Name: "bench", Role: httpapi.RoleAdmin, Hash: k.Hash()}}, quiet)
-	if err != nil {
-		stop()
-		return err
-	}
-	defer func() { stop(); srv.wait() }()
 	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
 	n := int(float64(rate) * dur.Seconds())
 	if n > len(lines) {
@@ -244,7 +250,7 @@ func benchHTTP(ctx context.Context, cfg config.Config, log interface{ Info(strin
 	// request that waits for a free client is charged for the wait.
 	const workers = 128
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers, MaxConnsPerHost: workers}, Timeout: 10 * time.Second}
-	url := "http://" + srv.addr + "/v1/events"
+	url := strings.TrimSuffix(target, "/") + "/v1/events"
 	lat := make([]time.Duration, n)
 	var errs, non200 int64
 	var firstBad string
