@@ -16,11 +16,14 @@ type testFacts struct {
 	asked   map[string]int
 }
 
-func (f *testFacts) EventVars() *EventVars           { f.asked["event"]++; return &f.ev }
-func (f *testFacts) ProfileVars() *ProfileVars       { f.asked["profile"]++; return &f.prof }
-func (f *testFacts) InstrumentVars() *InstrumentVars { f.asked["instrument"]++; return &InstrumentVars{} }
-func (f *testFacts) SignalVars() map[string]float64  { f.asked["signals"]++; return f.signals }
-func (f *testFacts) ScoreVar() int64                 { f.asked["score"]++; return f.score }
+func (f *testFacts) EventVars() *EventVars     { f.asked["event"]++; return &f.ev }
+func (f *testFacts) ProfileVars() *ProfileVars { f.asked["profile"]++; return &f.prof }
+func (f *testFacts) InstrumentVars() *InstrumentVars {
+	f.asked["instrument"]++
+	return &InstrumentVars{}
+}
+func (f *testFacts) SignalVars() map[string]float64 { f.asked["signals"]++; return f.signals }
+func (f *testFacts) ScoreVar() int64                { f.asked["score"]++; return f.score }
 
 func TestDefaultPackCompiles(t *testing.T) {
 	s := Default()
