@@ -245,3 +245,36 @@ func BenchmarkAppend(b *testing.B) {
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
+
+// TestWALStaysBounded appends one small batch after another, as the HTTP API does, and checks that the
+// WAL is emptied once it passes the limit instead of growing with every commit.
+func TestWALStaysBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wal.db")
+	s, err := Open(t.Context(), path, Options{WALLimit: 256 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	raw := []byte(`{"id":"x","type":"logout","time":"2025-03-17T09:00:01+09:00","account":"A"}`)
+	base := time.Date(2025, 3, 17, 9, 0, 0, 0, time.FixedZone("", 9*3600))
+	var peak int64
+	deadline := time.Now().Add(3 * time.Second)
+	for i := 0; time.Now().Before(deadline); i++ {
+		b := &store.Batch{Events: []store.EventRecord{{ID: fmt.Sprintf("e%d", i), Account: fmt.Sprintf("A%d", i%97), Type: "logout", Time: base.Add(time.Duration(i) * time.Millisecond), Raw: raw}}}
+		if err := s.Append(t.Context(), b); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > peak {
+			peak = fi.Size()
+		}
+	}
+	fi, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without the limit the WAL only grows while commits keep coming: it would end at its peak.
+	if fi.Size() >= peak/2 {
+		t.Errorf("WAL is %d bytes after 3 s of commits (peak %d), want it emptied past the 256 KiB limit", fi.Size(), peak)
+	}
+	t.Logf("WAL now %d bytes, peak %d", fi.Size(), peak)
+}
