@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/detect"
+	"github.com/brokerguard/brokerguard/internal/rules"
 	"github.com/brokerguard/brokerguard/internal/store"
 	"github.com/brokerguard/brokerguard/internal/store/sqlite"
 )
@@ -156,5 +157,42 @@ func TestReplayPutsLateEventsInOrder(t *testing.T) {
 	sum, b, _ := replay(t, bytes.Join(swapped, nil), nil)
 	if a != b || sum.ErrorCount() != 0 {
 		t.Errorf("an event a few seconds late changed the output (errors %v)", sum.Errors)
+	}
+}
+
+// TestShadowRulesAreRecordedNotActedOn runs a shadow set that holds every order beside the live pack.
+func TestShadowRulesAreRecordedNotActedOn(t *testing.T) {
+	shadow, err := rules.Parse([]byte("version: hold-all-1\nrules:\n  - name: hold-all\n    on: [order]\n    when: 'true'\n    action: hold\n    reason: {code: HOLD_ALL}\n"), "shadow.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := detect.New(detect.Options{Shadow: shadow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := openSQLite(t)
+	var live, sh bytes.Buffer
+	sum, err := Replay(context.Background(), bytes.NewReader(sample(t)), ReplayOptions{Engine: eng, Store: st,
+		Decisions: &live, Shadow: &sh, ShadowVersion: shadow.Version, Timing: Timing{Lateness: 5 * time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, clean, _ := replay(t, sample(t), nil)
+	if live.String() != clean {
+		t.Error("the shadow set changed the live decisions")
+	}
+	orders := strings.Count(string(sample(t)), `"type":"order"`)
+	if got := strings.Count(sh.String(), `"action":"hold"`); got < orders {
+		t.Errorf("got %d held shadow decisions, want at least the %d orders", got, orders)
+	}
+	if sum.Shadow["hold"] < int64(orders) {
+		t.Errorf("summary counts %v shadow decisions", sum.Shadow)
+	}
+	stored, err := st.ShadowDecisions(context.Background(), store.DecisionQuery{Action: "hold", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) < orders || stored[0].RuleSet != "hold-all-1" {
+		t.Errorf("stored %d shadow holds (first %+v), want %d of rule set hold-all-1", len(stored), stored, orders)
 	}
 }
