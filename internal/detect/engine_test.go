@@ -187,3 +187,17 @@ func BenchmarkSnapshotMemory(b *testing.B) {
 		runtime.KeepAlive(e)
 	}
 }
+
+func TestDetailsReadWellWhenInherited(t *testing.T) {
+	var ss Signals
+	for s := Signal(0); s < NumSignals; s++ {
+		ss.Strength[s] = 0.6
+		ss.Inherited |= 1 << s
+	}
+	for s := Signal(0); s < NumSignals; s++ {
+		d := ss.Detail(s)
+		if d == "" || contains(d, "  ") || contains(d, "()") || d[len(d)-1] == ' ' {
+			t.Errorf("%s: detail %q", s, d)
+		}
+	}
+}

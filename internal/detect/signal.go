@@ -202,15 +202,15 @@ func (ss *Signals) Detail(s Signal) string {
 	case NoDeviceID:
 		d = "no device id (new browser or cleared cookies)"
 	case NewASN:
-		d = "network " + a.s + " never used by this account"
+		d = "network " + orSome(a.s, "") + "never used by this account"
 	case NewNetwork:
-		d = "address block " + a.s + " never used by this account"
+		d = "address block " + orSome(a.s, "") + "never used by this account"
 	case HostingASN:
-		d = "address in a hosting network (" + a.s + ")"
+		d = "address in a hosting network" + parens(a.s)
 	case VPNASN:
-		d = "address of a VPN provider (" + a.s + ")"
+		d = "address of a VPN provider" + parens(a.s)
 	case NewCountry:
-		d = "first access from " + a.s
+		d = strings.TrimSpace("first access from " + orSome(a.s, "a new country"))
 	case ImpossibleTravel:
 		d = a.s + " in " + dur(a.b) + " (" + strconv.FormatFloat(a.a, 'f', 0, 64) + " km/h)"
 	case FailedLoginsBefore:
@@ -220,7 +220,7 @@ func (ss *Signals) Detail(s Signal) string {
 	case DeviceShared:
 		d = "device id used by " + strconv.FormatFloat(a.a, 'f', 0, 64) + " other accounts"
 	case NewUserAgent:
-		d = "browser or app " + a.s + " never used by this account"
+		d = "browser or app " + orSome(a.s, "") + "never used by this account"
 	case NewTLS:
 		d = "TLS client never seen on this account"
 	case UATLSMismatch:
@@ -236,7 +236,7 @@ func (ss *Signals) Detail(s Signal) string {
 	case SessionAddressChanged:
 		d = "address changed within the session"
 	case SessionNetworkChanged:
-		d = "network changed within the session (" + a.s + ")"
+		d = "network changed within the session" + parens(a.s)
 	case SessionTLSChanged:
 		d = "TLS client changed within the session"
 	case SessionDeviceChanged:
@@ -247,11 +247,11 @@ func (ss *Signals) Detail(s Signal) string {
 			d += " " + dur(a.a) + " ago"
 		}
 	case EmailChangedRecently:
-		d = a.s + " changed " + dur(a.a) + " ago"
+		d = orSome(a.s, "email") + " changed " + dur(a.a) + " ago"
 	case SensitiveChange:
-		d = a.s + " change"
+		d = orSome(a.s, "account") + " change"
 	case MFADowngrade:
-		d = "MFA changed to " + a.s
+		d = "MFA weakened" + parens(a.s)
 	case BankAccountChangedRecently:
 		d = "bank account changed " + dur(a.a) + " ago"
 	case Liquidation:
@@ -271,7 +271,10 @@ func (ss *Signals) Detail(s Signal) string {
 	case WithdrawalAfterLiquidation:
 		d = "withdrawal after selling " + pct(a.a) + " of holdings"
 	case AccountLocked:
-		d = "account locked: " + a.s
+		d = "account locked"
+		if a.s != "" {
+			d += ": " + a.s
+		}
 	case StuffingWave:
 		d = "login during a credential-stuffing wave (" + strconv.FormatFloat(a.a, 'f', 0, 64) + " failed logins across accounts in 10 min)"
 	}
@@ -279,6 +282,25 @@ func (ss *Signals) Detail(s Signal) string {
 		d = "session login: " + d
 	}
 	return d
+}
+
+// orSome returns s followed by a space, or the fallback (followed by a space when not empty).
+func orSome(s, fallback string) string {
+	if s == "" {
+		s = fallback
+	}
+	if s == "" {
+		return ""
+	}
+	return s + " "
+}
+
+// parens returns " (s)", or nothing for an empty s.
+func parens(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " (" + s + ")"
 }
 
 // uaFamily reduces a User-Agent to a family such as "chrome/windows" or "app/ios".
