@@ -212,7 +212,10 @@ func (ss *Signals) Detail(s Signal) string {
 	case NewCountry:
 		d = strings.TrimSpace("first access from " + orSome(a.s, "a new country"))
 	case ImpossibleTravel:
-		d = a.s + " in " + dur(a.b) + " (" + strconv.FormatFloat(a.a, 'f', 0, 64) + " km/h)"
+		d = "a new country faster than travel allows"
+		if a.s != "" {
+			d = a.s + " in " + dur(a.b) + " (" + strconv.FormatFloat(a.a, 'f', 0, 64) + " km/h)"
+		}
 	case FailedLoginsBefore:
 		d = strconv.FormatFloat(a.a, 'f', 0, 64) + " failed logins in the hour before"
 	case AddressShared:
@@ -224,7 +227,10 @@ func (ss *Signals) Detail(s Signal) string {
 	case NewTLS:
 		d = "TLS client never seen on this account"
 	case UATLSMismatch:
-		d = "user agent says " + a.s + " but the TLS client is another's"
+		d = "user agent and TLS client belong to different browsers"
+		if a.s != "" {
+			d = "user agent says " + a.s + " but the TLS client is another's"
+		}
 	case WeakerMethod:
 		d = "logged in by " + a.s + ", weaker than usual"
 	case UnusualHour:
@@ -247,9 +253,9 @@ func (ss *Signals) Detail(s Signal) string {
 			d += " " + dur(a.a) + " ago"
 		}
 	case EmailChangedRecently:
-		d = orSome(a.s, "email") + " changed " + dur(a.a) + " ago"
+		d = orSome(a.s, "email") + "changed " + dur(a.a) + " ago"
 	case SensitiveChange:
-		d = orSome(a.s, "account") + " change"
+		d = orSome(a.s, "account") + "change"
 	case MFADowngrade:
 		d = "MFA weakened" + parens(a.s)
 	case BankAccountChangedRecently:
@@ -257,9 +263,9 @@ func (ss *Signals) Detail(s Signal) string {
 	case Liquidation:
 		d = "sold " + pct(a.a) + " of holdings value in " + dur(a.b)
 	case FirstTimeSymbol:
-		d = "first trade in " + a.s
+		d = "first trade in " + strings.TrimSpace(orSome(a.s, "this symbol"))
 	case IlliquidSymbol:
-		d = a.s
+		d = strings.TrimSpace(orSome(a.s, "a thinly traded symbol"))
 	case FirstMarginUse:
 		d = "first margin order"
 	case OrderSizeOutlier:
