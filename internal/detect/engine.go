@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,9 +32,10 @@ type IPIntel interface {
 type CrossAccount interface {
 	Observe(kind infra.Kind, h, account uint64, t uint32) int
 	ObserveTLS(tls, family uint64) infra.TLSStats
-	// LoginFailure counts a failed login towards the credential-stuffing watch; StuffingWave says whether
-	// a wave is under way and how many failures the last ten minutes saw.
-	LoginFailure(t uint32)
+	// LoginFailure counts a failed login towards the credential-stuffing watch and returns the wave it
+	// starts, if any; StuffingWave says whether a wave is under way and how many failures the last ten
+	// minutes saw.
+	LoginFailure(t uint32, ip, account string) (infra.WaveStart, bool)
 	StuffingWave(t uint32) (bool, int)
 }
 
@@ -252,7 +254,9 @@ func (e *Engine) Process(ev *event.Event) Outcome {
 	// Cross-account observations: each is its own partition, reached before the account's lock.
 	if ev.Type == event.TypeLogin {
 		if ev.Result != "success" {
-			e.links.LoginFailure(t)
+			if ws, started := e.links.LoginFailure(t, ev.IP, ev.Account); started {
+				out.Alerts = append(out.Alerts, stuffingAlert(ev, ws))
+			}
 		} else {
 			rq.wave, rq.waveFailures = e.links.StuffingWave(t)
 		}
@@ -283,6 +287,24 @@ func (e *Engine) Process(ev *event.Event) Outcome {
 		e.processAccount(ev, p, t, &rq, &out)
 	})
 	return out
+}
+
+// stuffingAlert describes a credential-stuffing wave when it is first seen.
+func stuffingAlert(ev *event.Event, ws infra.WaveStart) event.Alert {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d failed logins across accounts in 10 min, against %.0f expected", ws.Failures, ws.Expected)
+	if len(ws.Sources) > 0 {
+		b.WriteString("; busiest sources:")
+		for i, s := range ws.Sources {
+			if i == 5 {
+				break
+			}
+			fmt.Fprintf(&b, " %s (%d)", s.IP, s.Failures)
+		}
+	}
+	score := int(math.Min(1000, 600+100*math.Log2(float64(ws.Failures)/math.Max(ws.Expected, 1))))
+	return event.Alert{ID: "cs-" + ev.ID, Time: ev.Time, Kind: event.AlertCredentialStuffing, Accounts: ws.Accounts,
+		Score: max(score, 600), Reasons: []event.Reason{{Code: "CREDENTIAL_STUFFING_WAVE", Detail: b.String()}}}
 }
 
 func (e *Engine) network(ev *event.Event, rq *request) {

@@ -66,8 +66,11 @@ type Links struct {
 	waves  Waves
 }
 
-// LoginFailure counts a failed login towards the credential-stuffing watch.
-func (l *Links) LoginFailure(t uint32) { l.waves.Failure(t) }
+// LoginFailure counts a failed login towards the credential-stuffing watch; it returns the wave it
+// starts, if any.
+func (l *Links) LoginFailure(t uint32, ip, account string) (WaveStart, bool) {
+	return l.waves.Failure(t, ip, account)
+}
 
 // StuffingWave reports whether a credential-stuffing wave is under way at t.
 func (l *Links) StuffingWave(t uint32) (bool, int) { return l.waves.Wave(t) }

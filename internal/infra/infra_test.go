@@ -43,17 +43,34 @@ func TestWaves(t *testing.T) {
 	// A quiet day: one failed login every ten minutes.
 	t0 := uint32(1_700_000_000)
 	for m := uint32(0); m < 24*60; m += 10 {
-		w.Failure(t0 + m*60)
+		if _, started := w.Failure(t0+m*60, "1.1.1.1", "A"); started {
+			t.Fatal("a quiet day started a wave")
+		}
 	}
 	if on, _ := w.Wave(t0 + 24*60*60); on {
 		t.Fatal("a quiet day looks like a wave")
 	}
 	// Then 20 failures a minute.
 	start := t0 + 24*60*60
+	starts := 0
+	var first WaveStart
 	for m := uint32(0); m < 30; m++ {
 		for k := uint32(0); k < 20; k++ {
-			w.Failure(start + m*60 + k)
+			ip := "203.0.113.7"
+			if k%4 == 0 {
+				ip = "198.51.100.9"
+			}
+			if ws, started := w.Failure(start+m*60+k, ip, "V"+string(rune('a'+k))); started {
+				starts++
+				first = ws
+			}
 		}
+	}
+	if starts != 1 {
+		t.Fatalf("the wave started %d times, want once", starts)
+	}
+	if len(first.Sources) != 2 || first.Sources[0].IP != "203.0.113.7" || first.Failures < 30 || len(first.Accounts) == 0 {
+		t.Errorf("wave start %+v, want the busiest source first", first)
 	}
 	on, n := w.Wave(start + 30*60)
 	if !on || n < 150 {
