@@ -12,6 +12,7 @@ import (
 
 	"github.com/brokerguard/brokerguard/internal/event"
 	"github.com/brokerguard/brokerguard/internal/store"
+	"github.com/brokerguard/brokerguard/internal/store/sqlstore"
 )
 
 // scanPage is how many events ScanEvents reads per query; between pages no connection is held, so fn
@@ -28,27 +29,10 @@ func (s *Store) ScanEvents(ctx context.Context, after int64, fn func(seq int64, 
 		return err
 	}
 	defer s.leave()
-	var (
-		seqs []int64
-		recs []store.EventRecord
-		z    zones
-	)
-	for {
-		var err error
-		seqs, recs, err = s.eventPage(ctx, after, seqs[:0], recs[:0], &z)
-		if err != nil {
-			return err
-		}
-		for i := range recs {
-			if err := fn(seqs[i], recs[i]); err != nil {
-				return err
-			}
-		}
-		if len(recs) < scanPage {
-			return nil
-		}
-		after = seqs[len(seqs)-1]
-	}
+	var z zones
+	return sqlstore.ScanPages(after, scanPage, func(after int64, seqs []int64, recs []store.EventRecord) ([]int64, []store.EventRecord, error) {
+		return s.eventPage(ctx, after, seqs, recs, &z)
+	}, fn)
 }
 
 func (s *Store) eventPage(ctx context.Context, after int64, seqs []int64, recs []store.EventRecord, z *zones) ([]int64, []store.EventRecord, error) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/event"
+	"github.com/brokerguard/brokerguard/internal/store"
 )
 
 // Times are stored as two columns: the instant in Unix nanoseconds, and the offset the time was written
@@ -107,6 +108,34 @@ func ParseStrings(s string) ([]string, error) {
 		return nil, err
 	}
 	return ss, nil
+}
+
+// PageFunc reads the page of events after a sequence number, reusing seqs and recs.
+type PageFunc func(after int64, seqs []int64, recs []store.EventRecord) ([]int64, []store.EventRecord, error)
+
+// ScanPages calls fn for every event after the given sequence number, a page at a time, until a page
+// comes back shorter than pageSize. An error from fn stops the scan and is returned as it is.
+func ScanPages(after int64, pageSize int, page PageFunc, fn func(seq int64, rec store.EventRecord) error) error {
+	var (
+		seqs []int64
+		recs []store.EventRecord
+	)
+	for {
+		var err error
+		seqs, recs, err = page(after, seqs[:0], recs[:0])
+		if err != nil {
+			return err
+		}
+		for i := range recs {
+			if err := fn(seqs[i], recs[i]); err != nil {
+				return err
+			}
+		}
+		if len(recs) < pageSize {
+			return nil
+		}
+		after = seqs[len(seqs)-1]
+	}
 }
 
 // Migration is one embedded schema change.
