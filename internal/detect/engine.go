@@ -966,8 +966,6 @@ func (e *Engine) learn(ev *event.Event, p *profile.Profile, t uint32, rq *reques
 				}
 				p.Sells = profile.AddFlow(p.Sells, t, lv, liquidationLong)
 			}
-		} else {
-			p.Buys = profile.AddFlow(p.Buys, t, orderValue, day)
 		}
 		if trusted {
 			if ev.Side == "buy" && ss.Has(IlliquidSymbol) && p.IlliquidBuys < ^uint16(0) {

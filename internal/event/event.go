@@ -151,9 +151,6 @@ func (e *Event) NeedsDecision() bool {
 	return false
 }
 
-// IsMarket reports whether the event is reference or market data rather than an account's event.
-func (e *Event) IsMarket() bool { return e.Type == TypeInstrument || e.Type == TypeQuote }
-
 // Action is what the firm does with a decided event, from least to most severe.
 type Action uint8
 

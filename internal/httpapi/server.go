@@ -195,12 +195,10 @@ func (s *Server) wrap(rt route) http.Handler {
 			s.latency.WithLabelValues(name, strconv.Itoa(sw.status)).Observe(time.Since(start).Seconds())
 		}()
 		if rt.roles != nil {
-			key, err := s.authenticate(r, rt.roles)
-			if err != nil {
+			if _, err := s.authenticate(r, rt.roles); err != nil {
 				writeError(sw, present(err))
 				return
 			}
-			r = r.WithContext(context.WithValue(r.Context(), keyName{}, key.Name))
 		}
 		if err := rt.handle(s, sw, r); err != nil {
 			ae := present(err)
@@ -211,8 +209,6 @@ func (s *Server) wrap(rt route) http.Handler {
 		}
 	})
 }
-
-type keyName struct{}
 
 func (s *Server) authenticate(r *http.Request, roles []string) (*Key, error) {
 	h := r.Header.Get("Authorization")

@@ -135,24 +135,6 @@ func (l *Links) Observe(kind Kind, h, account uint64, t uint32) int {
 	return others
 }
 
-// Accounts returns how many distinct accounts used the resource within the window before t.
-func (l *Links) Accounts(kind Kind, h uint64, t uint32) int {
-	s := l.shard(h)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.m[key{kind, h}]
-	if e == nil {
-		return 0
-	}
-	n := 0
-	for _, u := range e.uses {
-		if u.last+l.window >= t {
-			n++
-		}
-	}
-	return n
-}
-
 // sweep forgets resources unused for a whole window. Called with s.mu held.
 func (l *Links) sweep(s *shard, t uint32) {
 	for k, e := range s.m {

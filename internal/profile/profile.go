@@ -156,7 +156,6 @@ type Profile struct {
 	IlliquidBuys uint16
 
 	Sells    []Flow
-	Buys     []Flow
 	SellBase float64 // holdings value before the first sell of the current run of sells
 }
 
