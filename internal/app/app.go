@@ -43,13 +43,15 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"replay":   {"decide on a time-ordered event log (JSON Lines, plain or gzip)", runReplay},
-		"serve":    {"run the HTTP API: ingest events, return decisions, serve alerts and metrics", runServe},
-		"rules":    {"check a rules file, or run rule tests: rules check FILE | rules test FILE…", runRules},
-		"bench":    {"measure replay throughput, decision latency and HTTP latency on synthetic events", runBench},
-		"simulate": {"write a simulated brokerage's event log and its ground truth", runSimulate},
-		"evaluate": {"score decisions and alerts against a simulation's ground truth", runEvaluate},
-		"demo":     {"simulate a firm under attack, decide on it, print what was caught, and serve it", runDemo},
+		"replay":     {"decide on a time-ordered event log (JSON Lines, plain or gzip)", runReplay},
+		"serve":      {"run the HTTP API: ingest events, return decisions, serve alerts and metrics", runServe},
+		"rules":      {"check a rules file, or run rule tests: rules check FILE | rules test FILE…", runRules},
+		"bench":      {"measure replay throughput, decision latency and HTTP latency on synthetic events", runBench},
+		"simulate":   {"write a simulated brokerage's event log and its ground truth", runSimulate},
+		"evaluate":   {"score decisions and alerts against a simulation's ground truth", runEvaluate},
+		"demo":       {"simulate a firm under attack, decide on it, print what was caught, and serve it", runDemo},
+		"compensate": {"value unauthorized trading per incident and apply a compensation policy", runCompensate},
+		"tally":      {"the regulator's monthly tally of unauthorized accesses and trades", runTally},
 	}
 }
 
@@ -87,7 +89,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
 	}
 }
 
