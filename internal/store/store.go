@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -107,6 +108,30 @@ type Store interface {
 	ShadowDecisions(ctx context.Context, q DecisionQuery) ([]ShadowDecision, error)
 	Alerts(ctx context.Context, q AlertQuery) ([]StoredAlert, error)
 	Counts(ctx context.Context) (Counts, error)
+	// AppendAudit records one analyst action durably and sets its Seq; Audit reads them back, oldest
+	// first. The audit trail is append-only: nothing updates or deletes a record.
+	AppendAudit(ctx context.Context, r *AuditRecord) error
+	Audit(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// AuditRecord is one analyst action: who did what to which target, when and why. Actions that change
+// state (the watchlist, account locks, incidents) are replayed from the trail at start.
+type AuditRecord struct {
+	Seq    int64           `json:"seq"`
+	Time   time.Time       `json:"time"`
+	Actor  string          `json:"actor"`  // the API key's name
+	Action string          `json:"action"` // e.g. watchlist.add, account.unlock
+	Target string          `json:"target"` // e.g. symbol:7992, account:A123
+	Reason string          `json:"reason"`
+	Data   json.RawMessage `json:"data"` // the action's parameters, a JSON object
+}
+
+// AuditQuery selects audit records, oldest first. Zero fields do not filter.
+type AuditQuery struct {
+	Target string
+	Action string // an action, or a prefix ending in "." (watchlist.)
+	After  int64  // Seq > After (cursor for the next page)
+	Limit  int    // at most this many; 0 = 100
 }

@@ -5,6 +5,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -44,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DecisionsOfAnAccountAmongMany", testDecisionsAtScale},
 		{"ShadowDecisions", testShadowDecisions},
 		{"AlertQuery", testAlertQuery},
+		{"Audit", testAudit},
 		{"Concurrent", testConcurrent},
 		{"Reopen", testReopen},
 		{"Close", testClose},
@@ -1042,5 +1044,63 @@ func testClose(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close: got %v, want nil", err)
+	}
+}
+
+func testAudit(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := context.Background()
+	t0 := time.Date(2025, 4, 11, 1, 2, 3, 456789000, time.UTC)
+	recs := []store.AuditRecord{
+		{Time: t0, Actor: "alice", Action: "watchlist.add", Target: "symbol:8012", Reason: "pumped on 4/11", Data: json.RawMessage(`{"kind":"symbol","value":"8012"}`)},
+		{Time: t0.Add(time.Minute), Actor: "bob", Action: "account.unlock", Target: "account:A1", Reason: "re-verified at the branch"},
+		{Time: t0.Add(2 * time.Minute), Actor: "alice", Action: "watchlist.remove", Target: "symbol:8012", Reason: "campaign over"},
+	}
+	var last int64
+	for i := range recs {
+		if err := s.AppendAudit(ctx, &recs[i]); err != nil {
+			t.Fatalf("AppendAudit %d: %v", i, err)
+		}
+		if recs[i].Seq <= last {
+			t.Fatalf("seq %d after %d", recs[i].Seq, last)
+		}
+		last = recs[i].Seq
+	}
+	if err := s.AppendAudit(ctx, &store.AuditRecord{Time: t0, Actor: "x", Action: "y", Target: "z", Data: json.RawMessage(`{"broken`)}); err == nil {
+		t.Error("AppendAudit accepted data that is not JSON")
+	}
+	all, err := s.Audit(ctx, store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 3 || all[0].Seq != recs[0].Seq || all[2].Seq != recs[2].Seq {
+		t.Fatalf("Audit = %+v", all)
+	}
+	got := all[0]
+	if !got.Time.Equal(t0) || got.Actor != "alice" || got.Action != "watchlist.add" || got.Target != "symbol:8012" || got.Reason != "pumped on 4/11" {
+		t.Errorf("record = %+v", got)
+	}
+	var data map[string]string
+	if err := json.Unmarshal(got.Data, &data); err != nil || data["value"] != "8012" {
+		t.Errorf("data = %s (%v)", got.Data, err)
+	}
+	if string(all[1].Data) != "{}" {
+		t.Errorf("empty data read back as %q", all[1].Data)
+	}
+	byTarget, err := s.Audit(ctx, store.AuditQuery{Target: "symbol:8012"})
+	if err != nil || len(byTarget) != 2 || byTarget[1].Action != "watchlist.remove" {
+		t.Errorf("by target = %+v, %v", byTarget, err)
+	}
+	byPrefix, err := s.Audit(ctx, store.AuditQuery{Action: "watchlist."})
+	if err != nil || len(byPrefix) != 2 {
+		t.Errorf("by action prefix = %+v, %v", byPrefix, err)
+	}
+	exact, err := s.Audit(ctx, store.AuditQuery{Action: "account.unlock"})
+	if err != nil || len(exact) != 1 || exact[0].Actor != "bob" {
+		t.Errorf("by action = %+v, %v", exact, err)
+	}
+	page, err := s.Audit(ctx, store.AuditQuery{After: recs[0].Seq, Limit: 1})
+	if err != nil || len(page) != 1 || page[0].Seq != recs[1].Seq {
+		t.Errorf("page = %+v, %v", page, err)
 	}
 }
