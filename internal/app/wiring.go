@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/brokerguard/brokerguard/internal/campaign"
 	"github.com/brokerguard/brokerguard/internal/config"
 	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/infra"
@@ -26,6 +27,7 @@ import (
 type common struct {
 	config, dataDir, db, ipdb, rules, shadow, model string
 	lateness                                        time.Duration
+	noCampaign                                      bool
 }
 
 func addCommon(fs *flag.FlagSet, c *common) {
@@ -36,6 +38,7 @@ func addCommon(fs *flag.FlagSet, c *common) {
 	fs.StringVar(&c.rules, "rules", "", "rules file (default: the shipped rule pack)")
 	fs.StringVar(&c.shadow, "shadow-rules", "", "rules file to run in shadow beside the live rules")
 	fs.StringVar(&c.model, "model", "", "scoring model file (default: the shipped model)")
+	fs.BoolVar(&c.noCampaign, "no-campaign", false, "turn the cross-account campaign layer off (herding, ramps, beneficiaries, watchlist)")
 	fs.DurationVar(&c.lateness, "lateness", 0, "how late an event may arrive and still be processed in time order (default 5m)")
 }
 
@@ -69,6 +72,8 @@ func loadConfig(fs *flag.FlagSet, c *common, env []string) (config.Config, error
 			cfg.Model = c.model
 		case "lateness":
 			cfg.Lateness = c.lateness
+		case "no-campaign":
+			cfg.Campaign.Enabled = !c.noCampaign
 		}
 	})
 	return cfg, cfg.Validate()
@@ -100,7 +105,11 @@ func (p *parts) useIP(ip detect.IPIntel) {
 // buildEngine loads the IP data, rules and model named by cfg and returns a fresh engine.
 func buildEngine(cfg config.Config, log *slog.Logger) (*parts, error) {
 	p := &parts{cfg: cfg}
-	opts := detect.Options{Thresholds: cfg.Thresholds, AlertScore: cfg.AlertScore, Links: infra.New(24 * 3600)}
+	opts := detect.Options{Thresholds: cfg.Thresholds, AlertScore: cfg.AlertScore, Links: infra.New(24 * 3600),
+		NoCampaign: !cfg.Campaign.Enabled}
+	if cfg.Campaign.Enabled {
+		opts.Campaign = campaign.New(cfg.Campaign.Config)
+	}
 	if cfg.IPDB != "" {
 		db, err := ipintel.Open(cfg.IPDB)
 		if err != nil {

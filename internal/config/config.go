@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/brokerguard/brokerguard/internal/campaign"
 	"github.com/brokerguard/brokerguard/internal/detect"
 )
 
@@ -44,9 +45,20 @@ type Config struct {
 	// AlertScore is the lowest score of a challenged event that raises an account_takeover alert.
 	AlertScore int `yaml:"alert_score"`
 
+	// Campaign configures the cross-account campaign layer.
+	Campaign Campaign `yaml:"campaign"`
+
 	Server  Server   `yaml:"server"`
 	APIKeys []APIKey `yaml:"api_keys"`
 	Log     Log      `yaml:"log"`
+}
+
+// Campaign configures the campaign layer: herding, market ramps, beneficiaries, shared infrastructure
+// and the watchlist. Zero tuning fields take the layer's defaults.
+type Campaign struct {
+	// Enabled turns the layer on (the default).
+	Enabled         bool `yaml:"enabled"`
+	campaign.Config `yaml:",inline"`
 }
 
 // Server configures the HTTP API.
@@ -63,9 +75,10 @@ type Server struct {
 
 // Roles of API keys.
 const (
-	RoleIngest = "ingest" // send events, read back decisions
-	RoleRead   = "read"   // read decisions, alerts and metrics
-	RoleAdmin  = "admin"  // everything
+	RoleIngest  = "ingest"  // send events, read back decisions
+	RoleRead    = "read"    // read decisions, alerts and metrics
+	RoleAnalyst = "analyst" // read everything; act on the watchlist, locks and incidents
+	RoleAdmin   = "admin"   // everything
 )
 
 // APIKey is one bearer key. Exactly one of KeyFile, KeyEnv and SHA256 gives the secret.
@@ -98,6 +111,7 @@ func Default() Config {
 		Lateness:        5 * time.Minute,
 		FutureTolerance: 5 * time.Minute,
 		AlertScore:      850,
+		Campaign:        Campaign{Enabled: true},
 		Server: Server{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20, MaxBatch: 1000,
 			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, ShutdownTimeout: 15 * time.Second,
 			CommitDelay: 0},
@@ -160,6 +174,13 @@ func (c *Config) applyEnv(environ []string) error {
 			*p = d
 		}
 	}
+	if v, ok := env["BROKERGUARD_CAMPAIGN"]; ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("config: BROKERGUARD_CAMPAIGN: %q is not true or false", v)
+		}
+		c.Campaign.Enabled = b
+	}
 	if v, ok := env["BROKERGUARD_ALERT_SCORE"]; ok {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -183,6 +204,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Lateness < 0 || c.Lateness > 24*time.Hour {
 		bad("lateness: %s, want 0 to 24h", c.Lateness)
+	}
+	if c.Campaign.ThinValue < 0 {
+		bad("campaign.thin_value_yen: %v, want ≥ 0", c.Campaign.ThinValue)
 	}
 	if c.FutureTolerance < 0 {
 		bad("future_tolerance: %s, want ≥ 0", c.FutureTolerance)
@@ -228,9 +252,9 @@ func (c *Config) Validate() error {
 		}
 		names[k.Name] = true
 		switch k.Role {
-		case RoleIngest, RoleRead, RoleAdmin:
+		case RoleIngest, RoleRead, RoleAnalyst, RoleAdmin:
 		default:
-			bad("%s.role: %q, want ingest | read | admin", where, k.Role)
+			bad("%s.role: %q, want ingest | read | analyst | admin", where, k.Role)
 		}
 		n := 0
 		for _, s := range []string{k.KeyFile, k.KeyEnv, k.SHA256} {

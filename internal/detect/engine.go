@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/brokerguard/brokerguard/internal/campaign"
 	"github.com/brokerguard/brokerguard/internal/event"
 	"github.com/brokerguard/brokerguard/internal/infra"
 	"github.com/brokerguard/brokerguard/internal/ipintel"
@@ -117,6 +118,9 @@ type Options struct {
 	Links      CrossAccount
 	Market     *market.Market
 	Accounts   *profile.Accounts
+	// Campaign is the cross-account campaign layer; a default one is made unless NoCampaign is set.
+	Campaign   *campaign.Layer
+	NoCampaign bool
 	// AlertScore is the lowest score of a challenge that also raises an account_takeover alert; holds and
 	// blocks always do.
 	AlertScore int
@@ -135,6 +139,7 @@ type Engine struct {
 	links      CrossAccount
 	market     *market.Market
 	accounts   *profile.Accounts
+	campaign   *campaign.Layer
 	alertScore int
 	maxReasons int
 }
@@ -142,7 +147,7 @@ type Engine struct {
 // New returns an engine.
 func New(o Options) (*Engine, error) {
 	e := &Engine{ip: o.IP, scorer: o.Scorer, rules: o.Rules, shadow: o.Shadow, links: o.Links, market: o.Market,
-		accounts: o.Accounts, alertScore: o.AlertScore, maxReasons: o.MaxReasons, inherit: 0.8}
+		accounts: o.Accounts, campaign: o.Campaign, alertScore: o.AlertScore, maxReasons: o.MaxReasons, inherit: 0.8}
 	if e.scorer == nil {
 		e.scorer = DefaultModel()
 	}
@@ -169,6 +174,9 @@ func New(o Options) (*Engine, error) {
 	if e.accounts == nil {
 		e.accounts = profile.NewAccounts()
 	}
+	if e.campaign == nil && !o.NoCampaign {
+		e.campaign = campaign.New(campaign.Config{})
+	}
 	if e.alertScore == 0 {
 		e.alertScore = 850
 	}
@@ -186,6 +194,9 @@ func (e *Engine) Accounts() *profile.Accounts { return e.accounts }
 
 // Market returns the engine's market state.
 func (e *Engine) Market() *market.Market { return e.market }
+
+// Campaign returns the campaign layer, or nil when it is off.
+func (e *Engine) Campaign() *campaign.Layer { return e.campaign }
 
 // Rules returns the live rule set.
 func (e *Engine) Rules() *rules.Set { return e.rules }
@@ -232,6 +243,15 @@ type request struct {
 	// wave is set on a successful login inside a credential-stuffing wave.
 	wave         bool
 	waveFailures int
+
+	// The watchlist entries that match the request.
+	symWatch, infraWatch, acctWatch campaign.Entry
+	haveSym, haveInfra, haveAcct    bool
+	// What the campaign layer learns once the account's decision is made.
+	order                                    campaign.Order
+	ins                                      market.Instrument
+	access                                   campaign.Access
+	recordOrder, recordAccess, fraudReported bool
 }
 
 // Process updates state with ev and, when the contract asks for one, decides on it. ev must be valid.
@@ -246,6 +266,11 @@ func (e *Engine) Process(ev *event.Event) Outcome {
 		return out
 	}
 	t := profile.Unix(ev.Time)
+	if ev.Type == event.TypeExecution && e.campaign != nil {
+		if ins, ok := e.market.Get(ev.Symbol); ok {
+			e.campaign.Execution(&ins, ev.Quantity, ev.Time)
+		}
+	}
 	var rq request
 	rq.acct = profile.Hash(ev.Account)
 	if ev.IP != "" {
@@ -283,9 +308,29 @@ func (e *Engine) Process(ev *event.Event) Outcome {
 			rq.destOthers = e.links.Observe(infra.KindDestination, profile.Hash(ev.Destination), rq.acct, t)
 		}
 	}
+	if c := e.campaign; c != nil && ev.NeedsDecision() {
+		w := c.Watchlist()
+		if ev.Type == event.TypeOrder && ev.Side == "buy" {
+			rq.symWatch, rq.haveSym = w.Symbol(ev.Symbol, t)
+		}
+		rq.infraWatch, rq.haveInfra = w.Infrastructure(rq.addr, ev.Device, ev.Destination, t)
+		rq.acctWatch, rq.haveAcct = w.Account(ev.Account, t)
+	}
 	e.accounts.With(ev.Account, func(p *profile.Profile) {
 		e.processAccount(ev, p, t, &rq, &out)
 	})
+	if c := e.campaign; c != nil {
+		// The campaign layer learns from the decision outside the account's lock.
+		if rq.recordOrder {
+			out.Alerts = append(out.Alerts, c.Order(&rq.order)...)
+		}
+		if rq.recordAccess {
+			out.Alerts = append(out.Alerts, c.Access(&rq.access)...)
+		}
+		if rq.fraudReported {
+			out.Alerts = append(out.Alerts, c.FraudReport(ev.ID, ev.Account, ev.Time)...)
+		}
+	}
 	return out
 }
 
@@ -389,7 +434,8 @@ func (e *Engine) processAccount(ev *event.Event, p *profile.Profile, t uint32, r
 		p.Touch(t)
 		return
 	case event.TypeFraudReport:
-		p.Locked = true
+		p.Locked, p.LockedAt = true, t
+		rq.fraudReported = true
 		return
 	}
 
@@ -433,6 +479,7 @@ func (e *Engine) processAccount(ev *event.Event, p *profile.Profile, t uint32, r
 	if p.Locked {
 		ss.Set(AccountLocked, 1, 0, 0, "after a fraud report")
 	}
+	e.watchSignals(ev, t, rq, ins, haveIns, ss)
 
 	score, contribs := e.scorer.Score(ev.Type, ss, sc.contribs[:0])
 	f := &sc.facts
@@ -445,6 +492,9 @@ func (e *Engine) processAccount(ev *event.Event, p *profile.Profile, t uint32, r
 		out.Shadow = &sd
 	}
 	e.learn(ev, p, t, rq, ss, &d, orderValue)
+	if e.campaign != nil {
+		e.tellCampaign(ev, p, t, rq, ss, &d, ins, haveIns, orderValue)
+	}
 	if d.Action >= event.ActionHold || (d.Action >= event.ActionChallenge && d.Score >= e.alertScore) {
 		if p.LastAlert == 0 || t >= p.LastAlert+day || d.Action == event.ActionBlock && t != p.LastAlert {
 			p.LastAlert = t

@@ -48,6 +48,10 @@ const (
 	WithdrawalAfterLiquidation
 	AccountLocked
 	StuffingWave
+	WatchedSymbol
+	WatchedInfrastructure
+	WatchedAccount
+	MarketRamp
 	NumSignals
 )
 
@@ -89,6 +93,10 @@ var signalNames = [NumSignals]string{
 	WithdrawalAfterLiquidation: "WITHDRAWAL_AFTER_LIQUIDATION",
 	AccountLocked:              "ACCOUNT_LOCKED",
 	StuffingWave:               "LOGIN_DURING_STUFFING_WAVE",
+	WatchedSymbol:              "WATCHED_SYMBOL",
+	WatchedInfrastructure:      "WATCHED_INFRASTRUCTURE",
+	WatchedAccount:             "WATCHED_ACCOUNT",
+	MarketRamp:                 "MARKET_RAMP",
 }
 
 // accessSignals are those that describe who is at the keyboard; a login passes them on to its session.
@@ -96,6 +104,13 @@ const accessSignals = 1<<NewDevice | 1<<NoDeviceID | 1<<NewASN | 1<<NewNetwork |
 	1<<NewCountry | 1<<ImpossibleTravel | 1<<FailedLoginsBefore | 1<<AddressShared | 1<<DeviceShared |
 	1<<NewUserAgent | 1<<NewTLS | 1<<UATLSMismatch | 1<<WeakerMethod | 1<<UnusualHour | 1<<DormantReactivated |
 	1<<StuffingWave
+
+// takeoverSigns say that someone other than the customer may be at the keyboard, or is preparing the
+// account: the campaign layer counts a first buy of a thin symbol with any of them as hijack-like.
+const takeoverSigns = 1<<NewDevice | 1<<NewASN | 1<<HostingASN | 1<<VPNASN | 1<<NewCountry | 1<<ImpossibleTravel |
+	1<<FailedLoginsBefore | 1<<AddressShared | 1<<DeviceShared | 1<<UATLSMismatch | 1<<DormantReactivated |
+	1<<SessionNetworkChanged | 1<<SessionTLSChanged | 1<<SessionDeviceChanged | 1<<NotificationsOff |
+	1<<EmailChangedRecently | 1<<MFADowngrade | 1<<StuffingWave | 1<<WatchedInfrastructure | 1<<WatchedAccount
 
 // String returns the signal's stable code.
 func (s Signal) String() string {
@@ -283,6 +298,12 @@ func (ss *Signals) Detail(s Signal) string {
 		}
 	case StuffingWave:
 		d = "login during a credential-stuffing wave (" + strconv.FormatFloat(a.a, 'f', 0, 64) + " failed logins across accounts in 10 min)"
+	case WatchedSymbol, WatchedInfrastructure, WatchedAccount:
+		d = orSome(a.s, "on the watchlist") // the watchlist entry's own words
+		d = d[:len(d)-1]
+	case MarketRamp:
+		d = "the symbol's market volume is " + strconv.FormatFloat(a.a, 'f', 0, 64) + "x an average day's by now, price " +
+			strconv.FormatFloat(100*a.b, 'f', 1, 64) + "% on the previous close"
 	}
 	if ss.Inherited&(1<<s) != 0 {
 		d = "session login: " + d

@@ -23,7 +23,16 @@ type Instrument struct {
 	DayVolume     int64   // shares traded in the market today
 	DayOpen       float64 // first quoted price today
 	PrevDayVolume int64
+	// AuctionVolume is the part of DayVolume quoted in the first 90 seconds of the morning and
+	// afternoon sessions: the opening auctions, which clear the orders queued overnight or over lunch.
+	AuctionVolume int64
 	LastQuote     time.Time
+}
+
+// inAuction reports whether t (JST) is within 90 seconds after 09:00 or 12:30.
+func inAuction(t time.Time) bool {
+	s := (t.Unix() + 9*3600) % 86400
+	return (s >= 9*3600 && s < 9*3600+90) || (s >= 12*3600+1800 && s < 12*3600+1800+90)
 }
 
 // RefPrice is the best known price: the last quote, else the previous close.
@@ -110,10 +119,13 @@ func (mk *Market) ApplyQuote(symbol string, t time.Time, price float64, volume i
 				in.PrevClose = in.Price
 			}
 		}
-		in.Day, in.DayVolume, in.DayOpen = day, 0, price
+		in.Day, in.DayVolume, in.DayOpen, in.AuctionVolume = day, 0, price, 0
 	}
 	in.Price = price
 	in.DayVolume += volume
+	if inAuction(t) {
+		in.AuctionVolume += volume
+	}
 	in.LastQuote = t
 }
 

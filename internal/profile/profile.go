@@ -89,6 +89,10 @@ type Position struct {
 	Qty    int64
 	Cost   float64 // average acquisition price per share
 	Since  uint32  // when the position was opened (0: before the data)
+	// LastBuy is the time of the last buy into the position (0: none seen); BuyDays counts the JST days
+	// with buys into it, a holding from before the data counting as one.
+	LastBuy uint32
+	BuyDays uint16
 }
 
 // Flow is a timed amount: a sell or buy order's value.
@@ -119,6 +123,7 @@ type Profile struct {
 	MarginUsed    bool
 	Notifications bool
 	Locked        bool
+	LockedAt      uint32 // when the last fraud report locked the account
 	MFA           string
 	Opened        uint32 // unix seconds of the opening date, 0 = unknown
 	Cash          float64
@@ -196,6 +201,9 @@ func (p *Profile) ApplySnapshot(cash float64, holdings []Position, margin, notif
 	p.Snapshot = true
 	p.Cash = cash
 	p.Holdings = append(p.Holdings[:0:0], holdings...)
+	for i := range p.Holdings {
+		p.Holdings[i].BuyDays = 1
+	}
 	p.Margin, p.Notifications, p.MFA, p.Opened = margin, notifications, mfa, opened
 	for _, h := range holdings {
 		p.Symbols.Add(Hash(h.Symbol), 0, MaxSymbols)
@@ -212,6 +220,10 @@ func (p *Profile) ApplyExecution(symbol, side string, qty int64, price, fee floa
 			p.Holdings = append(p.Holdings, Position{Symbol: symbol, Since: t})
 			pos = &p.Holdings[len(p.Holdings)-1]
 		}
+		if pos.LastBuy == 0 || (int64(pos.LastBuy)+9*3600)/86400 != (int64(t)+9*3600)/86400 {
+			pos.BuyDays++
+		}
+		pos.LastBuy = t
 		total := float64(pos.Qty)*pos.Cost + value
 		pos.Qty += qty
 		if pos.Qty > 0 {

@@ -1,0 +1,303 @@
+package campaign
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/brokerguard/brokerguard/internal/event"
+	"github.com/brokerguard/brokerguard/internal/market"
+)
+
+var jst = market.JST()
+
+// at returns a time on 2025-04-11 (a Friday) in JST.
+func at(hh, mm, ss int) time.Time { return time.Date(2025, 4, 11, hh, mm, ss, 0, jst) }
+
+// thinIns is a thin symbol (¥6M a day) with today's volume as given at price 210 on a 200 close.
+func thinIns(volume int64, now time.Time) *market.Instrument {
+	return &market.Instrument{Symbol: "8012", ADV: 30000, PrevClose: 200, Price: 210, Day: market.DayNumber(now),
+		DayVolume: volume, PrevDayVolume: 28000}
+}
+
+func hijackedBuy(id, account string, now time.Time, ins *market.Instrument) *Order {
+	return &Order{ID: id, Account: account, Symbol: "8012", Side: "buy", Time: now, Qty: 5000, Value: 5000 * 210,
+		Ins: ins, Takeover: true, Signs: "NEW_DEVICE+NEW_ASN", Liquidated: true, FirstTime: true, Score: 700, Stopped: true,
+		Addr: netip.MustParseAddr("198.51.100.7"), Device: "dev-attacker", ForeignAddr: true, ForeignDevice: true}
+}
+
+func kinds(as []event.Alert) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.Kind)
+	}
+	return out
+}
+
+func TestHerdingOfHijackedAccountsRaisesOneCampaignAlert(t *testing.T) {
+	l := New(Config{})
+	// A modest market move beyond the firm: over 4x what an average day trades by 10:30-10:45.
+	ins := thinIns(42000, at(10, 0, 0))
+	var got []event.Alert
+	for i, acct := range []string{"A1", "A2", "A3", "A4"} {
+		now := at(10, 30+5*i, 0)
+		got = append(got, l.Order(hijackedBuy("e"+acct, acct, now, ins))...)
+		if i < 2 && len(got) > 0 {
+			t.Fatalf("alert after %d hijacked buys in a modest ramp: %+v", i+1, got)
+		}
+	}
+	if len(got) != 1 || got[0].Kind != event.AlertCampaign {
+		t.Fatalf("alerts = %v, want one campaign alert", kinds(got))
+	}
+	a := got[0]
+	if a.ID != "cmp-eA3" || !slices.Equal(a.Symbols, []string{"8012"}) || !slices.Equal(a.Accounts, []string{"A1", "A2", "A3"}) {
+		t.Errorf("alert = %+v", a)
+	}
+	if a.Reasons[0].Code != "HERDING_ILLIQUID_BUY" || !strings.Contains(a.Reasons[0].Detail, "3 accounts") {
+		t.Errorf("reasons = %+v", a.Reasons)
+	}
+	w := l.Watchlist()
+	if e, ok := w.Symbol("8012", unix(at(11, 0, 0))); !ok || e.Source != SourceCampaign || e.Ref != "cmp-eA3" {
+		t.Errorf("symbol watch = %+v, %v", e, ok)
+	}
+	if _, ok := w.Infrastructure(netip.MustParseAddr("198.51.100.7"), "", "", unix(at(11, 0, 0))); !ok {
+		t.Error("the hijacked session's address is not watched")
+	}
+	c, ok := l.Campaign("8012", at(12, 0, 0))
+	if !ok || !slices.Equal(c.Victims, []string{"A1", "A2", "A3", "A4"}) {
+		t.Errorf("campaign = %+v, %v (the fourth buyer joins it)", c, ok)
+	}
+}
+
+func TestHerdingWithoutAMarketMoveIsNotACampaign(t *testing.T) {
+	l := New(Config{})
+	ins := thinIns(5000, at(10, 0, 0)) // what an average day trades by mid-morning
+	for i, acct := range []string{"A1", "A2", "A3", "A4", "A5"} {
+		if got := l.Order(hijackedBuy("e"+acct, acct, at(10, 5*i, 0), ins)); len(got) != 0 {
+			t.Fatalf("alert without a market move: %+v", got)
+		}
+	}
+}
+
+func TestOneHijackedBuyIntoARampIsACampaign(t *testing.T) {
+	l := New(Config{})
+	now := at(9, 50, 0)
+	// 50 minutes in, an average day has traded 5,000 shares; the market traded 150,000.
+	ins := thinIns(150000, now)
+	got := l.Order(hijackedBuy("e1", "A1", now, ins))
+	if len(got) != 1 || got[0].Kind != event.AlertCampaign {
+		t.Fatalf("alerts = %v", kinds(got))
+	}
+	if !slices.ContainsFunc(got[0].Reasons, func(r event.Reason) bool { return r.Code == "MARKET_RAMP" }) {
+		t.Errorf("no MARKET_RAMP reason: %+v", got[0].Reasons)
+	}
+}
+
+func TestOwnCustomersVolumeIsNotARamp(t *testing.T) {
+	l := New(Config{})
+	now := at(9, 50, 0)
+	ins := thinIns(150000, now)
+	// Our own customers executed 148,000 of those shares: the market beyond the firm is quiet.
+	l.Execution(ins, 148000, at(9, 1, 0))
+	if got := l.Order(hijackedBuy("e1", "A1", now, ins)); len(got) != 0 {
+		t.Fatalf("alerts = %+v, want none", got)
+	}
+	if r := l.Ramp(ins, unix(now)); r.Significant(5) {
+		t.Errorf("ramp = %+v, want not significant", r)
+	}
+}
+
+func TestLegitimateBuysAndLiquidSymbolsRaiseNothing(t *testing.T) {
+	l := New(Config{})
+	now := at(10, 0, 0)
+	ins := thinIns(150000, now)
+	for i := range 5 {
+		o := hijackedBuy("e"+string(rune('a'+i)), "B"+string(rune('a'+i)), now.Add(time.Duration(i)*time.Minute), ins)
+		o.Takeover, o.Liquidated = false, false // the customers' own first buys
+		if got := l.Order(o); len(got) != 0 {
+			t.Fatalf("legitimate buys raised %+v", got)
+		}
+	}
+	liquid := &market.Instrument{Symbol: "7203", ADV: 20e6, PrevClose: 3000, Price: 3000, Day: market.DayNumber(now), DayVolume: 80e6}
+	for i := range 5 {
+		o := hijackedBuy("f"+string(rune('a'+i)), "C"+string(rune('a'+i)), now, liquid)
+		o.Symbol = "7203"
+		if got := l.Order(o); len(got) != 0 {
+			t.Fatalf("buys of a liquid symbol raised %+v", got)
+		}
+	}
+}
+
+func TestBeneficiarySellsIntoTheCampaign(t *testing.T) {
+	l := New(Config{})
+	now := at(9, 50, 0)
+	ins := thinIns(150000, now)
+	bought := unix(now.AddDate(0, 0, -4))
+	// A sell just before the campaign is found: kept, then named when it is.
+	early := &Order{ID: "s1", Account: "BEN1", Symbol: "8012", Side: "sell", Time: at(9, 45, 0), Qty: 8000, Ins: ins,
+		PositionSince: bought, PositionLastBuy: bought + 86400, PositionBuyDays: 2, PositionQty: 20000}
+	// A momentum trader who bought once, yesterday, and sells a large position into the spike is not named.
+	trader := &Order{ID: "s0", Account: "TRADER", Symbol: "8012", Side: "sell", Time: at(9, 46, 0), Qty: 9000, Ins: ins,
+		PositionSince: bought + 3*86400, PositionLastBuy: bought + 3*86400, PositionBuyDays: 1, PositionQty: 9000,
+		AccountOpened: unix(now.AddDate(-3, 0, 0))}
+	if got := l.Order(trader); len(got) != 0 {
+		t.Fatalf("sell before any campaign raised %+v", got)
+	}
+	if got := l.Order(early); len(got) != 0 {
+		t.Fatalf("sell before any campaign raised %+v", got)
+	}
+	got := l.Order(hijackedBuy("e1", "A1", now, ins))
+	if !slices.Equal(kinds(got), []string{event.AlertCampaign, event.AlertBeneficiary}) {
+		t.Fatalf("alerts = %v", kinds(got))
+	}
+	if b := got[1]; !slices.Equal(b.Accounts, []string{"BEN1"}) || b.Time != now {
+		t.Errorf("beneficiary alert = %+v", b)
+	}
+	// A long-time holder of an old account selling into the spike is not a beneficiary.
+	holder := &Order{ID: "s2", Account: "OLD", Symbol: "8012", Side: "sell", Time: at(10, 10, 0), Qty: 500, Ins: ins,
+		PositionQty: 500, PositionBuyDays: 1, AccountOpened: unix(now.AddDate(-5, 0, 0))}
+	if got := l.Order(holder); len(got) != 0 {
+		t.Errorf("long-time holder named: %+v", got)
+	}
+	// A recently opened account with a large stake from before the data, selling while victims buy, is.
+	fresh := &Order{ID: "s3", Account: "BEN2", Symbol: "8012", Side: "sell", Time: at(10, 0, 0), Qty: 7800, Ins: ins,
+		PositionQty: 15600, PositionBuyDays: 1, AccountOpened: unix(now.AddDate(0, 0, -40))}
+	got = l.Order(fresh)
+	if len(got) != 1 || got[0].Kind != event.AlertBeneficiary || got[0].Accounts[0] != "BEN2" {
+		t.Fatalf("alerts = %+v", got)
+	}
+	// Each beneficiary is named once per campaign.
+	again := *fresh
+	again.ID, again.Time = "s4", at(10, 20, 0)
+	if got := l.Order(&again); len(got) != 0 {
+		t.Errorf("named twice: %+v", got)
+	}
+	c, _ := l.Campaign("8012", at(11, 0, 0))
+	if !slices.Equal(c.Beneficiaries, []string{"BEN1", "BEN2"}) {
+		t.Errorf("beneficiaries = %v", c.Beneficiaries)
+	}
+}
+
+func TestSharedInfrastructureClusters(t *testing.T) {
+	l := New(Config{})
+	dev := "dev-shared"
+	var got []event.Alert
+	for i, acct := range []string{"V1", "V2"} {
+		got = append(got, l.Access(&Access{ID: "a" + acct, Account: acct, Time: at(10, i, 0), Device: dev, ForeignDevice: true})...)
+	}
+	if len(got) != 0 {
+		t.Fatalf("two accounts (a household) raised %+v", got)
+	}
+	// A third account on the same device, and later a fourth through a shared payee of the third.
+	got = l.Access(&Access{ID: "aV3", Account: "V3", Time: at(10, 5, 0), Device: dev, ForeignDevice: true, Destination: "bk-mule"})
+	if len(got) != 1 || got[0].Kind != event.AlertSharedInfrastructure || !slices.Equal(got[0].Accounts, []string{"V1", "V2", "V3"}) {
+		t.Fatalf("alerts = %+v", got)
+	}
+	if !strings.Contains(got[0].Reasons[0].Detail, "device dev-shared") {
+		t.Errorf("detail = %q", got[0].Reasons[0].Detail)
+	}
+	got = l.Access(&Access{ID: "aV4", Account: "V4", Time: at(10, 6, 0), Destination: "bk-mule"})
+	if len(got) != 0 {
+		t.Errorf("re-alerted at 4 accounts (next alert at 6): %+v", got)
+	}
+	// Addresses link only three or more accounts (carrier NAT).
+	ip := netip.MustParseAddr("203.0.113.9")
+	l.Access(&Access{ID: "n1", Account: "N1", Time: at(11, 0, 0), Addr: ip, ForeignAddr: true})
+	l.Access(&Access{ID: "n2", Account: "N2", Time: at(11, 0, 1), Addr: ip, ForeignAddr: true})
+	if g := &l.graph; g.find(g.ids["N1"]) == g.find(g.ids["N2"]) {
+		t.Error("two accounts behind one address were linked")
+	}
+}
+
+func TestFraudReportWatchesTheTrailAndNamesSharers(t *testing.T) {
+	l := New(Config{})
+	ins := thinIns(5000, at(10, 0, 0))
+	ip := netip.MustParseAddr("45.76.1.2")
+	l.Access(&Access{ID: "x1", Account: "VIC", Time: at(10, 0, 0), Addr: ip, Anonymous: true, ForeignAddr: true, ForeignDevice: true, Device: "dev-x", Symbol: "8012"})
+	l.Access(&Access{ID: "x2", Account: "VIC", Time: at(10, 1, 0), Destination: "bk-mule"})
+	l.Access(&Access{ID: "y1", Account: "OTHER", Time: at(11, 0, 0), Device: "dev-x", ForeignDevice: true})
+	_ = ins
+	report := at(18, 0, 0)
+	got := l.FraudReport("fr1", "VIC", report)
+	if len(got) != 1 || got[0].Kind != event.AlertSharedInfrastructure || !slices.Equal(got[0].Accounts, []string{"VIC", "OTHER"}) {
+		t.Fatalf("alerts = %+v", got)
+	}
+	w := l.Watchlist()
+	now := unix(report) + 60
+	for _, c := range []struct{ kind, value string }{
+		{KindPrefix, "45.76.1.0/24"}, {KindDevice, "dev-x"}, {KindDestination, "bk-mule"}, {KindSymbol, "8012"}, {KindAccount, "OTHER"},
+	} {
+		e, ok := w.Get(c.kind, c.value)
+		if !ok || e.Source != SourceFraudReport || e.Ref != "fr1" {
+			t.Errorf("%s %s: %+v, %v", c.kind, c.value, e, ok)
+		}
+	}
+	if _, ok := w.Infrastructure(netip.MustParseAddr("45.76.1.200"), "", "", now); !ok {
+		t.Error("an address in the watched block does not match")
+	}
+	if _, ok := w.Account("OTHER", now); !ok {
+		t.Error("the sharing account is not watched")
+	}
+	// Entries expire after the watch period.
+	if _, ok := w.Account("OTHER", now+l.Config().WatchTTL); ok {
+		t.Error("entry did not expire")
+	}
+}
+
+func TestWatchlistAnalystOperations(t *testing.T) {
+	w := newWatchlist()
+	t0 := at(9, 0, 0)
+	if _, err := w.Put(Entry{Kind: "colour", Value: "x"}); !errors.Is(err, ErrBadEntry) {
+		t.Errorf("bad kind: %v", err)
+	}
+	if _, err := w.Put(Entry{Kind: KindPrefix, Value: "10.0.0.0/8"}); err == nil || !strings.Contains(err.Error(), "/24") {
+		t.Errorf("bad prefix: %v", err)
+	}
+	if _, err := w.Put(Entry{Kind: KindIP, Value: "::ffff:10.1.2.3", Source: SourceAnalyst, Added: t0, Expires: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := w.Get(KindIP, "10.1.2.3"); !ok || e.Value != "10.1.2.3" {
+		t.Errorf("mapped address not normalised: %+v %v", e, ok)
+	}
+	if _, err := w.Pin(KindIP, "10.1.2.3", true, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	far := unix(t0) + 365*86400
+	if _, ok := w.Infrastructure(netip.MustParseAddr("10.1.2.3"), "", "", far); !ok {
+		t.Error("pinned entry expired")
+	}
+	// An automatic source does not shorten a pinned entry.
+	if changed, _ := w.Put(Entry{Kind: KindIP, Value: "10.1.2.3", Source: SourceCampaign, Added: t0, Expires: t0.Add(time.Minute)}); changed {
+		t.Error("automatic entry replaced a pinned one")
+	}
+	if _, err := w.Remove(KindIP, "10.1.2.3", t0.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Remove(KindIP, "10.1.2.3", t0); !errors.Is(err, ErrNoEntry) {
+		t.Errorf("second remove: %v", err)
+	}
+	// After an analyst removed it, automatic sources leave it off for the suppression period.
+	if changed, _ := w.Put(Entry{Kind: KindIP, Value: "10.1.2.3", Source: SourceCampaign, Added: t0.Add(time.Hour), Expires: t0.Add(2 * time.Hour)}); changed {
+		t.Error("automatic source re-added a removed entry")
+	}
+	if changed, _ := w.Put(Entry{Kind: KindIP, Value: "10.1.2.3", Source: SourceCampaign, Added: t0.Add(25 * time.Hour), Expires: t0.Add(26 * time.Hour)}); !changed {
+		t.Error("automatic source could not re-add after the suppression period")
+	}
+	if n := len(w.List(t0.Add(25*time.Hour), false)); n != 1 || w.Len() != 1 {
+		t.Errorf("list = %d, len = %d", n, w.Len())
+	}
+}
+
+func TestElapsedMinutes(t *testing.T) {
+	for _, c := range []struct {
+		t    time.Time
+		want float64
+	}{{at(8, 0, 0), 0}, {at(9, 30, 0), 30}, {at(11, 45, 0), 150}, {at(13, 0, 0), 180}, {at(16, 0, 0), 300}} {
+		if got := elapsedMinutes(unix(c.t)); got != c.want {
+			t.Errorf("%s: %v, want %v", c.t.Format("15:04"), got, c.want)
+		}
+	}
+}
