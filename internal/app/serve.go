@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/brokerguard/brokerguard/internal/casework"
 	"github.com/brokerguard/brokerguard/internal/config"
 	"github.com/brokerguard/brokerguard/internal/httpapi"
 	"github.com/brokerguard/brokerguard/internal/ingest"
@@ -100,9 +101,19 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	if err != nil {
 		return nil, err
 	}
-	log.Info("state rebuilt from the store", "events", n, "accounts", p.engine.Accounts().Len(), "took", time.Since(start).Round(time.Millisecond))
-	api := httpapi.New(httpapi.Options{Ingester: svc, Store: st, Keys: keys, Gatherer: reg, Registerer: reg, Log: log,
-		MaxBodyBytes: cfg.Server.MaxBodyBytes, MaxBatch: cfg.Server.MaxBatch})
+	desk := casework.New(p.engine.Campaign(), p.engine.Accounts(), st, time.Now)
+	actions, err := desk.Restore(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("restore analyst actions: %w", err)
+	}
+	log.Info("state rebuilt from the store", "events", n, "analyst_actions", actions, "accounts", p.engine.Accounts().Len(),
+		"took", time.Since(start).Round(time.Millisecond))
+	ao := httpapi.Options{Ingester: svc, Store: st, Keys: keys, Gatherer: reg, Registerer: reg, Log: log,
+		MaxBodyBytes: cfg.Server.MaxBodyBytes, MaxBatch: cfg.Server.MaxBatch, Desk: desk, Audit: st}
+	if c := p.engine.Campaign(); c != nil {
+		ao.Campaigns = c
+	}
+	api := httpapi.New(ao)
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)

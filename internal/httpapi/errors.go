@@ -19,6 +19,7 @@ const (
 	CodeBatchTooLarge    = "batch_too_large"
 	CodeUnsupportedMedia = "unsupported_media_type"
 	CodeNotFound         = "not_found"
+	CodeConflict         = "conflict"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/brokerguard/brokerguard/internal/casework"
 	"github.com/brokerguard/brokerguard/internal/event"
 	"github.com/brokerguard/brokerguard/internal/ingest"
 	"github.com/brokerguard/brokerguard/internal/store"
@@ -29,9 +30,10 @@ import (
 
 // Roles, from least to most.
 const (
-	RoleRead   = "read"
-	RoleIngest = "ingest"
-	RoleAdmin  = "admin"
+	RoleRead    = "read"
+	RoleIngest  = "ingest"
+	RoleAnalyst = "analyst"
+	RoleAdmin   = "admin"
 )
 
 // Key is one accepted bearer key, by the SHA-256 of its secret.
@@ -65,6 +67,11 @@ type Options struct {
 	Log          *slog.Logger
 	MaxBodyBytes int64
 	MaxBatch     int
+	// Campaigns, Desk and Audit serve the campaign layer, analyst actions and the audit trail; nil
+	// turns those endpoints off.
+	Campaigns Campaigns
+	Desk      *casework.Desk
+	Audit     Auditor
 }
 
 // Server is the HTTP API.
@@ -83,9 +90,10 @@ type route struct {
 }
 
 var (
-	anyRole   = []string{RoleRead, RoleIngest, RoleAdmin}
+	anyRole   = []string{RoleRead, RoleIngest, RoleAnalyst, RoleAdmin}
 	ingesters = []string{RoleIngest, RoleAdmin}
-	readers   = []string{RoleRead, RoleAdmin}
+	readers   = []string{RoleRead, RoleAnalyst, RoleAdmin}
+	analysts  = []string{RoleAnalyst, RoleAdmin}
 )
 
 func routes() []route {
@@ -94,6 +102,13 @@ func routes() []route {
 		{"GET", "/v1/decisions", anyRole, (*Server).getDecisions},
 		{"GET", "/v1/decisions/{id}", anyRole, (*Server).getDecision},
 		{"GET", "/v1/alerts", readers, (*Server).getAlerts},
+		{"GET", "/v1/campaigns", readers, (*Server).getCampaigns},
+		{"GET", "/v1/watchlist", readers, (*Server).getWatchlist},
+		{"POST", "/v1/watchlist", analysts, (*Server).postWatchlist},
+		{"POST", "/v1/watchlist/remove", analysts, (*Server).postWatchlistRemove},
+		{"POST", "/v1/watchlist/pin", analysts, (*Server).postWatchlistPin},
+		{"POST", "/v1/accounts/{account}/unlock", analysts, (*Server).postUnlock},
+		{"GET", "/v1/audit", readers, (*Server).getAudit},
 		{"GET", "/v1/openapi.json", nil, (*Server).getOpenAPI},
 		{"GET", "/metrics", readers, (*Server).getMetrics},
 		{"GET", "/healthz", nil, (*Server).getHealth},
@@ -195,10 +210,12 @@ func (s *Server) wrap(rt route) http.Handler {
 			s.latency.WithLabelValues(name, strconv.Itoa(sw.status)).Observe(time.Since(start).Seconds())
 		}()
 		if rt.roles != nil {
-			if _, err := s.authenticate(r, rt.roles); err != nil {
+			k, err := s.authenticate(r, rt.roles)
+			if err != nil {
 				writeError(sw, present(err))
 				return
 			}
+			r = r.WithContext(context.WithValue(r.Context(), actorKey{}, k))
 		}
 		if err := rt.handle(s, sw, r); err != nil {
 			ae := present(err)

@@ -19,19 +19,23 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/brokerguard/brokerguard/internal/casework"
 	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/ingest"
 	"github.com/brokerguard/brokerguard/internal/store/sqlite"
 )
 
 const (
-	ingestKey = "ingest-key-0123456789"
-	readKey   = "read-key-0123456789ab"
+	ingestKey  = "ingest-key-0123456789"
+	readKey    = "read-key-0123456789ab"
+	analystKey = "analyst-key-0123456789"
 )
 
 type fixture struct {
 	url string
 	svc *ingest.Service
+	eng *detect.Engine
+	st  *sqlite.Store
 }
 
 // newFixture runs the real API on loopback over a real ingest service and SQLite file.
@@ -54,9 +58,12 @@ func newFixture(t *testing.T) *fixture {
 	}
 	done := make(chan struct{})
 	go func() { svc.Run(ctx); close(done) }()
+	desk := casework.New(eng.Campaign(), eng.Accounts(), st, time.Now)
 	api := New(Options{Ingester: svc, Store: st, Gatherer: reg, Registerer: reg, MaxBatch: 50, MaxBodyBytes: 64 << 10,
+		Campaigns: eng.Campaign(), Desk: desk, Audit: st,
 		Keys: []Key{{Name: "edge", Role: RoleIngest, Hash: sha256.Sum256([]byte(ingestKey))},
-			{Name: "analyst", Role: RoleRead, Hash: sha256.Sum256([]byte(readKey))}}})
+			{Name: "analyst", Role: RoleRead, Hash: sha256.Sum256([]byte(readKey))},
+			{Name: "desk-sato", Role: RoleAnalyst, Hash: sha256.Sum256([]byte(analystKey))}}})
 	hs := httptest.NewServer(api.Handler())
 	t.Cleanup(func() {
 		hs.Close()
@@ -64,7 +71,7 @@ func newFixture(t *testing.T) *fixture {
 		<-done
 		st.Close()
 	})
-	return &fixture{url: hs.URL, svc: svc}
+	return &fixture{url: hs.URL, svc: svc, eng: eng, st: st}
 }
 
 func (f *fixture) do(t *testing.T, method, path, key, body string) (int, map[string]any, string) {

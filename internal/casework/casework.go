@@ -1,0 +1,314 @@
+// Package casework carries out analysts' actions on brokerguard's live state: adding, removing and
+// pinning watchlist entries, and unlocking an account after the customer was re-verified. Every action
+// is written to the store's audit trail first (who, when, what, why) and only then applied, so that
+// nothing changes without a record; at start the trail is replayed over the state rebuilt from the
+// events.
+package casework
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/brokerguard/brokerguard/internal/campaign"
+	"github.com/brokerguard/brokerguard/internal/profile"
+	"github.com/brokerguard/brokerguard/internal/store"
+)
+
+// Audit actions.
+const (
+	ActionWatchAdd    = "watchlist.add"
+	ActionWatchRemove = "watchlist.remove"
+	ActionWatchPin    = "watchlist.pin"
+	ActionUnlock      = "account.unlock"
+)
+
+// Errors a caller presents to the analyst.
+var (
+	ErrInvalid  = errors.New("invalid request")
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
+
+// Desk applies analyst actions. It is safe for concurrent use.
+type Desk struct {
+	layer    *campaign.Layer
+	accounts *profile.Accounts
+	store    store.Store
+	now      func() time.Time
+	// defaultTTL is how long an analyst's entry lasts when neither an expiry nor a pin is given.
+	defaultTTL time.Duration
+}
+
+// New returns a desk over the engine's campaign layer and profiles, recording into st.
+func New(layer *campaign.Layer, accounts *profile.Accounts, st store.Store, now func() time.Time) *Desk {
+	if now == nil {
+		now = time.Now
+	}
+	return &Desk{layer: layer, accounts: accounts, store: st, now: now, defaultTTL: 7 * 24 * time.Hour}
+}
+
+// Watch is an analyst's request to add an entry.
+type Watch struct {
+	Kind    string    `json:"kind"`
+	Value   string    `json:"value"`
+	Expires time.Time `json:"expires,omitzero"`
+	Pinned  bool      `json:"pinned,omitempty"`
+}
+
+// Change names an entry to remove or (un)pin.
+type Change struct {
+	Kind    string    `json:"kind"`
+	Value   string    `json:"value"`
+	Pinned  bool      `json:"pinned,omitempty"`
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+func (d *Desk) watchlist() (*campaign.Watchlist, error) {
+	if d.layer == nil {
+		return nil, fmt.Errorf("%w: the campaign layer is off (campaign.enabled: false)", ErrConflict)
+	}
+	return d.layer.Watchlist(), nil
+}
+
+func needReason(reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return fmt.Errorf("%w: reason: required (it goes into the audit trail)", ErrInvalid)
+	}
+	if len(reason) > 2000 {
+		return fmt.Errorf("%w: reason: longer than 2000 bytes", ErrInvalid)
+	}
+	return nil
+}
+
+// record writes an audit record, then applies it.
+func (d *Desk) record(ctx context.Context, actor, action, target, reason string, data any, apply func(r *store.AuditRecord) error) (*store.AuditRecord, error) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return nil, err
+	}
+	r := &store.AuditRecord{Time: d.now().UTC(), Actor: actor, Action: action, Target: target, Reason: reason, Data: b}
+	if err := d.store.AppendAudit(ctx, r); err != nil {
+		return nil, err
+	}
+	return r, apply(r)
+}
+
+// AddWatch puts an analyst's entry on the watchlist.
+func (d *Desk) AddWatch(ctx context.Context, actor string, w Watch, reason string) (campaign.Entry, error) {
+	wl, err := d.watchlist()
+	if err != nil {
+		return campaign.Entry{}, err
+	}
+	if err := needReason(reason); err != nil {
+		return campaign.Entry{}, err
+	}
+	v, err := campaign.Normalize(w.Kind, w.Value)
+	if err != nil {
+		return campaign.Entry{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	w.Value = v
+	now := d.now()
+	if !w.Pinned && !w.Expires.IsZero() && !w.Expires.After(now) {
+		return campaign.Entry{}, fmt.Errorf("%w: expires: %s is not in the future", ErrInvalid, w.Expires.Format(time.RFC3339))
+	}
+	var out campaign.Entry
+	_, err = d.record(ctx, actor, ActionWatchAdd, w.Kind+":"+w.Value, reason, w, func(r *store.AuditRecord) error {
+		out, err = d.applyAdd(wl, r, w)
+		return err
+	})
+	return out, err
+}
+
+func (d *Desk) applyAdd(wl *campaign.Watchlist, r *store.AuditRecord, w Watch) (campaign.Entry, error) {
+	exp := w.Expires
+	if exp.IsZero() {
+		exp = r.Time.Add(d.defaultTTL)
+	}
+	e := campaign.Entry{Kind: w.Kind, Value: w.Value, Reason: r.Reason, Source: campaign.SourceAnalyst, By: r.Actor,
+		Ref: fmt.Sprintf("audit-%d", r.Seq), Added: r.Time, Expires: exp, Pinned: w.Pinned}
+	if _, err := wl.Put(e); err != nil {
+		return campaign.Entry{}, err
+	}
+	got, _ := wl.Get(e.Kind, e.Value)
+	return got, nil
+}
+
+// RemoveWatch takes an entry off the watchlist; automatic sources leave it off for the layer's watch
+// period.
+func (d *Desk) RemoveWatch(ctx context.Context, actor string, c Change, reason string) (campaign.Entry, error) {
+	wl, err := d.watchlist()
+	if err != nil {
+		return campaign.Entry{}, err
+	}
+	if err := needReason(reason); err != nil {
+		return campaign.Entry{}, err
+	}
+	v, err := campaign.Normalize(c.Kind, c.Value)
+	if err != nil {
+		return campaign.Entry{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	c.Value = v
+	if _, ok := wl.Get(c.Kind, c.Value); !ok {
+		return campaign.Entry{}, fmt.Errorf("%w: no watchlist entry %s %s", ErrNotFound, c.Kind, c.Value)
+	}
+	var out campaign.Entry
+	_, err = d.record(ctx, actor, ActionWatchRemove, c.Kind+":"+c.Value, reason, c, func(r *store.AuditRecord) error {
+		out, err = d.applyRemove(wl, r, c)
+		return err
+	})
+	return out, err
+}
+
+func (d *Desk) applyRemove(wl *campaign.Watchlist, r *store.AuditRecord, c Change) (campaign.Entry, error) {
+	ttl := time.Duration(d.layer.Config().WatchTTL) * time.Second
+	e, err := wl.Remove(c.Kind, c.Value, r.Time.Add(ttl))
+	if errors.Is(err, campaign.ErrNoEntry) {
+		return e, fmt.Errorf("%w: no watchlist entry %s %s", ErrNotFound, c.Kind, c.Value)
+	}
+	return e, err
+}
+
+// PinWatch pins an entry (it never expires) or unpins it (it expires at c.Expires, or after the
+// default period).
+func (d *Desk) PinWatch(ctx context.Context, actor string, c Change, reason string) (campaign.Entry, error) {
+	wl, err := d.watchlist()
+	if err != nil {
+		return campaign.Entry{}, err
+	}
+	if err := needReason(reason); err != nil {
+		return campaign.Entry{}, err
+	}
+	v, err := campaign.Normalize(c.Kind, c.Value)
+	if err != nil {
+		return campaign.Entry{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	c.Value = v
+	if _, ok := wl.Get(c.Kind, c.Value); !ok {
+		return campaign.Entry{}, fmt.Errorf("%w: no watchlist entry %s %s", ErrNotFound, c.Kind, c.Value)
+	}
+	var out campaign.Entry
+	_, err = d.record(ctx, actor, ActionWatchPin, c.Kind+":"+c.Value, reason, c, func(r *store.AuditRecord) error {
+		out, err = d.applyPin(wl, r, c)
+		return err
+	})
+	return out, err
+}
+
+func (d *Desk) applyPin(wl *campaign.Watchlist, r *store.AuditRecord, c Change) (campaign.Entry, error) {
+	exp := c.Expires
+	if !c.Pinned && exp.IsZero() {
+		exp = r.Time.Add(d.defaultTTL)
+	}
+	e, err := wl.Pin(c.Kind, c.Value, c.Pinned, exp)
+	if errors.Is(err, campaign.ErrNoEntry) {
+		return e, fmt.Errorf("%w: no watchlist entry %s %s", ErrNotFound, c.Kind, c.Value)
+	}
+	return e, err
+}
+
+// Unlock lifts the lock a fraud report put on an account, once the customer is re-verified.
+func (d *Desk) Unlock(ctx context.Context, actor, account, reason string) error {
+	if err := needReason(reason); err != nil {
+		return err
+	}
+	var known, locked bool
+	d.accounts.Peek(account, func(p *profile.Profile) {
+		known = p != nil
+		locked = known && p.Locked
+	})
+	if !known {
+		return fmt.Errorf("%w: account %q: no events seen", ErrNotFound, account)
+	}
+	if !locked {
+		return fmt.Errorf("%w: account %q is not locked", ErrConflict, account)
+	}
+	_, err := d.record(ctx, actor, ActionUnlock, "account:"+account, reason, map[string]string{"account": account},
+		func(r *store.AuditRecord) error {
+			d.applyUnlock(account, r.Time)
+			return nil
+		})
+	return err
+}
+
+// applyUnlock unlocks the account unless it was locked again after at.
+func (d *Desk) applyUnlock(account string, at time.Time) {
+	d.accounts.Peek(account, func(p *profile.Profile) {
+		if p != nil && p.Locked && int64(p.LockedAt) <= at.Unix() {
+			p.Locked = false
+		}
+	})
+}
+
+// Restore replays the audit trail over state rebuilt from the events; it returns how many actions it
+// applied. Entries that have expired since are applied and stay inactive.
+func (d *Desk) Restore(ctx context.Context) (int, error) {
+	n := 0
+	var after int64
+	for {
+		recs, err := d.store.Audit(ctx, store.AuditQuery{After: after, Limit: 1000})
+		if err != nil {
+			return n, err
+		}
+		for i := range recs {
+			r := &recs[i]
+			after = r.Seq
+			if err := d.replay(r); err != nil {
+				return n, fmt.Errorf("audit record %d (%s %s): %w", r.Seq, r.Action, r.Target, err)
+			}
+			n++
+		}
+		if len(recs) < 1000 {
+			return n, nil
+		}
+	}
+}
+
+func (d *Desk) replay(r *store.AuditRecord) error {
+	switch r.Action {
+	case ActionWatchAdd, ActionWatchRemove, ActionWatchPin:
+		if d.layer == nil {
+			return nil // the layer is off: nothing to restore
+		}
+		wl := d.layer.Watchlist()
+		switch r.Action {
+		case ActionWatchAdd:
+			var w Watch
+			if err := json.Unmarshal(r.Data, &w); err != nil {
+				return err
+			}
+			_, err := d.applyAdd(wl, r, w)
+			return err
+		case ActionWatchRemove:
+			var c Change
+			if err := json.Unmarshal(r.Data, &c); err != nil {
+				return err
+			}
+			_, err := d.applyRemove(wl, r, c)
+			if errors.Is(err, ErrNotFound) {
+				return nil // an automatic entry that no longer exists after the rebuild
+			}
+			return err
+		default:
+			var c Change
+			if err := json.Unmarshal(r.Data, &c); err != nil {
+				return err
+			}
+			_, err := d.applyPin(wl, r, c)
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			return err
+		}
+	case ActionUnlock:
+		var m map[string]string
+		if err := json.Unmarshal(r.Data, &m); err != nil {
+			return err
+		}
+		d.applyUnlock(m["account"], r.Time)
+	}
+	return nil
+}
