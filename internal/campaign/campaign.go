@@ -28,7 +28,7 @@ import (
 type Config struct {
 	// HerdWindow is how long buys of one symbol count together, in seconds (default 3600).
 	HerdWindow uint32 `yaml:"herd_window_seconds" json:"herd_window_seconds"`
-	// ThinValue is the average daily traded value in yen below which a symbol is thin (default 100M).
+	// ThinValue is the average daily traded value in yen below which a symbol is thin (default 300M).
 	ThinValue float64 `yaml:"thin_value_yen" json:"thin_value_yen"`
 	// WatchTTL is how long automatic watchlist entries last, in seconds (default 3 days).
 	WatchTTL uint32 `yaml:"watch_ttl_seconds" json:"watch_ttl_seconds"`
@@ -46,7 +46,7 @@ func (c *Config) defaults() {
 		c.HerdWindow = 3600
 	}
 	if c.ThinValue == 0 {
-		c.ThinValue = 100e6
+		c.ThinValue = 300e6
 	}
 	if c.WatchTTL == 0 {
 		c.WatchTTL = 3 * day
