@@ -102,6 +102,13 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 		return nil, err
 	}
 	desk := casework.New(p.engine.Campaign(), p.engine.Accounts(), st, time.Now)
+	if cfg.CompensationPolicy != "" {
+		pol, err := loadPolicy(cfg.CompensationPolicy)
+		if err != nil {
+			return nil, fmt.Errorf("compensation_policy: %w", err)
+		}
+		desk.SetPolicy(pol)
+	}
 	actions, err := desk.Restore(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("restore analyst actions: %w", err)

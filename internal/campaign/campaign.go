@@ -38,6 +38,9 @@ type Config struct {
 	NewAccount uint32 `yaml:"new_account_seconds" json:"new_account_seconds"`
 	// LinkWindow is how long a shared resource links the accounts that used it (default 7 days).
 	LinkWindow uint32 `yaml:"link_window_seconds" json:"link_window_seconds"`
+	// UnderWay is how long after a campaign alert the firm counts as under attack (default 90 minutes): the
+	// same crew is taking over more accounts, and sells from unfamiliar access are held.
+	UnderWay uint32 `yaml:"under_way_seconds" json:"under_way_seconds"`
 }
 
 func (c *Config) defaults() {
@@ -60,6 +63,9 @@ func (c *Config) defaults() {
 	if c.LinkWindow == 0 {
 		c.LinkWindow = 7 * day
 	}
+	if c.UnderWay == 0 {
+		c.UnderWay = 90 * 60
+	}
 }
 
 // Layer is the campaign layer. It is safe for concurrent use.
@@ -71,6 +77,22 @@ type Layer struct {
 	symbols map[string]*symbol
 
 	graph graph
+
+	// The latest campaign alert: its time (unix seconds, 0: none) and symbol.
+	lastMu     sync.Mutex
+	lastAlert  uint32
+	lastSymbol string
+}
+
+// UnderWay reports whether a campaign alert was raised within the configured period before at: its
+// symbol and how many seconds ago.
+func (l *Layer) UnderWay(at uint32) (symbol string, age uint32, ok bool) {
+	l.lastMu.Lock()
+	defer l.lastMu.Unlock()
+	if l.lastAlert == 0 || at < l.lastAlert || at > l.lastAlert+l.cfg.UnderWay {
+		return "", 0, false
+	}
+	return l.lastSymbol, at - l.lastAlert, true
 }
 
 // New returns an empty layer.

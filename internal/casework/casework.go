@@ -1,6 +1,8 @@
 // Package casework carries out analysts' actions on brokerguard's live state: adding, removing and
-// pinning watchlist entries, and unlocking an account after the customer was re-verified. Every action
-// is written to the store's audit trail first (who, when, what, why) and only then applied, so that
+// pinning watchlist entries, unlocking an account after the customer was re-verified, and working an
+// incident from the fraud report to the supervisor's approval (the unauthorized orders, executions
+// excluded, the assessment under the firm's compensation policy, the approval). Every action is
+// written to the store's audit trail first (who, when, what, why) and only then applied, so that
 // nothing changes without a record; at start the trail is replayed over the state rebuilt from the
 // events.
 package casework
@@ -11,10 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/campaign"
 	"github.com/brokerguard/brokerguard/internal/profile"
+	"github.com/brokerguard/brokerguard/internal/remedy"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
@@ -41,7 +45,15 @@ type Desk struct {
 	now      func() time.Time
 	// defaultTTL is how long an analyst's entry lasts when neither an expiry nor a pin is given.
 	defaultTTL time.Duration
+	// policy is the firm's compensation policy (nil: restore).
+	policy *remedy.Policy
+
+	incOnce sync.Once
+	inc     *incidents
 }
+
+// SetPolicy sets the firm's compensation policy; call it before serving.
+func (d *Desk) SetPolicy(p *remedy.Policy) { d.policy = p }
 
 // New returns a desk over the engine's campaign layer and profiles, recording into st.
 func New(layer *campaign.Layer, accounts *profile.Accounts, st store.Store, now func() time.Time) *Desk {
@@ -303,6 +315,8 @@ func (d *Desk) replay(r *store.AuditRecord) error {
 			}
 			return err
 		}
+	case ActionIncidentOpen, ActionIncidentOrders, ActionIncidentExecs, ActionIncidentAssess, ActionIncidentApprove:
+		return d.replayIncident(r)
 	case ActionUnlock:
 		var m map[string]string
 		if err := json.Unmarshal(r.Data, &m); err != nil {

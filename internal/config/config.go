@@ -47,6 +47,9 @@ type Config struct {
 
 	// Campaign configures the cross-account campaign layer.
 	Campaign Campaign `yaml:"campaign"`
+	// CompensationPolicy is the firm's compensation policy for incidents: restore, half_purchased,
+	// half_total, or a policy file (YAML). Empty: restore.
+	CompensationPolicy string `yaml:"compensation_policy"`
 
 	Server  Server   `yaml:"server"`
 	APIKeys []APIKey `yaml:"api_keys"`
@@ -75,10 +78,11 @@ type Server struct {
 
 // Roles of API keys.
 const (
-	RoleIngest  = "ingest"  // send events, read back decisions
-	RoleRead    = "read"    // read decisions, alerts and metrics
-	RoleAnalyst = "analyst" // read everything; act on the watchlist, locks and incidents
-	RoleAdmin   = "admin"   // everything
+	RoleIngest     = "ingest"     // send events, read back decisions
+	RoleRead       = "read"       // read decisions, alerts and metrics
+	RoleAnalyst    = "analyst"    // read everything; act on the watchlist, locks and incidents
+	RoleSupervisor = "supervisor" // an analyst who also approves compensation decisions
+	RoleAdmin      = "admin"      // everything
 )
 
 // APIKey is one bearer key. Exactly one of KeyFile, KeyEnv and SHA256 gives the secret.
@@ -252,9 +256,9 @@ func (c *Config) Validate() error {
 		}
 		names[k.Name] = true
 		switch k.Role {
-		case RoleIngest, RoleRead, RoleAnalyst, RoleAdmin:
+		case RoleIngest, RoleRead, RoleAnalyst, RoleSupervisor, RoleAdmin:
 		default:
-			bad("%s.role: %q, want ingest | read | analyst | admin", where, k.Role)
+			bad("%s.role: %q, want ingest | read | analyst | supervisor | admin", where, k.Role)
 		}
 		n := 0
 		for _, s := range []string{k.KeyFile, k.KeyEnv, k.SHA256} {

@@ -22,6 +22,9 @@ func (e *Engine) watchSignals(ev *event.Event, t uint32, rq *request, ins *marke
 	if rq.haveAcct {
 		ss.Set(WatchedAccount, 1, 0, 0, watchDetail(&rq.acctWatch))
 	}
+	if rq.underWay != "" {
+		ss.Set(CampaignUnderWay, 1, float64(rq.underWayAge), 0, rq.underWay)
+	}
 	if ev.Type != event.TypeOrder || ev.Side != "buy" {
 		return
 	}

@@ -247,6 +247,8 @@ type request struct {
 	// The watchlist entries that match the request.
 	symWatch, infraWatch, acctWatch campaign.Entry
 	haveSym, haveInfra, haveAcct    bool
+	underWay                        string // the symbol of a campaign under way
+	underWayAge                     uint32
 	// What the campaign layer learns once the account's decision is made.
 	order                                    campaign.Order
 	ins                                      market.Instrument
@@ -315,10 +317,21 @@ func (e *Engine) Process(ev *event.Event) Outcome {
 		}
 		rq.infraWatch, rq.haveInfra = w.Infrastructure(rq.addr, ev.Device, ev.Destination, t)
 		rq.acctWatch, rq.haveAcct = w.Account(ev.Account, t)
+		if ev.Type != event.TypeLogin {
+			rq.underWay, rq.underWayAge, _ = c.UnderWay(t)
+		}
 	}
 	e.accounts.With(ev.Account, func(p *profile.Profile) {
 		e.processAccount(ev, p, t, &rq, &out)
 	})
+	if rq.fraudReported {
+		detail := "the customer reported activity on the account as not theirs"
+		if ev.Channel != "" {
+			detail += " (by " + ev.Channel + ")"
+		}
+		out.Alerts = append(out.Alerts, event.Alert{ID: "rep-" + ev.ID, Time: ev.Time, Kind: event.AlertAccountTakeover,
+			Accounts: []string{ev.Account}, Score: 1000, Reasons: []event.Reason{{Code: "FRAUD_REPORTED", Detail: detail}}})
+	}
 	if c := e.campaign; c != nil {
 		// The campaign layer learns from the decision outside the account's lock.
 		if rq.recordOrder {

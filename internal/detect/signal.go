@@ -52,6 +52,7 @@ const (
 	WatchedInfrastructure
 	WatchedAccount
 	MarketRamp
+	CampaignUnderWay
 	NumSignals
 )
 
@@ -97,6 +98,7 @@ var signalNames = [NumSignals]string{
 	WatchedInfrastructure:      "WATCHED_INFRASTRUCTURE",
 	WatchedAccount:             "WATCHED_ACCOUNT",
 	MarketRamp:                 "MARKET_RAMP",
+	CampaignUnderWay:           "CAMPAIGN_UNDER_WAY",
 }
 
 // accessSignals are those that describe who is at the keyboard; a login passes them on to its session.
@@ -301,6 +303,8 @@ func (ss *Signals) Detail(s Signal) string {
 	case WatchedSymbol, WatchedInfrastructure, WatchedAccount:
 		d = orSome(a.s, "on the watchlist") // the watchlist entry's own words
 		d = d[:len(d)-1]
+	case CampaignUnderWay:
+		d = "a campaign is under way (" + orSome(a.s, "a thin symbol") + "pumped with hijacked accounts " + dur(a.a) + " ago)"
 	case MarketRamp:
 		d = "the symbol's market volume is " + strconv.FormatFloat(a.a, 'f', 0, 64) + "x an average day's by now, price " +
 			strconv.FormatFloat(100*a.b, 'f', 1, 64) + "% on the previous close"

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/brokerguard/brokerguard/internal/campaign"
 	"github.com/brokerguard/brokerguard/internal/casework"
+	"github.com/brokerguard/brokerguard/internal/remedy"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
@@ -209,5 +211,156 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) error {
 		out["next"] = strconv.FormatInt(recs[len(recs)-1].Seq, 10)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getIncidents(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.desk()
+	if err != nil {
+		return err
+	}
+	incs, err := d.Incidents(r.Context())
+	if err != nil {
+		return err
+	}
+	status, account := r.URL.Query().Get("status"), r.URL.Query().Get("account")
+	out := make([]casework.Incident, 0, len(incs))
+	for _, inc := range incs {
+		if (status == "" || inc.Status == status) && (account == "" || inc.Account == account) {
+			out = append(out, inc)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"incidents": out})
+	return nil
+}
+
+func (s *Server) postIncident(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.desk()
+	if err != nil {
+		return err
+	}
+	var req struct {
+		casework.OpenRequest
+		Reason string `json:"reason"`
+	}
+	if err := readBody(w, r, &req); err != nil {
+		return err
+	}
+	inc, err := d.OpenIncident(r.Context(), actor(r), req.OpenRequest, req.Reason)
+	if err != nil {
+		return presentCasework(err)
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"incident": inc})
+	return nil
+}
+
+func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.desk()
+	if err != nil {
+		return err
+	}
+	inc, err := d.Incident(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return presentCasework(err)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"incident": inc})
+	return nil
+}
+
+func (s *Server) getReconstruction(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.desk()
+	if err != nil {
+		return err
+	}
+	inc, err := d.Incident(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return presentCasework(err)
+	}
+	rec, _, err := d.Reconstruct(r.Context(), &inc)
+	if err != nil {
+		return presentCasework(err)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"incident": inc.ID, "account": inc.Account, "start": rec.Start, "end": rec.End,
+		"orders": rec.Orders, "accesses": rec.Accesses, "held_before": rec.HeldBefore, "excluded_executions": inc.Excluded})
+	return nil
+}
+
+// incidentEdit decodes a body of T plus a reason and runs do on it.
+func incidentEdit[T any](s *Server, w http.ResponseWriter, r *http.Request,
+	do func(d *casework.Desk, id string, body T, reason string) (casework.Incident, error)) error {
+	d, err := s.desk()
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Body   T
+		Reason string
+	}
+	raw := map[string]json.RawMessage{}
+	if err := readBody(w, r, &raw); err != nil {
+		return err
+	}
+	if v, ok := raw["reason"]; ok {
+		if err := json.Unmarshal(v, &req.Reason); err != nil {
+			return errorf(http.StatusBadRequest, CodeBadRequest, "reason: want a string")
+		}
+		delete(raw, "reason")
+	}
+	b, _ := json.Marshal(raw)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req.Body); err != nil {
+		return errorf(http.StatusBadRequest, CodeBadRequest, "body: "+err.Error())
+	}
+	inc, err := do(d, r.PathValue("id"), req.Body, req.Reason)
+	if err != nil {
+		return presentCasework(err)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"incident": inc})
+	return nil
+}
+
+func (s *Server) postIncidentOrders(w http.ResponseWriter, r *http.Request) error {
+	return incidentEdit(s, w, r, func(d *casework.Desk, id string, c casework.OrdersChange, reason string) (casework.Incident, error) {
+		return d.ChangeOrders(r.Context(), actor(r), id, c, reason)
+	})
+}
+
+func (s *Server) postIncidentExecutions(w http.ResponseWriter, r *http.Request) error {
+	return incidentEdit(s, w, r, func(d *casework.Desk, id string, c casework.ExecutionsChange, reason string) (casework.Incident, error) {
+		return d.ChangeExecutions(r.Context(), actor(r), id, c, reason)
+	})
+}
+
+func (s *Server) postIncidentAssess(w http.ResponseWriter, r *http.Request) error {
+	return incidentEdit(s, w, r, func(d *casework.Desk, id string, a casework.AssessRequest, reason string) (casework.Incident, error) {
+		return d.Assess(r.Context(), actor(r), id, a, reason)
+	})
+}
+
+func (s *Server) postIncidentApprove(w http.ResponseWriter, r *http.Request) error {
+	return incidentEdit(s, w, r, func(d *casework.Desk, id string, _ struct{}, reason string) (casework.Incident, error) {
+		return d.Approve(r.Context(), actor(r), id, reason)
+	})
+}
+
+func (s *Server) getTally(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.desk()
+	if err != nil {
+		return err
+	}
+	rows, err := d.Tally(r.Context())
+	if err != nil {
+		return presentCasework(err)
+	}
+	switch f := r.URL.Query().Get("format"); f {
+	case "", "json":
+		writeJSON(w, http.StatusOK, map[string]any{"months": rows})
+	case "csv":
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		return remedy.WriteTallyCSV(w, rows)
+	default:
+		return &apiError{status: http.StatusBadRequest, code: CodeBadRequest, message: fmt.Sprintf("format: %q, want json or csv", f), field: "format"}
+	}
 	return nil
 }

@@ -30,10 +30,11 @@ import (
 
 // Roles, from least to most.
 const (
-	RoleRead    = "read"
-	RoleIngest  = "ingest"
-	RoleAnalyst = "analyst"
-	RoleAdmin   = "admin"
+	RoleRead       = "read"
+	RoleIngest     = "ingest"
+	RoleAnalyst    = "analyst"
+	RoleSupervisor = "supervisor"
+	RoleAdmin      = "admin"
 )
 
 // Key is one accepted bearer key, by the SHA-256 of its secret.
@@ -90,10 +91,11 @@ type route struct {
 }
 
 var (
-	anyRole   = []string{RoleRead, RoleIngest, RoleAnalyst, RoleAdmin}
-	ingesters = []string{RoleIngest, RoleAdmin}
-	readers   = []string{RoleRead, RoleAnalyst, RoleAdmin}
-	analysts  = []string{RoleAnalyst, RoleAdmin}
+	anyRole     = []string{RoleRead, RoleIngest, RoleAnalyst, RoleSupervisor, RoleAdmin}
+	ingesters   = []string{RoleIngest, RoleAdmin}
+	readers     = []string{RoleRead, RoleAnalyst, RoleSupervisor, RoleAdmin}
+	analysts    = []string{RoleAnalyst, RoleSupervisor, RoleAdmin}
+	supervisors = []string{RoleSupervisor, RoleAdmin}
 )
 
 func routes() []route {
@@ -109,6 +111,15 @@ func routes() []route {
 		{"POST", "/v1/watchlist/pin", analysts, (*Server).postWatchlistPin},
 		{"POST", "/v1/accounts/{account}/unlock", analysts, (*Server).postUnlock},
 		{"GET", "/v1/audit", readers, (*Server).getAudit},
+		{"GET", "/v1/incidents", readers, (*Server).getIncidents},
+		{"POST", "/v1/incidents", analysts, (*Server).postIncident},
+		{"GET", "/v1/incidents/{id}", readers, (*Server).getIncident},
+		{"GET", "/v1/incidents/{id}/reconstruction", readers, (*Server).getReconstruction},
+		{"POST", "/v1/incidents/{id}/orders", analysts, (*Server).postIncidentOrders},
+		{"POST", "/v1/incidents/{id}/executions", analysts, (*Server).postIncidentExecutions},
+		{"POST", "/v1/incidents/{id}/assess", analysts, (*Server).postIncidentAssess},
+		{"POST", "/v1/incidents/{id}/approve", supervisors, (*Server).postIncidentApprove},
+		{"GET", "/v1/tally", readers, (*Server).getTally},
 		{"GET", "/v1/openapi.json", nil, (*Server).getOpenAPI},
 		{"GET", "/metrics", readers, (*Server).getMetrics},
 		{"GET", "/healthz", nil, (*Server).getHealth},

@@ -29,6 +29,7 @@ const (
 	ingestKey  = "ingest-key-0123456789"
 	readKey    = "read-key-0123456789ab"
 	analystKey = "analyst-key-0123456789"
+	superKey   = "supervisor-key-0123456789"
 )
 
 type fixture struct {
@@ -63,7 +64,8 @@ func newFixture(t *testing.T) *fixture {
 		Campaigns: eng.Campaign(), Desk: desk, Audit: st,
 		Keys: []Key{{Name: "edge", Role: RoleIngest, Hash: sha256.Sum256([]byte(ingestKey))},
 			{Name: "analyst", Role: RoleRead, Hash: sha256.Sum256([]byte(readKey))},
-			{Name: "desk-sato", Role: RoleAnalyst, Hash: sha256.Sum256([]byte(analystKey))}}})
+			{Name: "desk-sato", Role: RoleAnalyst, Hash: sha256.Sum256([]byte(analystKey))},
+			{Name: "chief-ito", Role: RoleSupervisor, Hash: sha256.Sum256([]byte(superKey))}}})
 	hs := httptest.NewServer(api.Handler())
 	t.Cleanup(func() {
 		hs.Close()

@@ -1,0 +1,763 @@
+package casework
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/brokerguard/brokerguard/internal/event"
+	"github.com/brokerguard/brokerguard/internal/remedy"
+	"github.com/brokerguard/brokerguard/internal/store"
+)
+
+// Incident actions in the audit trail.
+const (
+	ActionIncidentOpen    = "incident.open"
+	ActionIncidentOrders  = "incident.orders"
+	ActionIncidentExecs   = "incident.executions"
+	ActionIncidentAssess  = "incident.assess"
+	ActionIncidentApprove = "incident.approve"
+)
+
+// Incident sources and statuses.
+const (
+	SourceFraudReport = "fraud_report"
+	SourceAnalyst     = "analyst"
+	SourceDetection   = "detection"
+
+	StatusOpen     = "open"     // being reconstructed
+	StatusAssessed = "assessed" // valued under a policy, waiting for a supervisor
+	StatusApproved = "approved" // final
+)
+
+// ReportCode is the reason code of the alert a fraud report raises; such alerts open incidents.
+const ReportCode = "FRAUD_REPORTED"
+
+// Incident is one case of account takeover being made good: the account, the unauthorized orders
+// (with any executions excluded by an analyst), the assessment under a policy and its approval.
+type Incident struct {
+	ID         string            `json:"id"`
+	Account    string            `json:"account"`
+	Source     string            `json:"source"`
+	Status     string            `json:"status"`
+	Opened     time.Time         `json:"opened"`
+	OpenedBy   string            `json:"opened_by"`
+	ReportTime time.Time         `json:"report_time,omitzero"`
+	Orders     []string          `json:"orders"`
+	Excluded   map[string]string `json:"excluded_executions,omitempty"` // execution (exec_id or event id) → reason
+	Factors    []string          `json:"factors,omitempty"`
+	Assessment *Assessment       `json:"assessment,omitempty"`
+	Approval   *Approval         `json:"approval,omitempty"`
+	// Audit are the audit records of the incident, oldest first.
+	Audit []int64 `json:"audit"`
+}
+
+// Assessment is an incident valued under a policy.
+type Assessment struct {
+	Seq    int64          `json:"audit_seq"`
+	By     string         `json:"by"`
+	Time   time.Time      `json:"time"`
+	Policy string         `json:"policy"`
+	Result *remedy.Result `json:"result"`
+}
+
+// Approval is a supervisor's sign-off on an assessment; after it the incident is final.
+type Approval struct {
+	Seq        int64     `json:"audit_seq"`
+	By         string    `json:"by"`
+	Time       time.Time `json:"time"`
+	Assessment int64     `json:"assessment_seq"`
+	Amount     string    `json:"amount"` // the recommended amount approved, whole yen
+	Reason     string    `json:"reason"`
+}
+
+// incidents is the desk's incident register, rebuilt from the audit trail.
+type incidents struct {
+	mu sync.Mutex
+	m  map[string]*Incident
+}
+
+func (d *Desk) register() *incidents {
+	d.incOnce.Do(func() { d.inc = &incidents{m: map[string]*Incident{}} })
+	return d.inc
+}
+
+// OpenRequest opens an incident. Orders empty: proposed from the account's decisions.
+type OpenRequest struct {
+	ID         string    `json:"id,omitempty"`
+	Account    string    `json:"account"`
+	Orders     []string  `json:"orders,omitempty"`
+	ReportTime time.Time `json:"report_time,omitzero"`
+	Factors    []string  `json:"factors,omitempty"`
+	Source     string    `json:"source,omitempty"`
+}
+
+type openData struct {
+	OpenRequest
+	Proposed []Evidence `json:"proposed,omitempty"`
+}
+
+// Evidence is why an order looks unauthorized: its own decision, and the login of its session when
+// that login was flagged.
+type Evidence struct {
+	Event        string   `json:"event"`
+	OrderID      string   `json:"order_id"`
+	Time         string   `json:"time"`
+	Action       string   `json:"action"`
+	Score        int      `json:"score"`
+	Reasons      []string `json:"reasons"`
+	Session      string   `json:"session,omitempty"`
+	Login        string   `json:"login,omitempty"` // the flagged login that opened the session
+	LoginReasons []string `json:"login_reasons,omitempty"`
+}
+
+// Incidents lists the register, newest first, with the fraud reports that no incident covers yet as
+// open incidents of source fraud_report (their id is inc-<report event id>).
+func (d *Desk) Incidents(ctx context.Context) ([]Incident, error) {
+	reg := d.register()
+	reports, err := d.reportAlerts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	reg.mu.Lock()
+	out := make([]Incident, 0, len(reg.m)+len(reports))
+	for _, inc := range reg.m {
+		out = append(out, *inc)
+	}
+	for _, a := range reports {
+		if _, ok := reg.m[reportIncidentID(a.ID)]; !ok {
+			out = append(out, reportIncident(a))
+		}
+	}
+	reg.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Opened.Equal(out[j].Opened) {
+			return out[i].Opened.After(out[j].Opened)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+func reportIncidentID(alertID string) string { return "inc-" + strings.TrimPrefix(alertID, "rep-") }
+
+func reportIncident(a store.StoredAlert) Incident {
+	acct := ""
+	if len(a.Accounts) > 0 {
+		acct = a.Accounts[0]
+	}
+	return Incident{ID: reportIncidentID(a.ID), Account: acct, Source: SourceFraudReport, Status: StatusOpen,
+		Opened: a.Time, OpenedBy: "fraud_report", ReportTime: a.Time, Orders: []string{}, Audit: []int64{}}
+}
+
+// reportAlerts returns the stored alerts raised by fraud reports.
+func (d *Desk) reportAlerts(ctx context.Context) ([]store.StoredAlert, error) {
+	var out []store.StoredAlert
+	var before int64
+	for {
+		as, err := d.store.Alerts(ctx, store.AlertQuery{Kind: event.AlertAccountTakeover, Before: before, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range as {
+			if len(a.Reasons) > 0 && a.Reasons[0].Code == ReportCode {
+				out = append(out, a)
+			}
+		}
+		if len(as) < 1000 {
+			return out, nil
+		}
+		before = as[len(as)-1].Seq
+	}
+}
+
+// Incident returns one incident.
+func (d *Desk) Incident(ctx context.Context, id string) (Incident, error) {
+	reg := d.register()
+	reg.mu.Lock()
+	inc, ok := reg.m[id]
+	var out Incident
+	if ok {
+		out = *inc
+	}
+	reg.mu.Unlock()
+	if ok {
+		return out, nil
+	}
+	if strings.HasPrefix(id, "inc-") {
+		reports, err := d.reportAlerts(ctx)
+		if err != nil {
+			return Incident{}, err
+		}
+		for _, a := range reports {
+			if reportIncidentID(a.ID) == id {
+				return reportIncident(a), nil
+			}
+		}
+	}
+	return Incident{}, fmt.Errorf("%w: no incident %q", ErrNotFound, id)
+}
+
+// OpenIncident opens an incident. Without orders, the account's orders that detection found
+// suspicious in the 14 days before the report (or now) are proposed, with their evidence.
+func (d *Desk) OpenIncident(ctx context.Context, actor string, req OpenRequest, reason string) (Incident, error) {
+	if err := needReason(reason); err != nil {
+		return Incident{}, err
+	}
+	if req.Account == "" {
+		return Incident{}, fmt.Errorf("%w: account: required", ErrInvalid)
+	}
+	if req.Source == "" {
+		req.Source = SourceAnalyst
+	}
+	if req.Source != SourceAnalyst && req.Source != SourceDetection && req.Source != SourceFraudReport {
+		return Incident{}, fmt.Errorf("%w: source: %q, want analyst, detection or fraud_report", ErrInvalid, req.Source)
+	}
+	now := d.now().UTC()
+	if req.ID == "" {
+		req.ID = fmt.Sprintf("inc-%s-%d", req.Account, now.UnixNano())
+	}
+	reg := d.register()
+	reg.mu.Lock()
+	_, exists := reg.m[req.ID]
+	reg.mu.Unlock()
+	if exists {
+		return Incident{}, fmt.Errorf("%w: incident %q is already open", ErrConflict, req.ID)
+	}
+	data := openData{OpenRequest: req}
+	if len(req.Orders) == 0 {
+		until := req.ReportTime
+		if until.IsZero() {
+			until = now
+		}
+		ev, err := d.propose(ctx, req.Account, until.Add(-14*24*time.Hour), until)
+		if err != nil {
+			return Incident{}, err
+		}
+		if len(ev) == 0 {
+			return Incident{}, fmt.Errorf("%w: account %q: no orders flagged by detection in the 14 days before %s; name the orders",
+				ErrInvalid, req.Account, until.Format(time.RFC3339))
+		}
+		data.Proposed = ev
+		for _, e := range ev {
+			if !slices.Contains(data.Orders, e.OrderID) {
+				data.Orders = append(data.Orders, e.OrderID)
+			}
+		}
+	}
+	var out Incident
+	_, err := d.record(ctx, actor, ActionIncidentOpen, "incident:"+req.ID, reason, data, func(r *store.AuditRecord) error {
+		out = d.applyOpen(r, data)
+		return nil
+	})
+	return out, err
+}
+
+func (d *Desk) applyOpen(r *store.AuditRecord, data openData) Incident {
+	inc := &Incident{ID: data.ID, Account: data.Account, Source: data.Source, Status: StatusOpen, Opened: r.Time,
+		OpenedBy: r.Actor, ReportTime: data.ReportTime, Orders: data.Orders, Factors: data.Factors, Audit: []int64{r.Seq}}
+	if inc.Orders == nil {
+		inc.Orders = []string{}
+	}
+	reg := d.register()
+	reg.mu.Lock()
+	reg.m[inc.ID] = inc
+	reg.mu.Unlock()
+	return *inc
+}
+
+// propose returns the account's orders in [since, until] that detection found suspicious, as evidence:
+// orders decided review or above or carrying takeover signs, and every order of a session whose login
+// was.
+func (d *Desk) propose(ctx context.Context, account string, since, until time.Time) ([]Evidence, error) {
+	decs, err := d.store.Decisions(ctx, store.DecisionQuery{Account: account, Since: since, Until: until, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	all := map[string]store.StoredDecision{}
+	flagged := map[string]bool{}
+	for _, dc := range decs {
+		all[dc.ID] = dc
+		if dc.Action >= event.ActionReview || hasSigns(dc.Reasons) {
+			flagged[dc.ID] = true
+		}
+	}
+	if len(flagged) == 0 {
+		return nil, nil
+	}
+	sessions := map[string]string{} // session → the flagged login that opened it
+	var out []Evidence
+	err = d.store.ScanEvents(ctx, 0, func(_ int64, rec store.EventRecord) error {
+		if rec.Account != account || (rec.Type != "login" && rec.Type != "order") {
+			return nil
+		}
+		if _, ok := all[rec.ID]; !ok {
+			return nil
+		}
+		var e struct {
+			OrderID string `json:"order_id"`
+			Session string `json:"session"`
+		}
+		if err := json.Unmarshal(rec.Raw, &e); err != nil {
+			return nil
+		}
+		if rec.Type == "login" {
+			if flagged[rec.ID] && e.Session != "" {
+				sessions[e.Session] = rec.ID
+			}
+			return nil
+		}
+		login, inSession := sessions[e.Session]
+		if e.OrderID == "" || (!flagged[rec.ID] && !inSession) {
+			return nil
+		}
+		dc := all[rec.ID]
+		ev := Evidence{Event: rec.ID, OrderID: e.OrderID, Time: rec.Time.Format(time.RFC3339Nano), Action: dc.Action.String(),
+			Score: dc.Score, Session: e.Session, Login: login}
+		for _, r := range dc.Reasons {
+			ev.Reasons = append(ev.Reasons, r.Code)
+		}
+		if inSession {
+			for _, r := range all[login].Reasons {
+				ev.LoginReasons = append(ev.LoginReasons, r.Code)
+			}
+		}
+		out = append(out, ev)
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Time < out[j].Time })
+	return out, err
+}
+
+// takeoverCodes are the reason codes that say someone else may be at the keyboard.
+var takeoverCodes = map[string]bool{
+	"NEW_DEVICE": true, "NEW_ASN": true, "HOSTING_ASN": true, "VPN_ASN": true, "NEW_COUNTRY": true,
+	"IMPOSSIBLE_TRAVEL": true, "UA_TLS_MISMATCH": true, "FAILED_LOGINS_BEFORE": true,
+	"SESSION_NETWORK_CHANGED": true, "SESSION_TLS_CHANGED": true, "SESSION_DEVICE_CHANGED": true,
+	"NOTIFICATIONS_OFF": true, "EMAIL_CHANGED_RECENTLY": true, "LOGIN_DURING_STUFFING_WAVE": true,
+	"WATCHED_INFRASTRUCTURE": true, "ADDRESS_SHARED_ACROSS_ACCOUNTS": true, "DEVICE_SHARED_ACROSS_ACCOUNTS": true,
+}
+
+func hasSigns(rs []event.Reason) bool {
+	for _, r := range rs {
+		if takeoverCodes[r.Code] {
+			return true
+		}
+	}
+	return false
+}
+
+// editable returns the incident for a change, refusing approved ones. An open fraud-report incident
+// that is not in the register yet is opened first, with the orders detection proposes.
+func (d *Desk) editable(ctx context.Context, actor, id string) (*Incident, error) {
+	reg := d.register()
+	reg.mu.Lock()
+	inc := reg.m[id]
+	reg.mu.Unlock()
+	if inc == nil {
+		virt, err := d.Incident(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := d.OpenIncident(ctx, actor, OpenRequest{ID: virt.ID, Account: virt.Account, ReportTime: virt.ReportTime,
+			Source: SourceFraudReport}, "opened by the customer's fraud report"); err != nil && !errors.Is(err, ErrInvalid) {
+			return nil, err
+		} else if err != nil {
+			// Nothing flagged: open it empty, for the analyst to name the orders.
+			if _, err := d.record(ctx, actor, ActionIncidentOpen, "incident:"+virt.ID, "opened by the customer's fraud report",
+				openData{OpenRequest: OpenRequest{ID: virt.ID, Account: virt.Account, ReportTime: virt.ReportTime, Source: SourceFraudReport}},
+				func(r *store.AuditRecord) error {
+					d.applyOpen(r, openData{OpenRequest: OpenRequest{ID: virt.ID, Account: virt.Account, ReportTime: virt.ReportTime, Source: SourceFraudReport}})
+					return nil
+				}); err != nil {
+				return nil, err
+			}
+		}
+		reg.mu.Lock()
+		inc = reg.m[id]
+		reg.mu.Unlock()
+	}
+	if inc.Status == StatusApproved {
+		return nil, fmt.Errorf("%w: incident %q is approved and final", ErrConflict, id)
+	}
+	return inc, nil
+}
+
+// OrdersChange adds or removes unauthorized orders.
+type OrdersChange struct {
+	Add    []string `json:"add,omitempty"`
+	Remove []string `json:"remove,omitempty"`
+}
+
+// ChangeOrders edits an incident's unauthorized orders; its assessment is dropped.
+func (d *Desk) ChangeOrders(ctx context.Context, actor, id string, c OrdersChange, reason string) (Incident, error) {
+	if err := needReason(reason); err != nil {
+		return Incident{}, err
+	}
+	if len(c.Add)+len(c.Remove) == 0 {
+		return Incident{}, fmt.Errorf("%w: add or remove: name at least one order", ErrInvalid)
+	}
+	inc, err := d.editable(ctx, actor, id)
+	if err != nil {
+		return Incident{}, err
+	}
+	for _, o := range c.Remove {
+		if !slices.Contains(inc.Orders, o) {
+			return Incident{}, fmt.Errorf("%w: remove: order %q is not in incident %q", ErrInvalid, o, id)
+		}
+	}
+	var out Incident
+	data := struct {
+		ID string `json:"id"`
+		OrdersChange
+	}{id, c}
+	_, err = d.record(ctx, actor, ActionIncidentOrders, "incident:"+id, reason, data, func(r *store.AuditRecord) error {
+		out = d.applyOrders(r, id, c)
+		return nil
+	})
+	return out, err
+}
+
+func (d *Desk) applyOrders(r *store.AuditRecord, id string, c OrdersChange) Incident {
+	reg := d.register()
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	inc := reg.m[id]
+	if inc == nil {
+		return Incident{}
+	}
+	for _, o := range c.Remove {
+		inc.Orders = slices.DeleteFunc(inc.Orders, func(x string) bool { return x == o })
+	}
+	for _, o := range c.Add {
+		if !slices.Contains(inc.Orders, o) {
+			inc.Orders = append(inc.Orders, o)
+		}
+	}
+	inc.Status, inc.Assessment = StatusOpen, nil
+	inc.Audit = append(inc.Audit, r.Seq)
+	return *inc
+}
+
+// ExecutionsChange excludes executions from the valuation, or includes them again.
+type ExecutionsChange struct {
+	Exclude []string `json:"exclude,omitempty"`
+	Include []string `json:"include,omitempty"`
+}
+
+// ChangeExecutions excludes or re-includes executions (by exec_id or event id); its assessment is dropped.
+func (d *Desk) ChangeExecutions(ctx context.Context, actor, id string, c ExecutionsChange, reason string) (Incident, error) {
+	if err := needReason(reason); err != nil {
+		return Incident{}, err
+	}
+	if len(c.Exclude)+len(c.Include) == 0 {
+		return Incident{}, fmt.Errorf("%w: exclude or include: name at least one execution", ErrInvalid)
+	}
+	inc, err := d.editable(ctx, actor, id)
+	if err != nil {
+		return Incident{}, err
+	}
+	for _, x := range c.Include {
+		if _, ok := inc.Excluded[x]; !ok {
+			return Incident{}, fmt.Errorf("%w: include: execution %q is not excluded", ErrInvalid, x)
+		}
+	}
+	var out Incident
+	data := struct {
+		ID string `json:"id"`
+		ExecutionsChange
+	}{id, c}
+	_, err = d.record(ctx, actor, ActionIncidentExecs, "incident:"+id, reason, data, func(r *store.AuditRecord) error {
+		out = d.applyExecs(r, id, c)
+		return nil
+	})
+	return out, err
+}
+
+func (d *Desk) applyExecs(r *store.AuditRecord, id string, c ExecutionsChange) Incident {
+	reg := d.register()
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	inc := reg.m[id]
+	if inc == nil {
+		return Incident{}
+	}
+	if inc.Excluded == nil {
+		inc.Excluded = map[string]string{}
+	}
+	for _, x := range c.Exclude {
+		inc.Excluded[x] = r.Reason
+	}
+	for _, x := range c.Include {
+		delete(inc.Excluded, x)
+	}
+	inc.Status, inc.Assessment = StatusOpen, nil
+	inc.Audit = append(inc.Audit, r.Seq)
+	return *inc
+}
+
+// AssessRequest values an incident under a policy.
+type AssessRequest struct {
+	Policy        string   `json:"policy,omitempty"` // a built-in name, or "" for the server's policy
+	Factors       []string `json:"factors,omitempty"`
+	ValuationDate string   `json:"valuation_date,omitempty"`
+}
+
+// Reconstruct resolves an incident against the stored events, without the excluded executions.
+func (d *Desk) Reconstruct(ctx context.Context, inc *Incident) (*remedy.Reconstruction, *remedy.Book, error) {
+	if len(inc.Orders) == 0 {
+		return nil, nil, fmt.Errorf("%w: incident %q names no unauthorized orders yet", ErrInvalid, inc.ID)
+	}
+	ri := remedy.Incident{ID: inc.ID, Account: inc.Account, Orders: inc.Orders, ReportTime: inc.ReportTime, Factors: inc.Factors}
+	book, err := d.collect(ctx, []remedy.Incident{ri})
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, ie := book.Reconstruct(&ri)
+	if ie != nil {
+		return nil, nil, fmt.Errorf("%w: %s", ErrInvalid, ie.Error())
+	}
+	for _, o := range rec.Orders {
+		o.Fills = slices.DeleteFunc(o.Fills, func(f remedy.Fill) bool {
+			_, byExec := inc.Excluded[f.ExecID]
+			_, byEvent := inc.Excluded[f.EventID]
+			return byExec || byEvent
+		})
+	}
+	return rec, book, nil
+}
+
+// collect reads every stored event once into a remedy book for the incidents.
+func (d *Desk) collect(ctx context.Context, incs []remedy.Incident) (*remedy.Book, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		err := d.store.ScanEvents(ctx, 0, func(_ int64, rec store.EventRecord) error {
+			if _, err := pw.Write(rec.Raw); err != nil {
+				return err
+			}
+			_, err := pw.Write([]byte{'\n'})
+			return err
+		})
+		pw.CloseWithError(err)
+	}()
+	book, err := remedy.Collect(ctx, pr, incs)
+	pr.Close()
+	return book, err
+}
+
+// Assess values an incident under a policy and records the result; it waits for a supervisor.
+func (d *Desk) Assess(ctx context.Context, actor, id string, req AssessRequest, reason string) (Incident, error) {
+	if err := needReason(reason); err != nil {
+		return Incident{}, err
+	}
+	inc, err := d.editable(ctx, actor, id)
+	if err != nil {
+		return Incident{}, err
+	}
+	p := d.policy
+	if req.Policy != "" {
+		bp, ok := remedy.Builtin(req.Policy)
+		if !ok {
+			if d.policy == nil || d.policy.Name != req.Policy {
+				return Incident{}, fmt.Errorf("%w: policy: %q is neither built in (%s) nor the server's policy", ErrInvalid,
+					req.Policy, strings.Join(remedy.Builtins(), ", "))
+			}
+		} else {
+			p = bp
+		}
+	}
+	if p == nil {
+		p, _ = remedy.Builtin(remedy.BaseRestore)
+	}
+	var override *remedy.Day
+	if req.ValuationDate != "" {
+		day, err := remedy.ParseDay(req.ValuationDate)
+		if err != nil {
+			return Incident{}, fmt.Errorf("%w: valuation_date: %v", ErrInvalid, err)
+		}
+		override = &day
+	}
+	cp := *inc
+	if req.Factors != nil {
+		cp.Factors = req.Factors
+	}
+	rec, book, err := d.Reconstruct(ctx, &cp)
+	if err != nil {
+		return Incident{}, err
+	}
+	res, err := remedy.Assess(rec, book, p, override)
+	if err != nil {
+		return Incident{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	data := struct {
+		ID      string         `json:"id"`
+		Policy  string         `json:"policy"`
+		Factors []string       `json:"factors"`
+		Result  *remedy.Result `json:"result"`
+	}{id, p.Name, cp.Factors, res}
+	var out Incident
+	_, err = d.record(ctx, actor, ActionIncidentAssess, "incident:"+id, reason, data, func(r *store.AuditRecord) error {
+		out = d.applyAssess(r, id, p.Name, cp.Factors, res)
+		return nil
+	})
+	return out, err
+}
+
+func (d *Desk) applyAssess(r *store.AuditRecord, id, policy string, factors []string, res *remedy.Result) Incident {
+	reg := d.register()
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	inc := reg.m[id]
+	if inc == nil {
+		return Incident{}
+	}
+	inc.Factors = factors
+	inc.Assessment = &Assessment{Seq: r.Seq, By: r.Actor, Time: r.Time, Policy: policy, Result: res}
+	inc.Status = StatusAssessed
+	inc.Audit = append(inc.Audit, r.Seq)
+	return *inc
+}
+
+// Approve signs off the incident's assessment. The supervisor must not be its assessor; after it the
+// incident is final.
+func (d *Desk) Approve(ctx context.Context, actor, id, reason string) (Incident, error) {
+	if err := needReason(reason); err != nil {
+		return Incident{}, err
+	}
+	reg := d.register()
+	reg.mu.Lock()
+	inc := reg.m[id]
+	var cp Incident
+	if inc != nil {
+		cp = *inc
+	}
+	reg.mu.Unlock()
+	switch {
+	case inc == nil:
+		return Incident{}, fmt.Errorf("%w: no incident %q", ErrNotFound, id)
+	case cp.Status == StatusApproved:
+		return Incident{}, fmt.Errorf("%w: incident %q is already approved", ErrConflict, id)
+	case cp.Assessment == nil:
+		return Incident{}, fmt.Errorf("%w: incident %q has no assessment to approve", ErrConflict, id)
+	case cp.Assessment.By == actor:
+		return Incident{}, fmt.Errorf("%w: %s assessed incident %q; another person must approve it", ErrConflict, actor, id)
+	}
+	amount := ""
+	if cp.Assessment.Result != nil && cp.Assessment.Result.Decision != nil {
+		amount = cp.Assessment.Result.Decision.Recommended.String()
+	}
+	data := map[string]any{"id": id, "assessment_seq": cp.Assessment.Seq, "amount": amount}
+	var out Incident
+	_, err := d.record(ctx, actor, ActionIncidentApprove, "incident:"+id, reason, data, func(r *store.AuditRecord) error {
+		out = d.applyApprove(r, id, cp.Assessment.Seq, amount)
+		return nil
+	})
+	return out, err
+}
+
+func (d *Desk) applyApprove(r *store.AuditRecord, id string, assessment int64, amount string) Incident {
+	reg := d.register()
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	inc := reg.m[id]
+	if inc == nil || inc.Assessment == nil || inc.Assessment.Seq != assessment {
+		return Incident{}
+	}
+	inc.Approval = &Approval{Seq: r.Seq, By: r.Actor, Time: r.Time, Assessment: assessment, Amount: amount, Reason: r.Reason}
+	inc.Status = StatusApproved
+	inc.Audit = append(inc.Audit, r.Seq)
+	return *inc
+}
+
+// replayIncident applies one incident action from the trail.
+func (d *Desk) replayIncident(r *store.AuditRecord) error {
+	switch r.Action {
+	case ActionIncidentOpen:
+		var data openData
+		if err := json.Unmarshal(r.Data, &data); err != nil {
+			return err
+		}
+		d.applyOpen(r, data)
+	case ActionIncidentOrders:
+		var data struct {
+			ID string `json:"id"`
+			OrdersChange
+		}
+		if err := json.Unmarshal(r.Data, &data); err != nil {
+			return err
+		}
+		d.applyOrders(r, data.ID, data.OrdersChange)
+	case ActionIncidentExecs:
+		var data struct {
+			ID string `json:"id"`
+			ExecutionsChange
+		}
+		if err := json.Unmarshal(r.Data, &data); err != nil {
+			return err
+		}
+		d.applyExecs(r, data.ID, data.ExecutionsChange)
+	case ActionIncidentAssess:
+		var data struct {
+			ID      string         `json:"id"`
+			Policy  string         `json:"policy"`
+			Factors []string       `json:"factors"`
+			Result  *remedy.Result `json:"result"`
+		}
+		if err := json.Unmarshal(r.Data, &data); err != nil {
+			return err
+		}
+		d.applyAssess(r, data.ID, data.Policy, data.Factors, data.Result)
+	case ActionIncidentApprove:
+		var data struct {
+			ID         string `json:"id"`
+			Assessment int64  `json:"assessment_seq"`
+			Amount     string `json:"amount"`
+		}
+		if err := json.Unmarshal(r.Data, &data); err != nil {
+			return err
+		}
+		d.applyApprove(r, data.ID, data.Assessment, data.Amount)
+	}
+	return nil
+}
+
+// Tally counts the confirmed incidents (assessed or approved) by month of occurrence.
+func (d *Desk) Tally(ctx context.Context) ([]remedy.TallyRow, error) {
+	reg := d.register()
+	reg.mu.Lock()
+	var incs []Incident
+	for _, inc := range reg.m {
+		if inc.Status == StatusAssessed || inc.Status == StatusApproved {
+			incs = append(incs, *inc)
+		}
+	}
+	reg.mu.Unlock()
+	sort.Slice(incs, func(i, j int) bool { return incs[i].ID < incs[j].ID })
+	if len(incs) == 0 {
+		return []remedy.TallyRow{}, nil
+	}
+	ris := make([]remedy.Incident, len(incs))
+	for i, inc := range incs {
+		ris[i] = remedy.Incident{ID: inc.ID, Account: inc.Account, Orders: inc.Orders, ReportTime: inc.ReportTime}
+	}
+	book, err := d.collect(ctx, ris)
+	if err != nil {
+		return nil, err
+	}
+	var recs []*remedy.Reconstruction
+	for i := range ris {
+		rec, ie := book.Reconstruct(&ris[i])
+		if ie != nil {
+			continue
+		}
+		recs = append(recs, rec)
+	}
+	return remedy.Tally(recs), nil
+}
