@@ -152,6 +152,12 @@ func (d *Desk) applyAdd(wl *campaign.Watchlist, r *store.AuditRecord, w Watch) (
 // RemoveWatch takes an entry off the watchlist; automatic sources leave it off for the layer's watch
 // period.
 func (d *Desk) RemoveWatch(ctx context.Context, actor string, c Change, reason string) (campaign.Entry, error) {
+	return d.changeWatch(ctx, actor, ActionWatchRemove, c, reason, d.applyRemove)
+}
+
+// changeWatch checks a change to an existing entry, records it, then applies it.
+func (d *Desk) changeWatch(ctx context.Context, actor, action string, c Change, reason string,
+	apply func(*campaign.Watchlist, *store.AuditRecord, Change) (campaign.Entry, error)) (campaign.Entry, error) {
 	wl, err := d.watchlist()
 	if err != nil {
 		return campaign.Entry{}, err
@@ -168,8 +174,8 @@ func (d *Desk) RemoveWatch(ctx context.Context, actor string, c Change, reason s
 		return campaign.Entry{}, fmt.Errorf("%w: no watchlist entry %s %s", ErrNotFound, c.Kind, c.Value)
 	}
 	var out campaign.Entry
-	_, err = d.record(ctx, actor, ActionWatchRemove, c.Kind+":"+c.Value, reason, c, func(r *store.AuditRecord) error {
-		out, err = d.applyRemove(wl, r, c)
+	_, err = d.record(ctx, actor, action, c.Kind+":"+c.Value, reason, c, func(r *store.AuditRecord) error {
+		out, err = apply(wl, r, c)
 		return err
 	})
 	return out, err
@@ -187,27 +193,7 @@ func (d *Desk) applyRemove(wl *campaign.Watchlist, r *store.AuditRecord, c Chang
 // PinWatch pins an entry (it never expires) or unpins it (it expires at c.Expires, or after the
 // default period).
 func (d *Desk) PinWatch(ctx context.Context, actor string, c Change, reason string) (campaign.Entry, error) {
-	wl, err := d.watchlist()
-	if err != nil {
-		return campaign.Entry{}, err
-	}
-	if err := needReason(reason); err != nil {
-		return campaign.Entry{}, err
-	}
-	v, err := campaign.Normalize(c.Kind, c.Value)
-	if err != nil {
-		return campaign.Entry{}, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	c.Value = v
-	if _, ok := wl.Get(c.Kind, c.Value); !ok {
-		return campaign.Entry{}, fmt.Errorf("%w: no watchlist entry %s %s", ErrNotFound, c.Kind, c.Value)
-	}
-	var out campaign.Entry
-	_, err = d.record(ctx, actor, ActionWatchPin, c.Kind+":"+c.Value, reason, c, func(r *store.AuditRecord) error {
-		out, err = d.applyPin(wl, r, c)
-		return err
-	})
-	return out, err
+	return d.changeWatch(ctx, actor, ActionWatchPin, c, reason, d.applyPin)
 }
 
 func (d *Desk) applyPin(wl *campaign.Watchlist, r *store.AuditRecord, c Change) (campaign.Entry, error) {

@@ -110,23 +110,16 @@ func (s *Server) postWatchlist(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) postWatchlistRemove(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.desk()
-	if err != nil {
-		return err
-	}
-	var req watchRequest
-	if err := readBody(w, r, &req); err != nil {
-		return err
-	}
-	e, err := d.RemoveWatch(r.Context(), actor(r), casework.Change{Kind: req.Kind, Value: req.Value}, req.Reason)
-	if err != nil {
-		return presentCasework(err)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"removed": e})
-	return nil
+	return s.watchChange(w, r, "removed", (*casework.Desk).RemoveWatch)
 }
 
 func (s *Server) postWatchlistPin(w http.ResponseWriter, r *http.Request) error {
+	return s.watchChange(w, r, "entry", (*casework.Desk).PinWatch)
+}
+
+// watchChange decodes a change to a watchlist entry, runs it and answers with the entry under key.
+func (s *Server) watchChange(w http.ResponseWriter, r *http.Request, key string,
+	do func(*casework.Desk, context.Context, string, casework.Change, string) (campaign.Entry, error)) error {
 	d, err := s.desk()
 	if err != nil {
 		return err
@@ -135,11 +128,11 @@ func (s *Server) postWatchlistPin(w http.ResponseWriter, r *http.Request) error 
 	if err := readBody(w, r, &req); err != nil {
 		return err
 	}
-	e, err := d.PinWatch(r.Context(), actor(r), casework.Change{Kind: req.Kind, Value: req.Value, Pinned: req.Pinned, Expires: req.Expires}, req.Reason)
+	e, err := do(d, r.Context(), actor(r), casework.Change{Kind: req.Kind, Value: req.Value, Pinned: req.Pinned, Expires: req.Expires}, req.Reason)
 	if err != nil {
 		return presentCasework(err)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"entry": e})
+	writeJSON(w, http.StatusOK, map[string]any{key: e})
 	return nil
 }
 
