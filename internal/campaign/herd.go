@@ -286,10 +286,15 @@ func (l *Layer) beneficiary(s *symbol, sells []Order, at *Order, t uint32) (even
 		}
 		big := share >= 0.2
 		during := s.lastVictimBuy > 0 && absDiff(unix(o.Time), s.lastVictimBuy) <= 1800
+		// Evidence points. A stake built on two days before the ramp with only the timing to go on is
+		// what an active trader's swing position looks like too: it takes one more piece of evidence.
 		points := 0
 		if accumulated {
 			points++
 			if share >= 0.02 {
+				points++
+			}
+			if o.PositionBuyDays >= 3 {
 				points++
 			}
 		}
@@ -298,7 +303,11 @@ func (l *Layer) beneficiary(s *symbol, sells []Order, at *Order, t uint32) (even
 				points++
 			}
 		}
-		if points < 3 || !(accumulated || boughtBefore || (o.PositionSince == 0 && recent)) {
+		need := 4
+		if !accumulated && !boughtBefore {
+			need = 3 // held from before the data by a recently opened account
+		}
+		if points < need || !(accumulated || boughtBefore || (o.PositionSince == 0 && recent)) {
 			continue
 		}
 		found[o.Account] = true

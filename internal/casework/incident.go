@@ -119,7 +119,8 @@ type Evidence struct {
 }
 
 // Incidents lists the register, newest first, with the fraud reports that no incident covers yet as
-// open incidents of source fraud_report (their id is inc-<report event id>).
+// open incidents of source fraud_report (their id is inc-<report event id>). A report of an account
+// whose incident is still being worked joins that incident instead of opening another.
 func (d *Desk) Incidents(ctx context.Context) ([]Incident, error) {
 	reg := d.register()
 	reports, err := d.reportAlerts(ctx)
@@ -128,13 +129,30 @@ func (d *Desk) Incidents(ctx context.Context) ([]Incident, error) {
 	}
 	reg.mu.Lock()
 	out := make([]Incident, 0, len(reg.m)+len(reports))
+	working := map[string]bool{} // accounts with an incident not yet final: a new report joins it
 	for _, inc := range reg.m {
 		out = append(out, *inc)
-	}
-	for _, a := range reports {
-		if _, ok := reg.m[reportIncidentID(a.ID)]; !ok {
-			out = append(out, reportIncident(a))
+		if inc.Status != StatusApproved {
+			working[inc.Account] = true
 		}
+	}
+	// Reports come newest first; of several reports of one account, the oldest opens the incident and
+	// the later ones join it.
+	open := map[string]int{}
+	for _, a := range reports {
+		if _, ok := reg.m[reportIncidentID(a.ID)]; ok {
+			continue
+		}
+		inc := reportIncident(a)
+		if working[inc.Account] {
+			continue
+		}
+		if i, ok := open[inc.Account]; ok {
+			out[i] = inc // an older report of the same account
+			continue
+		}
+		open[inc.Account] = len(out)
+		out = append(out, inc)
 	}
 	reg.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool {

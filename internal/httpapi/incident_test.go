@@ -52,6 +52,13 @@ func TestIncidentFromFraudReportToApproval(t *testing.T) {
 	if len(orders) != 2 || !strings.Contains(body, "ord-2") {
 		t.Errorf("orders = %v (want detection's ord-2 and the added ord-1)", orders)
 	}
+	// A second report of the same account joins the incident being worked.
+	if status, _, body := f.do(t, "POST", "/v1/events", ingestKey, `{"id":"fr2","type":"fraud_report","time":"2025-04-11T16:00:00+09:00","account":"VIC","channel":"web"}`); status != 200 {
+		t.Fatalf("second report: %d %s", status, body)
+	}
+	if _, m, body := f.do(t, "GET", "/v1/incidents?account=VIC", readKey, ""); len(m["incidents"].([]any)) != 1 {
+		t.Errorf("a second report opened another incident: %s", body)
+	}
 	if status, _, body := f.do(t, "GET", "/v1/incidents/inc-fr/reconstruction", readKey, ""); status != 200 || !strings.Contains(body, `"ex-2"`) {
 		t.Errorf("reconstruction: %d %s", status, body)
 	}
