@@ -106,7 +106,7 @@ func (p *parts) useIP(ip detect.IPIntel) {
 func buildEngine(cfg config.Config, log *slog.Logger) (*parts, error) {
 	p := &parts{cfg: cfg}
 	opts := detect.Options{Thresholds: cfg.Thresholds, AlertScore: cfg.AlertScore, Links: infra.New(24 * 3600),
-		NoCampaign: !cfg.Campaign.Enabled}
+		NoCampaign: !cfg.Campaign.Enabled, LockFor: cfg.FraudReportLock}
 	if cfg.Campaign.Enabled {
 		opts.Campaign = campaign.New(cfg.Campaign.Config)
 	}

@@ -14,6 +14,7 @@ package campaign
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -252,8 +253,10 @@ type Ramp struct {
 	Excess float64
 	// PrevDayRatio is today's volume over the whole previous day's.
 	PrevDayRatio float64
-	// Rise is the price change from the previous close.
-	Rise float64
+	// Rise is the price change from the previous close; RiseSigma is its log in units of the symbol's
+	// typical daily move (0 when that is not known yet).
+	Rise      float64
+	RiseSigma float64
 }
 
 // tradingMinutes is the length of the Tokyo session: 09:00-11:30 and 12:30-15:30.
@@ -312,6 +315,9 @@ func rampOf(ins *market.Instrument, t uint32, ours int64) Ramp {
 	}
 	if ins.PrevClose > 0 && ins.Price > 0 {
 		r.Rise = ins.Price/ins.PrevClose - 1
+		if ins.DailyMove > 0 {
+			r.RiseSigma = math.Log(ins.Price/ins.PrevClose) / max(ins.DailyMove, 0.005)
+		}
 	}
 	return r
 }
@@ -326,8 +332,12 @@ func (r Ramp) Significant(x float64) bool { return r.significant(x) }
 
 // describe renders a ramp for an alert.
 func (r Ramp) describe(at time.Time) string {
-	return fmt.Sprintf("market volume %.0fx an average day's by %s JST, price %+.1f%% on the previous close",
+	d := fmt.Sprintf("market volume %.0fx an average day's by %s JST, price %+.1f%% on the previous close",
 		r.VolumeRatio, at.In(market.JST()).Format("15:04"), 100*r.Rise)
+	if r.RiseSigma != 0 {
+		d += fmt.Sprintf(" (%.1f times its typical daily move)", r.RiseSigma)
+	}
+	return d
 }
 
 func joinSorted(set map[string]bool) []string {

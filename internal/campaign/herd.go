@@ -137,7 +137,7 @@ func (l *Layer) buy(s *symbol, o *Order, t uint32) (event.Alert, bool) {
 	case h.strong >= 3 && r.significant(3): // herding, with the market moving
 	case h.strong >= 2 && r.significant(5): // a few, with the market moving more
 	case h.strong >= 1 && r.significant(10): // one of ours inside a ramp across firms
-	case n >= 2 && r.significant(10) && r.Rise >= 0.05: // careful attackers inside a clear ramp
+	case n >= 2 && r.significant(10) && (r.Rise >= 0.05 || r.RiseSigma >= 2): // careful attackers inside a clear ramp
 	default:
 		return event.Alert{}, false
 	}

@@ -47,6 +47,9 @@ type Config struct {
 
 	// Campaign configures the cross-account campaign layer.
 	Campaign Campaign `yaml:"campaign"`
+	// FraudReportLock is how long a fraud report locks the account: 0 (the default) until the customer
+	// is re-verified and an analyst unlocks it, or a duration such as 72h.
+	FraudReportLock time.Duration `yaml:"fraud_report_lock"`
 	// CompensationPolicy is the firm's compensation policy for incidents: restore, half_purchased,
 	// half_total, or a policy file (YAML). Empty: restore.
 	CompensationPolicy string `yaml:"compensation_policy"`
@@ -208,6 +211,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Lateness < 0 || c.Lateness > 24*time.Hour {
 		bad("lateness: %s, want 0 to 24h", c.Lateness)
+	}
+	if c.FraudReportLock < 0 {
+		bad("fraud_report_lock: %s, want 0 (until re-verified) or a positive duration", c.FraudReportLock)
 	}
 	if c.Campaign.ThinValue < 0 {
 		bad("campaign.thin_value_yen: %v, want ≥ 0", c.Campaign.ThinValue)

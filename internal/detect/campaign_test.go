@@ -149,3 +149,31 @@ func hasReason(d event.Decision, code string) bool {
 	}
 	return false
 }
+
+func TestFraudReportLockPeriod(t *testing.T) {
+	c := &campaignDay{}
+	ua := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/137.0.0.0 Safari/537.36"
+	login := func(id string, hh int) {
+		c.add(t, `{"id":"%s","type":"login","time":"%s","account":"A","result":"success","method":"passkey","session":"%s","ip":"153.1.1.9","device":"own","user_agent":"%s","country":"JP","channel":"web"}`,
+			id, jstAt(11, hh, 0, 0), id, ua)
+	}
+	login("l1", 8)
+	c.add(t, `{"id":"fr","type":"fraud_report","time":"%s","account":"A","channel":"phone"}`, jstAt(11, 9, 0, 0))
+	login("l2", 10)
+	login("l3", 13)
+	for _, tc := range []struct {
+		lockFor time.Duration
+		l2, l3  bool // blocked
+	}{{0, true, true}, {3 * time.Hour, true, false}} {
+		e, _ := New(Options{LockFor: tc.lockFor})
+		blocked := map[string]bool{}
+		for i := range c.evs {
+			if out := e.Process(&c.evs[i]); out.Decided {
+				blocked[out.Decision.ID] = out.Decision.Action == event.ActionBlock
+			}
+		}
+		if blocked["l2"] != tc.l2 || blocked["l3"] != tc.l3 {
+			t.Errorf("lock for %s: l2 blocked %v, l3 blocked %v; want %v, %v", tc.lockFor, blocked["l2"], blocked["l3"], tc.l2, tc.l3)
+		}
+	}
+}

@@ -126,6 +126,9 @@ type Options struct {
 	AlertScore int
 	// MaxReasons bounds the reasons of a decision.
 	MaxReasons int
+	// LockFor is how long a fraud report locks the account; 0 keeps it locked until the customer is
+	// re-verified (an analyst's unlock).
+	LockFor time.Duration
 }
 
 // Engine decides on events. It is safe for concurrent use; events of one account must be given in order.
@@ -142,6 +145,7 @@ type Engine struct {
 	campaign   *campaign.Layer
 	alertScore int
 	maxReasons int
+	lockFor    uint32
 }
 
 // New returns an engine.
@@ -183,6 +187,7 @@ func New(o Options) (*Engine, error) {
 	if e.maxReasons == 0 {
 		e.maxReasons = 5
 	}
+	e.lockFor = uint32(o.LockFor / time.Second)
 	return e, nil
 }
 
@@ -488,6 +493,9 @@ func (e *Engine) processAccount(ev *event.Event, p *profile.Profile, t uint32, r
 		e.sessionSignals(ev, p, rq, ss)
 		e.changeSignals(ev, p, t, ss)
 		e.withdrawalSignals(ev, p, t, rq, ss)
+	}
+	if p.Locked && e.lockFor > 0 && t >= p.LockedAt+e.lockFor {
+		p.Locked = false // the configured lock period is over
 	}
 	if p.Locked {
 		ss.Set(AccountLocked, 1, 0, 0, "after a fraud report")

@@ -4,6 +4,7 @@
 package market
 
 import (
+	"math"
 	"sync"
 	"time"
 )
@@ -27,6 +28,9 @@ type Instrument struct {
 	// afternoon sessions: the opening auctions, which clear the orders queued overnight or over lunch.
 	AuctionVolume int64
 	LastQuote     time.Time
+	// DailyMove is the typical size of a day's price move, |ln(close/previous close)|, averaged
+	// exponentially over the days seen (0 until two closes are known).
+	DailyMove float64
 }
 
 // inAuction reports whether t (JST) is within 90 seconds after 09:00 or 12:30.
@@ -116,6 +120,14 @@ func (mk *Market) ApplyQuote(symbol string, t time.Time, price float64, volume i
 		if in.Day != 0 {
 			in.PrevDayVolume = in.DayVolume
 			if in.Price > 0 {
+				if in.PrevClose > 0 {
+					move := math.Abs(math.Log(in.Price / in.PrevClose))
+					if in.DailyMove == 0 {
+						in.DailyMove = move
+					} else {
+						in.DailyMove = 0.8*in.DailyMove + 0.2*move
+					}
+				}
 				in.PrevClose = in.Price
 			}
 		}
