@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -298,6 +299,26 @@ func TestElapsedMinutes(t *testing.T) {
 	}{{at(8, 0, 0), 0}, {at(9, 30, 0), 30}, {at(11, 45, 0), 150}, {at(13, 0, 0), 180}, {at(16, 0, 0), 300}} {
 		if got := elapsedMinutes(unix(c.t)); got != c.want {
 			t.Errorf("%s: %v, want %v", c.t.Format("15:04"), got, c.want)
+		}
+	}
+}
+
+func TestAnonymousBlocksLinkAccounts(t *testing.T) {
+	l := New(Config{})
+	var got []event.Alert
+	for i, acct := range []string{"P1", "P2", "P3"} {
+		addr := netip.MustParseAddr(fmt.Sprintf("45.76.1.%d", 10+i)) // three addresses of one hosting block
+		got = append(got, l.Access(&Access{ID: "p" + acct, Account: acct, Time: at(10, i, 0), Addr: addr, Anonymous: true, ForeignAddr: true})...)
+	}
+	if len(got) != 1 || !strings.Contains(got[0].Reasons[0].Detail, "prefix 45.76.1.0/24") {
+		t.Fatalf("alerts = %+v", got)
+	}
+	// The same spread over a domestic block (not anonymous) links nothing.
+	l2 := New(Config{})
+	for i, acct := range []string{"H1", "H2", "H3"} {
+		addr := netip.MustParseAddr(fmt.Sprintf("153.1.1.%d", 10+i))
+		if got := l2.Access(&Access{ID: "h" + acct, Account: acct, Time: at(10, i, 0), Addr: addr, ForeignAddr: true}); len(got) != 0 {
+			t.Fatalf("domestic neighbours linked: %+v", got)
 		}
 	}
 }

@@ -207,10 +207,14 @@ func (l *Layer) Access(a *Access) []event.Alert {
 	}
 	if a.Addr.IsValid() && a.ForeignAddr {
 		keys = append(keys, resKey{KindIP, a.Addr.String()})
+		if a.Anonymous {
+			// A crew rents neighbouring addresses of one hosting or VPN block.
+			keys = append(keys, resKey{KindPrefix, BlockOf(a.Addr).String()})
+		}
 	}
 	for _, k := range keys {
 		others := g.use(k, acct, t, l.cfg.LinkWindow)
-		if k.kind == KindIP && len(others)+1 < minIPAccounts {
+		if (k.kind == KindIP || k.kind == KindPrefix) && len(others)+1 < minIPAccounts {
 			continue
 		}
 		for _, o := range others {
