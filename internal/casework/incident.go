@@ -32,6 +32,7 @@ const (
 	SourceAnalyst     = "analyst"
 	SourceDetection   = "detection"
 
+	StatusProposed = "proposed" // detection's proposal: no report yet, nobody working it
 	StatusOpen     = "open"     // being reconstructed
 	StatusAssessed = "assessed" // valued under a policy, waiting for a supervisor
 	StatusApproved = "approved" // final
@@ -97,6 +98,9 @@ type OpenRequest struct {
 	ReportTime time.Time `json:"report_time,omitzero"`
 	Factors    []string  `json:"factors,omitempty"`
 	Source     string    `json:"source,omitempty"`
+	// Until ends the 14 days in which detection looks for orders when none are named (default: the
+	// report time, else now).
+	Until time.Time `json:"until,omitzero"`
 }
 
 type openData struct {
@@ -123,7 +127,7 @@ type Evidence struct {
 // whose incident is still being worked joins that incident instead of opening another.
 func (d *Desk) Incidents(ctx context.Context) ([]Incident, error) {
 	reg := d.register()
-	reports, err := d.reportAlerts(ctx)
+	reports, detections, err := d.alerts(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +158,22 @@ func (d *Desk) Incidents(ctx context.Context) ([]Incident, error) {
 		open[inc.Account] = len(out)
 		out = append(out, inc)
 	}
+	// Accounts detection alerted on that nobody reported or works on: one proposal each, from the
+	// latest alert.
+	for _, a := range detections {
+		if len(a.Accounts) != 1 {
+			continue
+		}
+		acct := a.Accounts[0]
+		if _, ok := open[acct]; ok || working[acct] {
+			continue
+		}
+		if _, ok := reg.m[proposalID(a.ID)]; ok {
+			continue
+		}
+		open[acct] = len(out)
+		out = append(out, proposal(a))
+	}
 	reg.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].Opened.Equal(out[j].Opened) {
@@ -175,22 +195,31 @@ func reportIncident(a store.StoredAlert) Incident {
 		Opened: a.Time, OpenedBy: "fraud_report", ReportTime: a.Time, Orders: []string{}, Audit: []int64{}}
 }
 
-// reportAlerts returns the stored alerts raised by fraud reports.
-func (d *Desk) reportAlerts(ctx context.Context) ([]store.StoredAlert, error) {
-	var out []store.StoredAlert
+func proposalID(alertID string) string { return "prop-" + alertID }
+
+func proposal(a store.StoredAlert) Incident {
+	return Incident{ID: proposalID(a.ID), Account: a.Accounts[0], Source: SourceDetection, Status: StatusProposed,
+		Opened: a.Time, OpenedBy: "detection", Orders: []string{}, Audit: []int64{}}
+}
+
+// alerts returns the stored account_takeover alerts, newest first: those raised by fraud reports, and
+// detection's.
+func (d *Desk) alerts(ctx context.Context) (reports, detections []store.StoredAlert, err error) {
 	var before int64
 	for {
 		as, err := d.store.Alerts(ctx, store.AlertQuery{Kind: event.AlertAccountTakeover, Before: before, Limit: 1000})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, a := range as {
 			if len(a.Reasons) > 0 && a.Reasons[0].Code == ReportCode {
-				out = append(out, a)
+				reports = append(reports, a)
+			} else {
+				detections = append(detections, a)
 			}
 		}
 		if len(as) < 1000 {
-			return out, nil
+			return reports, detections, nil
 		}
 		before = as[len(as)-1].Seq
 	}
@@ -209,14 +238,19 @@ func (d *Desk) Incident(ctx context.Context, id string) (Incident, error) {
 	if ok {
 		return out, nil
 	}
-	if strings.HasPrefix(id, "inc-") {
-		reports, err := d.reportAlerts(ctx)
+	if strings.HasPrefix(id, "inc-") || strings.HasPrefix(id, "prop-") {
+		reports, detections, err := d.alerts(ctx)
 		if err != nil {
 			return Incident{}, err
 		}
 		for _, a := range reports {
 			if reportIncidentID(a.ID) == id {
 				return reportIncident(a), nil
+			}
+		}
+		for _, a := range detections {
+			if proposalID(a.ID) == id && len(a.Accounts) == 1 {
+				return proposal(a), nil
 			}
 		}
 	}
@@ -252,6 +286,9 @@ func (d *Desk) OpenIncident(ctx context.Context, actor string, req OpenRequest, 
 	data := openData{OpenRequest: req}
 	if len(req.Orders) == 0 {
 		until := req.ReportTime
+		if until.IsZero() {
+			until = req.Until
+		}
 		if until.IsZero() {
 			until = now
 		}
@@ -384,15 +421,20 @@ func (d *Desk) editable(ctx context.Context, actor, id string) (*Incident, error
 		if err != nil {
 			return nil, err
 		}
+		why := "opened by the customer's fraud report"
+		until := time.Time{}
+		if virt.Source == SourceDetection {
+			why, until = "opened from detection's proposal", virt.Opened.Add(24*time.Hour)
+		}
 		if _, err := d.OpenIncident(ctx, actor, OpenRequest{ID: virt.ID, Account: virt.Account, ReportTime: virt.ReportTime,
-			Source: SourceFraudReport}, "opened by the customer's fraud report"); err != nil && !errors.Is(err, ErrInvalid) {
+			Source: virt.Source, Until: until}, why); err != nil && !errors.Is(err, ErrInvalid) {
 			return nil, err
 		} else if err != nil {
 			// Nothing flagged: open it empty, for the analyst to name the orders.
-			if _, err := d.record(ctx, actor, ActionIncidentOpen, "incident:"+virt.ID, "opened by the customer's fraud report",
-				openData{OpenRequest: OpenRequest{ID: virt.ID, Account: virt.Account, ReportTime: virt.ReportTime, Source: SourceFraudReport}},
+			empty := openData{OpenRequest: OpenRequest{ID: virt.ID, Account: virt.Account, ReportTime: virt.ReportTime, Source: virt.Source}}
+			if _, err := d.record(ctx, actor, ActionIncidentOpen, "incident:"+virt.ID, why, empty,
 				func(r *store.AuditRecord) error {
-					d.applyOpen(r, openData{OpenRequest: OpenRequest{ID: virt.ID, Account: virt.Account, ReportTime: virt.ReportTime, Source: SourceFraudReport}})
+					d.applyOpen(r, empty)
 					return nil
 				}); err != nil {
 				return nil, err

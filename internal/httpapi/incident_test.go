@@ -101,3 +101,37 @@ func TestIncidentFromFraudReportToApproval(t *testing.T) {
 		t.Errorf("audit actions = %v", actions)
 	}
 }
+
+func TestDetectionProposesIncidents(t *testing.T) {
+	f := newFixture(t)
+	// The customer never reports it. The attacker comes from the customer's own provider this time and
+	// buys the thin stock on margin: the login passes, the margin buy is held.
+	for _, ev := range takeoverTimeline {
+		if strings.Contains(ev, `"fraud_report"`) {
+			continue
+		}
+		ev = strings.ReplaceAll(strings.ReplaceAll(ev, "45.76.1.2", "198.51.7.7"), `"country":"SG",`, "")
+		ev = strings.Replace(ev, `"price":300,"account_type":"cash"`, `"price":300,"account_type":"margin"`, 1)
+		if status, _, body := f.do(t, "POST", "/v1/events", ingestKey, ev); status != 200 {
+			t.Fatalf("event: %d %s", status, body)
+		}
+	}
+	_, m, body := f.do(t, "GET", "/v1/incidents?status=proposed", readKey, "")
+	incs, _ := m["incidents"].([]any)
+	if len(incs) != 1 {
+		t.Fatalf("proposals = %s", body)
+	}
+	p := incs[0].(map[string]any)
+	id := p["id"].(string)
+	if p["account"] != "VIC" || p["source"] != "detection" || !strings.HasPrefix(id, "prop-") {
+		t.Fatalf("proposal = %v", p)
+	}
+	// Working it opens it with detection's orders: the sale and the buy of the attacker's session.
+	status, _, body := f.do(t, "POST", "/v1/incidents/"+id+"/assess", analystKey, `{"policy":"restore","reason":"customer reached by phone, confirms"}`)
+	if status != 200 || !strings.Contains(body, `"recommended":"110150"`) || !strings.Contains(body, `"source":"detection"`) {
+		t.Fatalf("assess: %d %s", status, body)
+	}
+	if _, m, _ := f.do(t, "GET", "/v1/incidents?status=proposed", readKey, ""); len(m["incidents"].([]any)) != 0 {
+		t.Errorf("still proposed after being worked: %v", m)
+	}
+}
