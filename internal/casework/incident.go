@@ -3,7 +3,6 @@ package casework
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -260,6 +259,12 @@ func (d *Desk) Incident(ctx context.Context, id string) (Incident, error) {
 // OpenIncident opens an incident. Without orders, the account's orders that detection found
 // suspicious in the 14 days before the report (or now) are proposed, with their evidence.
 func (d *Desk) OpenIncident(ctx context.Context, actor string, req OpenRequest, reason string) (Incident, error) {
+	return d.open(ctx, actor, req, reason, false)
+}
+
+// open opens an incident; with allowEmpty, one for which detection proposes no order is opened
+// without orders instead of refused.
+func (d *Desk) open(ctx context.Context, actor string, req OpenRequest, reason string, allowEmpty bool) (Incident, error) {
 	if err := needReason(reason); err != nil {
 		return Incident{}, err
 	}
@@ -296,7 +301,7 @@ func (d *Desk) OpenIncident(ctx context.Context, actor string, req OpenRequest, 
 		if err != nil {
 			return Incident{}, err
 		}
-		if len(ev) == 0 {
+		if len(ev) == 0 && !allowEmpty {
 			return Incident{}, fmt.Errorf("%w: account %q: no orders flagged by detection in the 14 days before %s; name the orders",
 				ErrInvalid, req.Account, until.Format(time.RFC3339))
 		}
@@ -426,19 +431,10 @@ func (d *Desk) editable(ctx context.Context, actor, id string) (*Incident, error
 		if virt.Source == SourceDetection {
 			why, until = "opened from detection's proposal", virt.Opened.Add(24*time.Hour)
 		}
-		if _, err := d.OpenIncident(ctx, actor, OpenRequest{ID: virt.ID, Account: virt.Account, ReportTime: virt.ReportTime,
-			Source: virt.Source, Until: until}, why); err != nil && !errors.Is(err, ErrInvalid) {
+		// Nothing flagged leaves it open without orders, for the analyst to name them.
+		if _, err := d.open(ctx, actor, OpenRequest{ID: virt.ID, Account: virt.Account, ReportTime: virt.ReportTime,
+			Source: virt.Source, Until: until}, why, true); err != nil {
 			return nil, err
-		} else if err != nil {
-			// Nothing flagged: open it empty, for the analyst to name the orders.
-			empty := openData{OpenRequest: OpenRequest{ID: virt.ID, Account: virt.Account, ReportTime: virt.ReportTime, Source: virt.Source}}
-			if _, err := d.record(ctx, actor, ActionIncidentOpen, "incident:"+virt.ID, why, empty,
-				func(r *store.AuditRecord) error {
-					d.applyOpen(r, empty)
-					return nil
-				}); err != nil {
-				return nil, err
-			}
 		}
 		reg.mu.Lock()
 		inc = reg.m[id]
