@@ -7,25 +7,35 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/brokerguard/brokerguard/internal/remedy"
 )
 
 func runCompensate(ctx context.Context, args []string, std IO) error {
-	fs := newFlags("compensate", "--events FILE --incidents FILE --policy NAME|FILE --out FILE [--valuation-date YYYY-MM-DD]", std)
+	fs := newFlags("compensate", "--events FILE --incidents FILE --policy NAME|FILE [--out FILE] [--csv FILE] [--evidence DIR] [--valuation-date YYYY-MM-DD]", std)
 	events := fs.String("events", "", "event log: JSON Lines, plain or gzip; - for standard input (required)")
 	incidents := fs.String("incidents", "", `incidents, one a line: {"account": ..., "orders": [...], "report_time": ..., "factors": [...]} (required)`)
 	policy := fs.String("policy", "", "compensation policy: "+strings.Join(remedy.Builtins(), ", ")+", or a policy file (YAML) (required)")
 	valuationDate := fs.String("valuation-date", "", "value every incident at the prices of this date (YYYY-MM-DD, JST); default: the first trading day after each report")
-	out := fs.String("out", "", "write one JSON line per incident here; - for standard output (required)")
+	out := fs.String("out", "", "write one JSON line per incident here; - for standard output")
+	csvOut := fs.String("csv", "", "write a CSV of the compensation decisions here, one row per incident; - for standard output")
+	evidenceDir := fs.String("evidence", "", "write one HTML evidence file per computed incident into this directory (created if need be)")
+	heading := fs.String("heading", "", "the heading of the evidence files (e.g. the firm's name and the report's title)")
 	if err := parse(fs, args, std); err != nil {
 		return helpOK(err)
 	}
-	if *events == "" || *incidents == "" || *policy == "" || *out == "" {
-		fmt.Fprintln(std.Stderr, "brokerguard compensate: --events, --incidents, --policy and --out are required")
+	if *events == "" || *incidents == "" || *policy == "" || (*out == "" && *csvOut == "" && *evidenceDir == "") {
+		fmt.Fprintln(std.Stderr, "brokerguard compensate: --events, --incidents, --policy and at least one of --out, --csv, --evidence are required")
 		fs.Usage()
+		return ErrUsage
+	}
+	if *out == "-" && *csvOut == "-" {
+		fmt.Fprintln(std.Stderr, "brokerguard compensate: --out and --csv cannot both be standard output")
 		return ErrUsage
 	}
 	var override *remedy.Day
@@ -41,32 +51,32 @@ func runCompensate(ctx context.Context, args []string, std IO) error {
 	if err != nil {
 		return err
 	}
+	if *evidenceDir != "" {
+		if err := os.MkdirAll(*evidenceDir, 0o750); err != nil {
+			return fmt.Errorf("evidence: %w", err)
+		}
+	}
 	incs, bad, book, err := readIncidentsAndEvents(ctx, *incidents, *events, std)
 	if err != nil {
 		return err
 	}
-	w, closeOut, err := openOutput(*out, std.Stdout)
-	if err != nil {
-		return fmt.Errorf("out: %w", err)
-	}
-	bw := bufio.NewWriterSize(w, 1<<16)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
 
 	// Results and errors go out in the order of the incidents file.
 	results := make([]*remedy.Result, 0, len(incs)+len(bad))
+	recs := map[*remedy.Result]*remedy.Reconstruction{}
 	for _, e := range bad {
 		results = append(results, remedy.ErrorResult(e))
 	}
 	computed := 0
 	var total remedy.Yen
 	for i := range incs {
-		res, err := assess(book, &incs[i], p, override)
+		res, rec, err := assess(book, &incs[i], p, override)
 		if err != nil {
 			res = remedy.ErrorResult(err)
 		} else {
 			computed++
 			total = total.Add(res.Decision.Recommended)
+			recs[res] = rec
 		}
 		results = append(results, res)
 	}
@@ -75,17 +85,42 @@ func runCompensate(ctx context.Context, args []string, std IO) error {
 		if res.Error != "" {
 			fmt.Fprintln(std.Stderr, res.Error)
 		}
-		if err := enc.Encode(res); err != nil {
-			closeOut()
+	}
+	if *out != "" {
+		if err := writeOutput(*out, std.Stdout, func(w io.Writer) error {
+			enc := json.NewEncoder(w)
+			enc.SetEscapeHTML(false)
+			for _, res := range results {
+				if err := enc.Encode(res); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
 			return fmt.Errorf("out: %w", err)
 		}
 	}
-	if err := bw.Flush(); err != nil {
-		closeOut()
-		return fmt.Errorf("out: %w", err)
+	if *csvOut != "" {
+		if err := writeOutput(*csvOut, std.Stdout, func(w io.Writer) error { return remedy.WriteDecisionsCSV(w, results) }); err != nil {
+			return fmt.Errorf("csv: %w", err)
+		}
 	}
-	if err := closeOut(); err != nil {
-		return fmt.Errorf("out: %w", err)
+	if *evidenceDir != "" {
+		now := time.Now()
+		written := 0
+		for _, res := range results {
+			rec := recs[res]
+			if rec == nil {
+				continue
+			}
+			path := filepath.Join(*evidenceDir, evidenceFileName(res))
+			ev := &remedy.Evidence{Heading: *heading, Generated: now, Rec: rec, Result: res, Policy: p}
+			if err := writeOutput(path, nil, func(w io.Writer) error { return remedy.WriteEvidence(w, ev) }); err != nil {
+				return fmt.Errorf("evidence: %w", err)
+			}
+			written++
+		}
+		fmt.Fprintf(std.Stderr, "compensate: %d evidence %s in %s\n", written, plural(written, "file", "files"), *evidenceDir)
 	}
 	failed := len(results) - computed
 	fmt.Fprintf(std.Stderr, "compensate: %d %s, %d computed, %d %s; policy %s (%s); recommended in total %s yen\n",
@@ -94,20 +129,60 @@ func runCompensate(ctx context.Context, args []string, std IO) error {
 	return nil
 }
 
-func assess(book *remedy.Book, inc *remedy.Incident, p *remedy.Policy, override *remedy.Day) (*remedy.Result, error) {
+func assess(book *remedy.Book, inc *remedy.Incident, p *remedy.Policy, override *remedy.Day) (*remedy.Result, *remedy.Reconstruction, error) {
 	rec, ierr := book.Reconstruct(inc)
 	if ierr != nil {
-		return nil, ierr
+		return nil, nil, ierr
 	}
-	return remedy.Assess(rec, book, p, override)
+	res, err := remedy.Assess(rec, book, p, override)
+	return res, rec, err
+}
+
+// writeOutput writes a file ("-" is stdout) through a buffer and reports the first error of
+// writing, flushing or closing.
+func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) error {
+	w, closeOut, err := openOutput(path, stdout)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 1<<16)
+	err = write(bw)
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// evidenceFileName names an incident's evidence file by its line and its id (or account):
+// incident-0007-case-12.html. The line keeps names unique; the rest is reduced to safe characters.
+func evidenceFileName(res *remedy.Result) string {
+	name := res.ID
+	if name == "" {
+		name = res.Account
+	}
+	name = strings.Trim(unsafeName.ReplaceAllString(name, "_"), "._")
+	if len(name) > 60 {
+		name = name[:60]
+	}
+	if name == "" {
+		return fmt.Sprintf("incident-%04d.html", res.Line)
+	}
+	return fmt.Sprintf("incident-%04d-%s.html", res.Line, name)
 }
 
 func runTally(ctx context.Context, args []string, std IO) error {
-	fs := newFlags("tally", "--events FILE --incidents FILE [--format csv|json] [--out FILE]", std)
+	fs := newFlags("tally", "--events FILE --incidents FILE [--format csv|json] [--out FILE] [--vintages DIR [--file-as NAME]]", std)
 	events := fs.String("events", "", "event log: JSON Lines, plain or gzip; - for standard input (required)")
 	incidents := fs.String("incidents", "", `incidents, one a line: {"account": ..., "orders": [...], "sessions": [...]} (required)`)
 	format := fs.String("format", "csv", "csv (with a header row) or json")
 	out := fs.String("out", "-", "write the monthly rows here; - for standard output")
+	vintages := fs.String("vintages", "", "directory of the tallies as filed (one JSON file per filing); without --file-as, print the current rows beside the figures as last filed and the change")
+	fileAs := fs.String("file-as", "", "save the rows as filed under this name (e.g. 2025-05) in --vintages; an existing filing is never overwritten")
 	if err := parse(fs, args, std); err != nil {
 		return helpOK(err)
 	}
@@ -119,6 +194,24 @@ func runTally(ctx context.Context, args []string, std IO) error {
 	if *format != "csv" && *format != "json" {
 		fmt.Fprintf(std.Stderr, "brokerguard tally: --format: want csv or json, got %q\n", *format)
 		return ErrUsage
+	}
+	if *fileAs != "" {
+		if *vintages == "" {
+			fmt.Fprintln(std.Stderr, "brokerguard tally: --file-as needs --vintages DIR, where the filing is kept")
+			return ErrUsage
+		}
+		if err := remedy.ValidFiling(*fileAs); err != nil {
+			fmt.Fprintf(std.Stderr, "brokerguard tally: --file-as: %v\n", err)
+			return ErrUsage
+		}
+	}
+	filings := remedy.DirVintages{Dir: *vintages}
+	var filed []remedy.Vintage
+	if *vintages != "" && *fileAs == "" {
+		var err error
+		if filed, err = filings.List(); err != nil {
+			return err
+		}
 	}
 	incs, bad, book, err := readIncidentsAndEvents(ctx, *incidents, *events, std)
 	if err != nil {
@@ -139,19 +232,44 @@ func runTally(ctx context.Context, args []string, std IO) error {
 		recs = append(recs, rec)
 	}
 	rows := remedy.Tally(recs)
-	w, closeOut, err := openOutput(*out, std.Stdout)
-	if err != nil {
-		return fmt.Errorf("out: %w", err)
+	if *fileAs != "" {
+		if failed > 0 {
+			return fmt.Errorf("tally: %d %s could not be counted (see above); nothing filed: a filing must count every incident",
+				failed, plural(failed, "incident", "incidents"))
+		}
+		v := &remedy.Vintage{Filing: *fileAs, FiledAt: time.Now().In(remedy.JST).Truncate(time.Second), Incidents: len(recs), Rows: rows}
+		if err := filings.Save(v); err != nil {
+			return err
+		}
+		fmt.Fprintf(std.Stderr, "tally: filed as %s in %s (%d %s)\n", *fileAs, filepath.Join(*vintages, *fileAs+".json"),
+			len(rows), plural(len(rows), "month", "months"))
 	}
-	if *format == "json" {
-		err = writeJSONReport(w, rows)
-	} else {
-		err = remedy.WriteTallyCSV(w, rows)
+	var write func(w io.Writer) error
+	switch {
+	case *vintages != "" && *fileAs == "":
+		revs := remedy.Revise(rows, filed)
+		if len(filed) == 0 {
+			fmt.Fprintf(std.Stderr, "tally: no filing in %s yet: every figure is new\n", *vintages)
+		}
+		revised := 0
+		for _, r := range revs {
+			if r.Revised {
+				revised++
+			}
+		}
+		fmt.Fprintf(std.Stderr, "tally: %d %s filed, %d %s revised since\n", len(filed), plural(len(filed), "filing", "filings"),
+			revised, plural(revised, "month", "months"))
+		if *format == "json" {
+			write = func(w io.Writer) error { return writeJSONReport(w, revs) }
+		} else {
+			write = func(w io.Writer) error { return remedy.WriteRevisionsCSV(w, revs) }
+		}
+	case *format == "json":
+		write = func(w io.Writer) error { return writeJSONReport(w, rows) }
+	default:
+		write = func(w io.Writer) error { return remedy.WriteTallyCSV(w, rows) }
 	}
-	if cerr := closeOut(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := writeOutput(*out, std.Stdout, write); err != nil {
 		return fmt.Errorf("out: %w", err)
 	}
 	fmt.Fprintf(std.Stderr, "tally: %d %s counted", len(recs), plural(len(recs), "incident", "incidents"))

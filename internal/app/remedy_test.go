@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/brokerguard/brokerguard/internal/remedy"
 )
 
 // runCmd runs one subcommand function in-process.
@@ -226,5 +228,140 @@ func TestTallyCommand(t *testing.T) {
 	}
 	if _, _, err := runCmd(t, runTally, "--events", p("events.jsonl"), "--incidents", p("incidents.jsonl"), "--format", "xml"); !errors.Is(err, ErrUsage) {
 		t.Errorf("--format xml: got %v, want a usage error", err)
+	}
+}
+
+func TestCompensateExports(t *testing.T) {
+	dir := writeRemedyFiles(t)
+	p := func(n string) string { return filepath.Join(dir, n) }
+	_, errOut, err := runCmd(t, runCompensate, "--events", p("events.jsonl"), "--incidents", p("incidents.jsonl"),
+		"--policy", p("policy.yaml"), "--csv", p("decisions.csv"), "--evidence", p("evidence"), "--heading", "Example <Securities>")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	b, err := os.ReadFile(p("decisions.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One row per incident, in the order of the incidents file, the amounts of TestCompensateCommand.
+	want := "incident,line,account,valuation_date,valuation_basis,policy,base,restore_loss,restore,half_purchased,half_total,policy_amount,factors,recommended,status,error\n" +
+		"case-1,1,A1,2025-04-14,fraud_report,firm,half_total,115610,115610,58410,57805,57805,reuse_admitted -20 points = -11561,46244,pending approval,\n" +
+		`,2,A1,,,,,,,,,,,,not computed,"incidents line 2: order ""o3"": belongs to account ""B2"", not ""A1"""` + "\n" +
+		`,3,,,,,,,,,,,,,not computed,"incidents line 3: field ""orders"": want a list of strings, got string"` + "\n" +
+		`,4,Z9,,,,,,,,,,,,not computed,"incidents line 4: account ""Z9"": no events of this account in the event log"` + "\n"
+	if string(b) != want {
+		t.Errorf("CSV:\n%s\nwant:\n%s", b, want)
+	}
+	files, _ := filepath.Glob(p("evidence/*.html"))
+	if len(files) != 1 || filepath.Base(files[0]) != "incident-0001-case-1.html" {
+		t.Fatalf("evidence files: got %v, want one for the incident computed", files)
+	}
+	html, _ := os.ReadFile(files[0])
+	for _, w := range []string{"<h1>Example &lt;Securities&gt;</h1>", "account <strong>A1</strong>", `<p class="recommended">46,244 yen</p>`,
+		"Pending supervisor approval", "2025-04-10 09:02:01.000</td><td>execution</td>"} {
+		if !strings.Contains(string(html), w) {
+			t.Errorf("evidence lacks %q", w)
+		}
+	}
+	if !strings.Contains(errOut, "1 evidence file in") {
+		t.Errorf("stderr: %s", errOut)
+	}
+	// Without --out, --csv or --evidence there is nothing to write.
+	if _, _, err := runCmd(t, runCompensate, "--events", p("events.jsonl"), "--incidents", p("incidents.jsonl"), "--policy", "restore"); !errors.Is(err, ErrUsage) {
+		t.Errorf("no output: got %v, want a usage error", err)
+	}
+}
+
+func TestEvidenceFileName(t *testing.T) {
+	for _, tc := range []struct {
+		res  remedy.Result
+		want string
+	}{
+		{remedy.Result{Line: 7, ID: "case-12"}, "incident-0007-case-12.html"},
+		{remedy.Result{Line: 8, Account: "A1"}, "incident-0008-A1.html"},
+		{remedy.Result{Line: 9, ID: "../../etc/passwd"}, "incident-0009-etc_passwd.html"},
+		{remedy.Result{Line: 10, ID: "<>"}, "incident-0010.html"},
+	} {
+		if got := evidenceFileName(&tc.res); got != tc.want {
+			t.Errorf("%+v: got %s, want %s", tc.res, got, tc.want)
+		}
+	}
+}
+
+// TestTallyVintages files the tally, confirms another incident, and sees the month revised.
+func TestTallyVintages(t *testing.T) {
+	dir := writeRemedyFiles(t)
+	p := func(n string) string { return filepath.Join(dir, n) }
+	os.WriteFile(p("first.jsonl"), []byte(`{"account":"A1","orders":["o1","o2"],"id":"case-1"}`+"\n"), 0o600)
+	os.WriteFile(p("later.jsonl"), []byte(`{"account":"A1","orders":["o1","o2"],"id":"case-1"}`+"\n"+`{"account":"B2","orders":["o3"],"id":"case-2"}`+"\n"), 0o600)
+	vint := p("filed")
+
+	out, errOut, err := runCmd(t, runTally, "--events", p("events.jsonl"), "--incidents", p("first.jsonl"), "--vintages", vint, "--file-as", "2025-04")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	asFiled := "month,unauthorized_accesses,unauthorized_trades,sold_yen,bought_yen,accounts_affected\n2025-04,1,2,1300000,494000,1\n"
+	if out != asFiled || !strings.Contains(errOut, "filed as 2025-04 in "+filepath.Join(vint, "2025-04.json")) {
+		t.Errorf("filing: got %q, stderr %s", out, errOut)
+	}
+	saved, _ := os.ReadFile(filepath.Join(vint, "2025-04.json"))
+
+	// A filing is never overwritten.
+	_, _, err = runCmd(t, runTally, "--events", p("events.jsonl"), "--incidents", p("later.jsonl"), "--vintages", vint, "--file-as", "2025-04")
+	if !errors.Is(err, remedy.ErrVintageExists) {
+		t.Errorf("filing again: got %v, want ErrVintageExists", err)
+	}
+	if again, _ := os.ReadFile(filepath.Join(vint, "2025-04.json")); !bytes.Equal(again, saved) {
+		t.Error("the filing was changed")
+	}
+	// Nor filed with incidents left out.
+	_, _, err = runCmd(t, runTally, "--events", p("events.jsonl"), "--incidents", p("incidents.jsonl"), "--vintages", vint, "--file-as", "2025-04b")
+	if err == nil || !strings.Contains(err.Error(), "nothing filed") {
+		t.Errorf("filing with errors: got %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(vint, "2025-04b.json")); err == nil {
+		t.Error("a filing with errors was saved")
+	}
+
+	// B2's session is confirmed as an attacker's too: April is revised by one access and one account.
+	out, errOut, err = runCmd(t, runTally, "--events", p("events.jsonl"), "--incidents", p("later.jsonl"), "--vintages", vint)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || lines[0] != strings.Join(remedy.RevisionHeader, ",") ||
+		!strings.HasPrefix(lines[1], "2025-04,2,2,1300000,494000,2,2025-04,") || !strings.HasSuffix(lines[1], ",1,2,1300000,494000,1,1,0,0,0,1,true") {
+		t.Errorf("revision CSV:\n%s", out)
+	}
+	if !strings.Contains(errOut, "1 filing filed, 1 month revised since") {
+		t.Errorf("stderr: %s", errOut)
+	}
+	out, _, err = runCmd(t, runTally, "--events", p("events.jsonl"), "--incidents", p("later.jsonl"), "--vintages", vint, "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var revs []remedy.Revision
+	if err := json.Unmarshal([]byte(out), &revs); err != nil || len(revs) != 1 {
+		t.Fatalf("revision JSON: %v %s", err, out)
+	}
+	if r := revs[0]; r.FiledIn != "2025-04" || r.Filed == nil || r.Filed.Accesses != 1 || r.Current.Accesses != 2 || r.Change.Accounts != 1 || !r.Revised {
+		t.Errorf("revision: %+v", r)
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"file-as without vintages", []string{"--file-as", "2025-05"}},
+		{"bad filing name", []string{"--vintages", vint, "--file-as", "../up"}},
+	} {
+		args := append([]string{"--events", p("events.jsonl"), "--incidents", p("first.jsonl")}, tc.args...)
+		if _, _, err := runCmd(t, runTally, args...); !errors.Is(err, ErrUsage) {
+			t.Errorf("%s: got %v, want a usage error", tc.name, err)
+		}
+	}
+	if _, _, err := runCmd(t, runTally, "--events", p("events.jsonl"), "--incidents", p("first.jsonl"), "--vintages", p("nowhere")); err == nil ||
+		!strings.Contains(err.Error(), "nowhere") {
+		t.Errorf("missing vintages directory: got %v", err)
 	}
 }

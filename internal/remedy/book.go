@@ -21,6 +21,8 @@ type Order struct {
 	Side        string    `json:"side"`
 	AccountType string    `json:"account_type"` // cash | margin | nisa; "" when the order event is not in the log
 	Session     string    `json:"session,omitempty"`
+	IP          string    `json:"ip,omitempty"`     // the address the order came from
+	Device      string    `json:"device,omitempty"` // the device id it came from
 	Fills       []Fill    `json:"executions"`
 
 	filed bool // listed under its incident account
@@ -49,6 +51,11 @@ type Access struct {
 	EventID string    `json:"event"`
 	Time    time.Time `json:"time"`
 	Kind    string    `json:"kind"` // AccessLogin or AccessFirstUse
+	// What the firm's edge saw on that event.
+	Type   string `json:"type,omitempty"`   // its event type (a login, or the first request)
+	Method string `json:"method,omitempty"` // the login method
+	IP     string `json:"ip,omitempty"`
+	Device string `json:"device,omitempty"`
 }
 
 // Access kinds.
@@ -113,7 +120,7 @@ type accountBook struct {
 	orders   []*Order
 	logins   map[string]eventRef // session → the first successful login that opened it
 	firstUse map[string]eventRef // session → its first event other than a login
-	reports  []time.Time         // fraud reports
+	reports  []ReportRef         // fraud reports
 }
 
 type snapshot struct {
@@ -122,8 +129,16 @@ type snapshot struct {
 }
 
 type eventRef struct {
-	id   string
-	time time.Time
+	id     string
+	time   time.Time
+	typ    string
+	method string
+	ip     string
+	device string
+}
+
+func refOf(ev *event.Event) eventRef {
+	return eventRef{id: ev.ID, time: ev.Time, typ: ev.Type.String(), method: ev.Method, ip: ev.IP, device: ev.Device}
 }
 
 func (r eventRef) before(t time.Time) bool { return r.id == "" || t.Before(r.time) }
@@ -259,6 +274,7 @@ func (b *Book) add(ev *event.Event) *event.FieldError {
 		}
 		o.EventID, o.Time, o.Account = ev.ID, ev.Time, ev.Account
 		o.Symbol, o.Side, o.AccountType, o.Session = ev.Symbol, ev.Side, ev.AccountType, ev.Session
+		o.IP, o.Device = ev.IP, ev.Device
 	}
 	a := b.accounts[ev.Account]
 	if a == nil {
@@ -276,13 +292,13 @@ func (b *Book) add(ev *event.Event) *event.FieldError {
 		}
 	case event.TypeLogin:
 		if ev.Result == "success" && ev.Session != "" && a.logins[ev.Session].before(ev.Time) {
-			a.logins[ev.Session] = eventRef{id: ev.ID, time: ev.Time}
+			a.logins[ev.Session] = refOf(ev)
 		}
 	case event.TypeFraudReport:
-		a.reports = append(a.reports, ev.Time)
+		a.reports = append(a.reports, ReportRef{Event: ev.ID, Time: ev.Time, Channel: ev.Channel, Note: ev.Note})
 	}
 	if ev.Type != event.TypeLogin && ev.Session != "" && a.firstUse[ev.Session].before(ev.Time) {
-		a.firstUse[ev.Session] = eventRef{id: ev.ID, time: ev.Time}
+		a.firstUse[ev.Session] = refOf(ev)
 	}
 	return nil
 }

@@ -51,9 +51,9 @@ func (b *Book) Reconstruct(inc *Incident) (*Reconstruction, *IncidentError) {
 	}
 	for _, s := range sessions {
 		if l, ok := a.logins[s]; ok {
-			rec.Accesses = append(rec.Accesses, Access{Session: s, EventID: l.id, Time: l.time, Kind: AccessLogin})
+			rec.Accesses = append(rec.Accesses, l.access(s, AccessLogin))
 		} else if u, ok := a.firstUse[s]; ok {
-			rec.Accesses = append(rec.Accesses, Access{Session: s, EventID: u.id, Time: u.time, Kind: AccessFirstUse})
+			rec.Accesses = append(rec.Accesses, u.access(s, AccessFirstUse))
 		} else {
 			return nil, incidentErr(inc, "session %q: no event of account %q in this session", s, inc.Account)
 		}
@@ -72,13 +72,19 @@ func (b *Book) Reconstruct(inc *Incident) (*Reconstruction, *IncidentError) {
 			rec.End = t
 		}
 	}
-	for _, t := range a.reports {
-		if !t.Before(rec.Start) && (rec.FraudReport.IsZero() || t.Before(rec.FraudReport)) {
-			rec.FraudReport = t
+	for i := range a.reports {
+		r := &a.reports[i]
+		if !r.Time.Before(rec.Start) && (rec.FraudReport.IsZero() || r.Time.Before(rec.FraudReport)) {
+			rec.FraudReport = r.Time
+			rec.Report = r
 		}
 	}
 	rec.HeldBefore = b.heldBefore(a, in, rec.Start)
 	return rec, nil
+}
+
+func (r eventRef) access(session, kind string) Access {
+	return Access{Session: session, EventID: r.id, Time: r.time, Kind: kind, Type: r.typ, Method: r.method, IP: r.ip, Device: r.device}
 }
 
 // heldBefore returns the shares of each symbol the account held just before start: its opening
@@ -124,8 +130,10 @@ type Reconstruction struct {
 	// HeldBefore is the shares of each symbol held just before Start (opening snapshot plus the
 	// customer's own executions).
 	HeldBefore map[string]int64
-	// FraudReport is the time of the account's first fraud_report at or after Start (zero: none).
+	// FraudReport is the time of the account's first fraud_report at or after Start (zero: none),
+	// and Report that event.
 	FraudReport time.Time
+	Report      *ReportRef
 	// Start and End are the first and last unauthorized event (order or execution; accesses when
 	// there are no orders).
 	Start, End time.Time
