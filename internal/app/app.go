@@ -52,6 +52,7 @@ func commands() map[string]command {
 		"demo":       {"simulate a firm under attack, decide on it, print what was caught, and serve it", runDemo},
 		"compensate": {"value unauthorized trading per incident and apply a compensation policy", runCompensate},
 		"tally":      {"the regulator's monthly tally of unauthorized accesses and trades", runTally},
+		"backfill":   {"re-run detection over history and propose incidents for takeovers never reported", runBackfill},
 	}
 }
 

@@ -27,6 +27,11 @@ type ReplayOptions struct {
 	Progress func(lines int64)
 	// ShadowVersion names the shadow rule set in stored shadow decisions.
 	ShadowVersion string
+	// Observe, when set, receives every processed event that Keep wants (all of them when Keep is nil)
+	// or that raised an alert, with its outcome, in processing order, on the writer's goroutine once
+	// its batch is stored and written. Keep runs on the engine's goroutine, the critical path.
+	Observe func(ev *event.Event, out *detect.Outcome)
+	Keep    func(ev *event.Event) bool
 }
 
 // Replay processes a time-ordered JSON Lines log (plain or gzip) and writes one decision per event that
@@ -50,7 +55,8 @@ func Replay(ctx context.Context, in io.Reader, o ReplayOptions) (Summary, error)
 	writeErr := make(chan error, 1)
 	go func() { writeErr <- writeLoop(ctx, o, outputs) }()
 
-	p := &replayer{o: o, sum: &sum, seen: newSeenIDs(), r: reorder{lateness: o.Timing.Lateness}, out: newOutBatch()}
+	p := &replayer{o: o, sum: &sum, seen: newSeenIDs(), r: reorder{lateness: o.Timing.Lateness}}
+	p.out = p.newOutBatch()
 	var lastProgress time.Time
 	var runErr error
 loop:
@@ -245,10 +251,21 @@ type outBatch struct {
 	alerts    []byte
 	shadow    []byte
 	store     store.Batch
+	observed  []observed
 }
 
-func newOutBatch() *outBatch {
-	return &outBatch{decisions: make([]byte, 0, 256*outBatchSize)}
+// observed is an event kept for ReplayOptions.Observe.
+type observed struct {
+	ev  event.Event
+	out detect.Outcome
+}
+
+func (p *replayer) newOutBatch() *outBatch {
+	b := &outBatch{}
+	if p.o.Decisions != nil {
+		b.decisions = make([]byte, 0, 256*outBatchSize)
+	}
+	return b
 }
 
 type replayer struct {
@@ -340,6 +357,9 @@ func (p *replayer) process(it *item) {
 			}
 		}
 	}
+	if p.o.Observe != nil && (p.o.Keep == nil || p.o.Keep(ev) || len(res.Alerts) > 0) {
+		out.observed = append(out.observed, observed{ev: *ev, out: res})
+	}
 	for i := range res.Alerts {
 		a := &res.Alerts[i]
 		p.sum.Alerts[a.Kind]++
@@ -367,7 +387,7 @@ func (p *replayer) flush(ctx context.Context, outputs chan<- *outBatch) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	p.out = newOutBatch()
+	p.out = p.newOutBatch()
 	return nil
 }
 
@@ -402,6 +422,11 @@ func writeLoop(ctx context.Context, o ReplayOptions, in <-chan *outBatch) error 
 				if _, err := w.w.Write(w.b); err != nil {
 					failed = fmt.Errorf("write output: %w", err)
 				}
+			}
+		}
+		if o.Observe != nil && failed == nil {
+			for i := range b.observed {
+				o.Observe(&b.observed[i].ev, &b.observed[i].out)
 			}
 		}
 	}
