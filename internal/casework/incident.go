@@ -580,14 +580,22 @@ func (d *Desk) Reconstruct(ctx context.Context, inc *Incident) (*remedy.Reconstr
 	if ie != nil {
 		return nil, nil, fmt.Errorf("%w: %s", ErrInvalid, ie.Error())
 	}
+	dropExcluded(rec, inc.Excluded)
+	return rec, book, nil
+}
+
+// dropExcluded removes the executions an analyst excluded (by exec_id or event id).
+func dropExcluded(rec *remedy.Reconstruction, excluded map[string]string) {
+	if len(excluded) == 0 {
+		return
+	}
 	for _, o := range rec.Orders {
 		o.Fills = slices.DeleteFunc(o.Fills, func(f remedy.Fill) bool {
-			_, byExec := inc.Excluded[f.ExecID]
-			_, byEvent := inc.Excluded[f.EventID]
+			_, byExec := excluded[f.ExecID]
+			_, byEvent := excluded[f.EventID]
 			return byExec || byEvent
 		})
 	}
-	return rec, book, nil
 }
 
 // collect reads every stored event once into a remedy book for the incidents.
@@ -786,18 +794,29 @@ func (d *Desk) replayIncident(r *store.AuditRecord) error {
 
 // Tally counts the confirmed incidents (assessed or approved) by month of occurrence.
 func (d *Desk) Tally(ctx context.Context) ([]remedy.TallyRow, error) {
+	rows, _, err := d.tally(ctx)
+	return rows, err
+}
+
+func sortIncidents(incs []*Incident) {
+	sort.Slice(incs, func(i, j int) bool { return incs[i].ID < incs[j].ID })
+}
+
+// tally counts the assessed and approved incidents; it returns the rows and how many incidents.
+func (d *Desk) tally(ctx context.Context) ([]remedy.TallyRow, int, error) {
 	reg := d.register()
 	reg.mu.Lock()
-	var incs []Incident
+	var incs []*Incident
 	for _, inc := range reg.m {
 		if inc.Status == StatusAssessed || inc.Status == StatusApproved {
-			incs = append(incs, *inc)
+			cp := *inc
+			incs = append(incs, &cp)
 		}
 	}
 	reg.mu.Unlock()
-	sort.Slice(incs, func(i, j int) bool { return incs[i].ID < incs[j].ID })
+	sortIncidents(incs)
 	if len(incs) == 0 {
-		return []remedy.TallyRow{}, nil
+		return []remedy.TallyRow{}, 0, nil
 	}
 	ris := make([]remedy.Incident, len(incs))
 	for i, inc := range incs {
@@ -805,7 +824,7 @@ func (d *Desk) Tally(ctx context.Context) ([]remedy.TallyRow, error) {
 	}
 	book, err := d.collect(ctx, ris)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var recs []*remedy.Reconstruction
 	for i := range ris {
@@ -813,7 +832,8 @@ func (d *Desk) Tally(ctx context.Context) ([]remedy.TallyRow, error) {
 		if ie != nil {
 			continue
 		}
+		dropExcluded(rec, incs[i].Excluded)
 		recs = append(recs, rec)
 	}
-	return remedy.Tally(recs), nil
+	return remedy.Tally(recs), len(recs), nil
 }

@@ -357,3 +357,85 @@ func (s *Server) getTally(w http.ResponseWriter, r *http.Request) error {
 	}
 	return nil
 }
+
+func (s *Server) getTallyRevisions(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.desk()
+	if err != nil {
+		return err
+	}
+	revs, err := d.Revisions(r.Context())
+	if err != nil {
+		return presentCasework(err)
+	}
+	switch f := r.URL.Query().Get("format"); f {
+	case "", "json":
+		writeJSON(w, http.StatusOK, map[string]any{"months": revs})
+	case "csv":
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		return remedy.WriteRevisionsCSV(w, revs)
+	default:
+		return &apiError{status: http.StatusBadRequest, code: CodeBadRequest, message: fmt.Sprintf("format: %q, want json or csv", f), field: "format"}
+	}
+	return nil
+}
+
+func (s *Server) getFilings(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.desk()
+	if err != nil {
+		return err
+	}
+	vs, err := d.Filings(r.Context())
+	if err != nil {
+		return err
+	}
+	if vs == nil {
+		vs = []remedy.Vintage{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"filings": vs})
+	return nil
+}
+
+func (s *Server) postFiling(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.desk()
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Filing string `json:"filing"`
+		Reason string `json:"reason"`
+	}
+	if err := readBody(w, r, &req); err != nil {
+		return err
+	}
+	vt, err := d.FileTally(r.Context(), actor(r), req.Filing, req.Reason)
+	if err != nil {
+		return presentCasework(err)
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"filing": vt})
+	return nil
+}
+
+func (s *Server) getEvidence(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.desk()
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := d.WriteEvidence(r.Context(), r.PathValue("id"), &buf); err != nil {
+		return presentCasework(err)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+func (s *Server) getCompensations(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.desk()
+	if err != nil {
+		return err
+	}
+	results, statuses := d.Results()
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	return remedy.WriteDecisionsCSVStatus(w, results, statuses)
+}

@@ -91,6 +91,29 @@ func TestIncidentFromFraudReportToApproval(t *testing.T) {
 	if status != 200 || !strings.Contains(body, "2025-04,1,2,300000,300000,1") {
 		t.Errorf("tally: %d %s", status, body)
 	}
+	// The evidence file and the CSV of compensation decisions carry the approved figures.
+	status, _, body = f.do(t, "GET", "/v1/incidents/inc-fr/evidence", readKey, "")
+	if status != 200 || !strings.Contains(body, "<html") || !strings.Contains(body, "110,150") || !strings.Contains(body, "chief-ito") {
+		t.Errorf("evidence: %d %.300s", status, body)
+	}
+	status, _, body = f.do(t, "GET", "/v1/compensations", readKey, "")
+	if status != 200 || !strings.Contains(body, "inc-fr,") || !strings.Contains(body, ",110150,approved,") {
+		t.Errorf("compensations: %d %s", status, body)
+	}
+	// File the tally for April, then see it as filed beside the current figures.
+	if status, _, _ := f.do(t, "POST", "/v1/tally/filings", analystKey, `{"filing":"2025-04","reason":"monthly report"}`); status != 403 {
+		t.Errorf("analyst filed the tally: %d", status)
+	}
+	if status, _, body := f.do(t, "POST", "/v1/tally/filings", superKey, `{"filing":"2025-04","reason":"monthly report"}`); status != 201 {
+		t.Fatalf("file: %d %s", status, body)
+	}
+	if status, m, _ := f.do(t, "POST", "/v1/tally/filings", superKey, `{"filing":"2025-04","reason":"again"}`); status != 409 || errCode(m) != CodeConflict {
+		t.Errorf("second filing of the same name: %d %v", status, m)
+	}
+	status, m, body = f.do(t, "GET", "/v1/tally/revisions", readKey, "")
+	if status != 200 || !strings.Contains(body, `"filed_in":"2025-04"`) || !strings.Contains(body, `"revised":false`) {
+		t.Errorf("revisions: %d %s", status, body)
+	}
 	// Every step is in the audit trail.
 	_, m, _ = f.do(t, "GET", "/v1/audit?target=incident:inc-fr", readKey, "")
 	var actions []string
