@@ -3,6 +3,7 @@ package detect
 import (
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/brokerguard/brokerguard/internal/campaign"
 	"github.com/brokerguard/brokerguard/internal/event"
@@ -10,26 +11,74 @@ import (
 	"github.com/brokerguard/brokerguard/internal/profile"
 )
 
+// campaignIO is one event's traffic with the campaign layer: the watchlist entries read before the
+// account's lock, and what the layer is told after it. It is large and most events need none, so it
+// comes from a pool, only when needed.
+type campaignIO struct {
+	symWatch, infraWatch, acctWatch campaign.Entry
+	haveSym, haveInfra, haveAcct    bool
+	underWay                        string // the symbol of a campaign under way
+	underWayAge                     uint32
+	order                           campaign.Order
+	ins                             market.Instrument
+	access                          campaign.Access
+	recordOrder, recordAccess       bool
+}
+
+var campaignPool = sync.Pool{New: func() any { return new(campaignIO) }}
+
+// io returns the request's campaign traffic, taking it from the pool on first use.
+func (rq *request) io() *campaignIO {
+	if rq.cio == nil {
+		rq.cio = campaignPool.Get().(*campaignIO)
+		*rq.cio = campaignIO{}
+	}
+	return rq.cio
+}
+
+// readCampaign reads what the campaign layer knows of a request before the account's lock: watchlist
+// entries for its symbol, infrastructure and account, and a campaign under way.
+func (e *Engine) readCampaign(c *campaign.Layer, ev *event.Event, t uint32, rq *request) {
+	w := c.Watchlist()
+	var under string
+	var age uint32
+	if ev.Type != event.TypeLogin {
+		under, age, _ = c.UnderWay(t)
+	}
+	if w.Len() == 0 && under == "" {
+		return
+	}
+	cio := rq.io()
+	cio.underWay, cio.underWayAge = under, age
+	if ev.Type == event.TypeOrder && ev.Side == "buy" {
+		cio.symWatch, cio.haveSym = w.Symbol(ev.Symbol, t)
+	}
+	cio.infraWatch, cio.haveInfra = w.Infrastructure(rq.addr, ev.Device, ev.Destination, t)
+	cio.acctWatch, cio.haveAcct = w.Account(ev.Account, t)
+}
+
 // watchSignals raises the signals that come from the campaign layer: the request's symbol,
 // infrastructure or account on the watchlist, and the market ramp of a thin symbol being bought.
 func (e *Engine) watchSignals(ev *event.Event, t uint32, rq *request, ins *market.Instrument, haveIns bool, ss *Signals) {
 	if e.campaign == nil {
 		return
 	}
-	if rq.haveInfra {
-		ss.Set(WatchedInfrastructure, 1, 0, 0, watchDetail(&rq.infraWatch))
-	}
-	if rq.haveAcct {
-		ss.Set(WatchedAccount, 1, 0, 0, watchDetail(&rq.acctWatch))
-	}
-	if rq.underWay != "" {
-		ss.Set(CampaignUnderWay, 1, float64(rq.underWayAge), 0, rq.underWay)
+	if cio := rq.cio; cio != nil {
+		if cio.haveInfra {
+			ss.Set(WatchedInfrastructure, 1, 0, 0, watchDetail(&cio.infraWatch))
+		}
+		if cio.haveAcct {
+			ss.Set(WatchedAccount, 1, 0, 0, watchDetail(&cio.acctWatch))
+		}
+		if cio.underWay != "" {
+			ss.Set(CampaignUnderWay, 1, float64(cio.underWayAge), 0, cio.underWay)
+		}
+		if cio.haveSym && ev.Type == event.TypeOrder && ev.Side == "buy" {
+			ss.Set(WatchedSymbol, 1, 0, 0, watchDetail(&cio.symWatch))
+		}
 	}
 	if ev.Type != event.TypeOrder || ev.Side != "buy" {
 		return
-	}
-	if rq.haveSym {
-		ss.Set(WatchedSymbol, 1, 0, 0, watchDetail(&rq.symWatch))
 	}
 	if haveIns && e.campaign.Thin(ins) {
 		if r := e.campaign.Ramp(ins, t); r.Significant(10) {
@@ -56,34 +105,36 @@ func (e *Engine) tellCampaign(ev *event.Event, p *profile.Profile, t uint32, rq 
 	foreignDevice := ss.Has(NewDevice) || ss.Has(DeviceShared)
 	var symbol, text string
 	if ev.Type == event.TypeOrder && haveIns && e.campaign.Thin(ins) {
-		rq.ins = *ins
+		cio := rq.io()
+		cio.ins = *ins
 		if signs && ev.Side == "buy" {
 			text = signsText(ss, mask)
 		}
-		rq.order = campaign.Order{ID: ev.ID, Account: ev.Account, Symbol: ev.Symbol, Side: ev.Side, Time: ev.Time,
+		cio.order = campaign.Order{ID: ev.ID, Account: ev.Account, Symbol: ev.Symbol, Side: ev.Side, Time: ev.Time,
 			Qty: ev.Quantity, Value: value, Market: !ev.HasPrice, Addr: rq.addr, Device: ev.Device, Anonymous: anonymous,
-			ForeignAddr: foreignAddr, ForeignDevice: foreignDevice, Ins: &rq.ins, Takeover: signs, Signs: text, Liquidated: ss.Has(Liquidation), FirstTime: ss.Has(FirstTimeSymbol),
+			ForeignAddr: foreignAddr, ForeignDevice: foreignDevice, Ins: &cio.ins, Takeover: signs, Signs: text, Liquidated: ss.Has(Liquidation), FirstTime: ss.Has(FirstTimeSymbol),
 			FirstMargin: ss.Has(FirstMarginUse), Stopped: d.Action >= event.ActionHold, Score: d.Score,
 			AccountOpened: p.Opened}
 		if ev.Side == "sell" {
 			if pos := p.Position(ev.Symbol); pos != nil {
-				rq.order.PositionSince, rq.order.PositionQty = pos.Since, pos.Qty
-				rq.order.PositionLastBuy, rq.order.PositionBuyDays = pos.LastBuy, int(pos.BuyDays)
+				cio.order.PositionSince, cio.order.PositionQty = pos.Since, pos.Qty
+				cio.order.PositionLastBuy, cio.order.PositionBuyDays = pos.LastBuy, int(pos.BuyDays)
 			}
 		} else {
 			symbol = ev.Symbol
 		}
-		rq.recordOrder = true
+		cio.recordOrder = true
 	}
 	newPayee := ev.Type == event.TypeWithdrawal && (ss.Has(NewWithdrawalDestination) || ss.Has(DestinationShared))
 	// Requests the engine itself found suspicious link accounts; ordinary VPN users do not.
 	if signs && d.Action >= event.ActionReview || newPayee {
-		rq.access = campaign.Access{ID: ev.ID, Account: ev.Account, Time: ev.Time, Addr: rq.addr, Anonymous: anonymous,
+		cio := rq.io()
+		cio.access = campaign.Access{ID: ev.ID, Account: ev.Account, Time: ev.Time, Addr: rq.addr, Anonymous: anonymous,
 			ForeignAddr: foreignAddr, ForeignDevice: foreignDevice, Device: ev.Device, Symbol: symbol, Signs: text}
 		if newPayee {
-			rq.access.Destination = ev.Destination
+			cio.access.Destination = ev.Destination
 		}
-		rq.recordAccess = true
+		cio.recordAccess = true
 	}
 }
 

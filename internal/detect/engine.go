@@ -249,16 +249,9 @@ type request struct {
 	wave         bool
 	waveFailures int
 
-	// The watchlist entries that match the request.
-	symWatch, infraWatch, acctWatch campaign.Entry
-	haveSym, haveInfra, haveAcct    bool
-	underWay                        string // the symbol of a campaign under way
-	underWayAge                     uint32
-	// What the campaign layer learns once the account's decision is made.
-	order                                    campaign.Order
-	ins                                      market.Instrument
-	access                                   campaign.Access
-	recordOrder, recordAccess, fraudReported bool
+	// cio is the event's traffic with the campaign layer, when it has any (pooled; see campaignIO).
+	cio           *campaignIO
+	fraudReported bool
 }
 
 // Process updates state with ev and, when the contract asks for one, decides on it. ev must be valid.
@@ -316,15 +309,7 @@ func (e *Engine) Process(ev *event.Event) Outcome {
 		}
 	}
 	if c := e.campaign; c != nil && ev.NeedsDecision() {
-		w := c.Watchlist()
-		if ev.Type == event.TypeOrder && ev.Side == "buy" {
-			rq.symWatch, rq.haveSym = w.Symbol(ev.Symbol, t)
-		}
-		rq.infraWatch, rq.haveInfra = w.Infrastructure(rq.addr, ev.Device, ev.Destination, t)
-		rq.acctWatch, rq.haveAcct = w.Account(ev.Account, t)
-		if ev.Type != event.TypeLogin {
-			rq.underWay, rq.underWayAge, _ = c.UnderWay(t)
-		}
+		e.readCampaign(c, ev, t, &rq)
 	}
 	e.accounts.With(ev.Account, func(p *profile.Profile) {
 		e.processAccount(ev, p, t, &rq, &out)
@@ -339,11 +324,14 @@ func (e *Engine) Process(ev *event.Event) Outcome {
 	}
 	if c := e.campaign; c != nil {
 		// The campaign layer learns from the decision outside the account's lock.
-		if rq.recordOrder {
-			out.Alerts = append(out.Alerts, c.Order(&rq.order)...)
-		}
-		if rq.recordAccess {
-			out.Alerts = append(out.Alerts, c.Access(&rq.access)...)
+		if cio := rq.cio; cio != nil {
+			if cio.recordOrder {
+				out.Alerts = append(out.Alerts, c.Order(&cio.order)...)
+			}
+			if cio.recordAccess {
+				out.Alerts = append(out.Alerts, c.Access(&cio.access)...)
+			}
+			campaignPool.Put(cio)
 		}
 		if rq.fraudReported {
 			out.Alerts = append(out.Alerts, c.FraudReport(ev.ID, ev.Account, ev.Time)...)
