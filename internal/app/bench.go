@@ -311,6 +311,12 @@ func benchHTTP(ctx context.Context, cfg config.Config, data []byte, rate int, du
 	if firstBad != "" {
 		fmt.Fprintf(w, "  first non-200 answer: %s\n", firstBad)
 	}
+	if qs, n, err := serverLatency(target, key, 0.5, 0.99, 0.999); err == nil {
+		fmt.Fprintf(w, "  the server's own histogram (%d answers, interpolated within its buckets): p50 %s, p99 %s, p99.9 %s\n", n,
+			time.Duration(qs[0]*1e9).Round(time.Microsecond), time.Duration(qs[1]*1e9).Round(time.Microsecond), time.Duration(qs[2]*1e9).Round(time.Microsecond))
+	} else {
+		fmt.Fprintf(w, "  the server's own histogram: %v\n", err)
+	}
 	return nil
 }
 
