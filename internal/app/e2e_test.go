@@ -51,6 +51,20 @@ func TestSimulateReplayEvaluate(t *testing.T) {
 	if rep.Legitimate.AccountsBlocked != 0 {
 		t.Errorf("legitimate accounts blocked: got %d, want 0", rep.Legitimate.AccountsBlocked)
 	}
+	// The campaign layer: every campaign found within two minutes of its first hijacked buy, no false
+	// campaign, the beneficiaries named and nobody else.
+	if rep.CampaignsDetected != len(rep.Campaigns) || len(rep.Campaigns) == 0 {
+		t.Errorf("campaigns detected: %d of %d", rep.CampaignsDetected, len(rep.Campaigns))
+	}
+	if d := rep.MedianDelaySeconds; d == nil || *d > 120 {
+		t.Errorf("median campaign alert delay: %v, want ≤ 120 s", d)
+	}
+	if rep.FalseCampaignAlertsPerDay > 1 {
+		t.Errorf("false campaign alerts: %.2f a day, want ≤ 1", rep.FalseCampaignAlertsPerDay)
+	}
+	if b := rep.Beneficiaries; b.Precision == nil || *b.Precision < 0.8 || b.Recall == nil || *b.Recall < 0.8 {
+		t.Errorf("beneficiaries: %+v, want precision and recall ≥ 80%%", b)
+	}
 }
 
 // ipdataOrEmbedded returns the shared IP data folder when present. Without it the test cannot tell
