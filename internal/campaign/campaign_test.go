@@ -322,3 +322,34 @@ func TestAnonymousBlocksLinkAccounts(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentUse drives the layer from several goroutines at once, as serve does; run with -race.
+func TestConcurrentUse(t *testing.T) {
+	l := New(Config{})
+	ins := thinIns(150000, at(9, 50, 0))
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 200 {
+				acct := fmt.Sprintf("G%d-%d", g, i%20)
+				now := at(9, 50, i%60)
+				l.Order(hijackedBuy(fmt.Sprintf("e%d-%d", g, i), acct, now, ins))
+				l.Access(&Access{ID: fmt.Sprintf("a%d-%d", g, i), Account: acct, Time: now, Device: "dev", ForeignDevice: true})
+				l.Watchlist().Infrastructure(netip.MustParseAddr("198.51.100.7"), "dev", "", unix(now))
+				l.Watchlist().List(now, true)
+				l.Campaigns(now)
+				l.UnderWay(unix(now))
+				if i%50 == 0 {
+					l.FraudReport(fmt.Sprintf("fr%d-%d", g, i), acct, now)
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	if cs := l.Campaigns(at(10, 0, 0)); len(cs) != 1 || cs[0].Symbol != "8012" {
+		t.Errorf("campaigns = %+v", cs)
+	}
+}
