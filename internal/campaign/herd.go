@@ -145,7 +145,6 @@ func (l *Layer) buy(s *symbol, o *Order, t uint32) (event.Alert, bool) {
 }
 
 func (l *Layer) raiseCampaign(s *symbol, o *Order, t uint32, h herd, r Ramp) event.Alert {
-	_ = t
 	n := len(h.hijacked)
 	s.since, s.sinceTime, s.alert = t, o.Time, "cmp-"+o.ID
 	s.victims = map[string]bool{}
@@ -181,7 +180,7 @@ func (l *Layer) raiseCampaign(s *symbol, o *Order, t uint32, h herd, r Ramp) eve
 			Detail: fmt.Sprintf("%s trades ¥%.0fM a day on average", s.name, o.Ins.ADValue()/1e6)})
 	}
 	accts := append([]string(nil), h.hijacked...)
-	l.watchCampaign(s, o, t)
+	l.watchCampaign(s, o)
 	l.lastMu.Lock()
 	l.lastAlert, l.lastSymbol = t, s.name
 	l.lastMu.Unlock()
@@ -190,7 +189,7 @@ func (l *Layer) raiseCampaign(s *symbol, o *Order, t uint32, h herd, r Ramp) eve
 }
 
 // watchCampaign puts the symbol and the infrastructure of the buy that revealed it on the watchlist.
-func (l *Layer) watchCampaign(s *symbol, o *Order, t uint32) {
+func (l *Layer) watchCampaign(s *symbol, o *Order) {
 	exp := o.Time.Add(time.Duration(l.cfg.WatchTTL) * time.Second)
 	reason := "under campaign: hijacked accounts herding into it"
 	l.watch.Put(Entry{Kind: KindSymbol, Value: s.name, Reason: reason, Source: SourceCampaign, Ref: s.alert, Added: o.Time, Expires: exp})
