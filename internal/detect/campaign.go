@@ -94,7 +94,7 @@ func watchDetail(w *campaign.Entry) string {
 // tellCampaign hands the decided event to the campaign layer (through rq, so that the layer runs after
 // the account's lock is released): orders of thin symbols, and requests with takeover signs or a new
 // withdrawal destination.
-func (e *Engine) tellCampaign(ev *event.Event, p *profile.Profile, t uint32, rq *request, ss *Signals,
+func (e *Engine) tellCampaign(ev *event.Event, p *profile.Profile, rq *request, ss *Signals,
 	d *event.Decision, ins *market.Instrument, haveIns bool, value float64) {
 	mask := ss.Mask()
 	signs := mask&takeoverSigns != 0

@@ -502,7 +502,7 @@ func (e *Engine) processAccount(ev *event.Event, p *profile.Profile, t uint32, r
 	}
 	e.learn(ev, p, t, rq, ss, &d, orderValue)
 	if e.campaign != nil {
-		e.tellCampaign(ev, p, t, rq, ss, &d, ins, haveIns, orderValue)
+		e.tellCampaign(ev, p, rq, ss, &d, ins, haveIns, orderValue)
 	}
 	if d.Action >= event.ActionHold || (d.Action >= event.ActionChallenge && d.Score >= e.alertScore) {
 		if p.LastAlert == 0 || t >= p.LastAlert+day || d.Action == event.ActionBlock && t != p.LastAlert {
