@@ -337,6 +337,9 @@ func (r Ramp) describe(at time.Time) string {
 	if r.RiseSigma != 0 {
 		d += fmt.Sprintf(" (%.1f times its typical daily move)", r.RiseSigma)
 	}
+	if r.PrevDayRatio > 0 {
+		d += fmt.Sprintf("; %.1fx the whole previous day's volume already", r.PrevDayRatio)
+	}
 	return d
 }
 

@@ -53,8 +53,10 @@ type Incident struct {
 	Orders     []string          `json:"orders"`
 	Excluded   map[string]string `json:"excluded_executions,omitempty"` // execution (exec_id or event id) → reason
 	Factors    []string          `json:"factors,omitempty"`
-	Assessment *Assessment       `json:"assessment,omitempty"`
-	Approval   *Approval         `json:"approval,omitempty"`
+	// Evidence is why detection proposed the orders it proposed, order by order.
+	Evidence   []Evidence  `json:"evidence,omitempty"`
+	Assessment *Assessment `json:"assessment,omitempty"`
+	Approval   *Approval   `json:"approval,omitempty"`
 	// Audit are the audit records of the incident, oldest first.
 	Audit []int64 `json:"audit"`
 }
@@ -322,7 +324,8 @@ func (d *Desk) open(ctx context.Context, actor string, req OpenRequest, reason s
 
 func (d *Desk) applyOpen(r *store.AuditRecord, data openData) Incident {
 	inc := &Incident{ID: data.ID, Account: data.Account, Source: data.Source, Status: StatusOpen, Opened: r.Time,
-		OpenedBy: r.Actor, ReportTime: data.ReportTime, Orders: data.Orders, Factors: data.Factors, Audit: []int64{r.Seq}}
+		OpenedBy: r.Actor, ReportTime: data.ReportTime, Orders: data.Orders, Factors: data.Factors, Evidence: data.Proposed,
+		Audit: []int64{r.Seq}}
 	if inc.Orders == nil {
 		inc.Orders = []string{}
 	}

@@ -48,6 +48,9 @@ func TestIncidentFromFraudReportToApproval(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("orders: %d %s", status, body)
 	}
+	if ev, _ := m["incident"].(map[string]any)["evidence"].([]any); len(ev) != 2 || !strings.Contains(body, `"login":"l2"`) || !strings.Contains(body, "NEW_COUNTRY") {
+		t.Errorf("detection's evidence: %s", body)
+	}
 	orders := m["incident"].(map[string]any)["orders"].([]any)
 	if len(orders) != 2 || !strings.Contains(body, "ord-2") {
 		t.Errorf("orders = %v (want detection's ord-2 and the added ord-1)", orders)
