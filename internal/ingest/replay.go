@@ -52,10 +52,12 @@ func Replay(ctx context.Context, in io.Reader, o ReplayOptions) (Summary, error)
 	go func() { readErr <- decodeLoop(ctx, rd, inputs) }()
 
 	outputs := make(chan *outBatch, 4)
+	// Written batches come back to be filled again, so that a long replay does not allocate them anew.
+	free := make(chan *outBatch, 6)
 	writeErr := make(chan error, 1)
-	go func() { writeErr <- writeLoop(ctx, o, outputs) }()
+	go func() { writeErr <- writeLoop(ctx, o, outputs, free) }()
 
-	p := &replayer{o: o, sum: &sum, seen: newSeenIDs(), r: reorder{lateness: o.Timing.Lateness}}
+	p := &replayer{o: o, sum: &sum, seen: newSeenIDs(), r: reorder{lateness: o.Timing.Lateness}, free: free}
 	p.out = p.newOutBatch()
 	var lastProgress time.Time
 	var runErr error
@@ -261,11 +263,28 @@ type observed struct {
 }
 
 func (p *replayer) newOutBatch() *outBatch {
+	select {
+	case b := <-p.free:
+		return b
+	default:
+	}
 	b := &outBatch{}
 	if p.o.Decisions != nil {
 		b.decisions = make([]byte, 0, 256*outBatchSize)
 	}
+	if p.o.Observe != nil {
+		b.observed = make([]observed, 0, outBatchSize)
+	}
 	return b
+}
+
+// reset empties a written batch for reuse.
+func (b *outBatch) reset() {
+	b.n = 0
+	b.decisions, b.alerts, b.shadow = b.decisions[:0], b.alerts[:0], b.shadow[:0]
+	b.store.Reset()
+	clear(b.observed)
+	b.observed = b.observed[:0]
 }
 
 type replayer struct {
@@ -274,6 +293,7 @@ type replayer struct {
 	seen *seenIDs
 	r    reorder
 	out  *outBatch
+	free chan *outBatch
 	seq  int64
 }
 
@@ -392,7 +412,7 @@ func (p *replayer) flush(ctx context.Context, outputs chan<- *outBatch) error {
 }
 
 // writeLoop persists each batch, then writes its decisions and alerts: what a file shows is stored.
-func writeLoop(ctx context.Context, o ReplayOptions, in <-chan *outBatch) error {
+func writeLoop(ctx context.Context, o ReplayOptions, in <-chan *outBatch, free chan<- *outBatch) error {
 	var dw, aw, sw *bufio.Writer
 	if o.Decisions != nil {
 		dw = bufio.NewWriterSize(o.Decisions, 1<<20)
@@ -428,6 +448,11 @@ func writeLoop(ctx context.Context, o ReplayOptions, in <-chan *outBatch) error 
 			for i := range b.observed {
 				o.Observe(&b.observed[i].ev, &b.observed[i].out)
 			}
+		}
+		b.reset()
+		select {
+		case free <- b:
+		default:
 		}
 	}
 	if failed != nil {
