@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/event"
@@ -79,21 +80,24 @@ type Layer struct {
 
 	graph graph
 
-	// The latest campaign alert: its time (unix seconds, 0: none) and symbol.
-	lastMu     sync.Mutex
-	lastAlert  uint32
-	lastSymbol string
+	// The latest campaign alert, read by every decision (an atomic load, no lock).
+	last atomic.Pointer[lastCampaign]
+}
+
+// lastCampaign is when the latest campaign alert was raised (unix seconds) and on which symbol.
+type lastCampaign struct {
+	t      uint32
+	symbol string
 }
 
 // UnderWay reports whether a campaign alert was raised within the configured period before at: its
 // symbol and how many seconds ago.
 func (l *Layer) UnderWay(at uint32) (symbol string, age uint32, ok bool) {
-	l.lastMu.Lock()
-	defer l.lastMu.Unlock()
-	if l.lastAlert == 0 || at < l.lastAlert || at > l.lastAlert+l.cfg.UnderWay {
+	c := l.last.Load()
+	if c == nil || at < c.t || at > c.t+l.cfg.UnderWay {
 		return "", 0, false
 	}
-	return l.lastSymbol, at - l.lastAlert, true
+	return c.symbol, at - c.t, true
 }
 
 // New returns an empty layer.

@@ -181,9 +181,7 @@ func (l *Layer) raiseCampaign(s *symbol, o *Order, t uint32, h herd, r Ramp) eve
 	}
 	accts := append([]string(nil), h.hijacked...)
 	l.watchCampaign(s, o)
-	l.lastMu.Lock()
-	l.lastAlert, l.lastSymbol = t, s.name
-	l.lastMu.Unlock()
+	l.last.Store(&lastCampaign{t: t, symbol: s.name})
 	return event.Alert{ID: s.alert, Time: o.Time, Kind: event.AlertCampaign, Symbols: []string{s.name},
 		Accounts: accts, Score: min(score, 1000), Reasons: reasons}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/event"
 	"github.com/brokerguard/brokerguard/internal/remedy"
 	"github.com/brokerguard/brokerguard/internal/store"
@@ -38,7 +39,7 @@ const (
 )
 
 // ReportCode is the reason code of the alert a fraud report raises; such alerts open incidents.
-const ReportCode = "FRAUD_REPORTED"
+const ReportCode = detect.FraudReportedCode
 
 // Incident is one case of account takeover being made good: the account, the unauthorized orders
 // (with any executions excluded by an analyst), the assessment under a policy and its approval.
@@ -485,6 +486,21 @@ func (d *Desk) ChangeOrders(ctx context.Context, actor, id string, c OrdersChang
 }
 
 func (d *Desk) applyOrders(r *store.AuditRecord, id string, c OrdersChange) Incident {
+	return d.edit(r, id, func(inc *Incident) {
+		for _, o := range c.Remove {
+			inc.Orders = slices.DeleteFunc(inc.Orders, func(x string) bool { return x == o })
+		}
+		for _, o := range c.Add {
+			if !slices.Contains(inc.Orders, o) {
+				inc.Orders = append(inc.Orders, o)
+			}
+		}
+		inc.Status, inc.Assessment = StatusOpen, nil
+	})
+}
+
+// edit applies one audited change to a registered incident and returns it (zero when unknown).
+func (d *Desk) edit(r *store.AuditRecord, id string, change func(inc *Incident)) Incident {
 	reg := d.register()
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
@@ -492,15 +508,7 @@ func (d *Desk) applyOrders(r *store.AuditRecord, id string, c OrdersChange) Inci
 	if inc == nil {
 		return Incident{}
 	}
-	for _, o := range c.Remove {
-		inc.Orders = slices.DeleteFunc(inc.Orders, func(x string) bool { return x == o })
-	}
-	for _, o := range c.Add {
-		if !slices.Contains(inc.Orders, o) {
-			inc.Orders = append(inc.Orders, o)
-		}
-	}
-	inc.Status, inc.Assessment = StatusOpen, nil
+	change(inc)
 	inc.Audit = append(inc.Audit, r.Seq)
 	return *inc
 }
@@ -541,25 +549,18 @@ func (d *Desk) ChangeExecutions(ctx context.Context, actor, id string, c Executi
 }
 
 func (d *Desk) applyExecs(r *store.AuditRecord, id string, c ExecutionsChange) Incident {
-	reg := d.register()
-	reg.mu.Lock()
-	defer reg.mu.Unlock()
-	inc := reg.m[id]
-	if inc == nil {
-		return Incident{}
-	}
-	if inc.Excluded == nil {
-		inc.Excluded = map[string]string{}
-	}
-	for _, x := range c.Exclude {
-		inc.Excluded[x] = r.Reason
-	}
-	for _, x := range c.Include {
-		delete(inc.Excluded, x)
-	}
-	inc.Status, inc.Assessment = StatusOpen, nil
-	inc.Audit = append(inc.Audit, r.Seq)
-	return *inc
+	return d.edit(r, id, func(inc *Incident) {
+		if inc.Excluded == nil {
+			inc.Excluded = map[string]string{}
+		}
+		for _, x := range c.Exclude {
+			inc.Excluded[x] = r.Reason
+		}
+		for _, x := range c.Include {
+			delete(inc.Excluded, x)
+		}
+		inc.Status, inc.Assessment = StatusOpen, nil
+	})
 }
 
 // AssessRequest values an incident under a policy.
@@ -678,18 +679,11 @@ func (d *Desk) Assess(ctx context.Context, actor, id string, req AssessRequest, 
 }
 
 func (d *Desk) applyAssess(r *store.AuditRecord, id, policy string, factors []string, res *remedy.Result) Incident {
-	reg := d.register()
-	reg.mu.Lock()
-	defer reg.mu.Unlock()
-	inc := reg.m[id]
-	if inc == nil {
-		return Incident{}
-	}
-	inc.Factors = factors
-	inc.Assessment = &Assessment{Seq: r.Seq, By: r.Actor, Time: r.Time, Policy: policy, Result: res}
-	inc.Status = StatusAssessed
-	inc.Audit = append(inc.Audit, r.Seq)
-	return *inc
+	return d.edit(r, id, func(inc *Incident) {
+		inc.Factors = factors
+		inc.Assessment = &Assessment{Seq: r.Seq, By: r.Actor, Time: r.Time, Policy: policy, Result: res}
+		inc.Status = StatusAssessed
+	})
 }
 
 // Approve signs off the incident's assessment. The supervisor must not be its assessor; after it the

@@ -106,7 +106,7 @@ func TestCampaignLayerEndToEnd(t *testing.T) {
 		}
 	}
 	// While the campaign is under way, the later victims' sales from the crew's access are held.
-	if d := decisions["as-V3"]; d.Action < event.ActionHold {
+	if d := decisions["as-V3"]; d.Action < event.ActionHold || !hasReason(d, "SELL_FROM_UNFAMILIAR_ACCESS_DURING_CAMPAIGN") {
 		t.Errorf("as-V3 during the campaign: %s %v", d.Action, d.Reasons)
 	}
 	ben := byKind[event.AlertBeneficiary]

@@ -218,6 +218,9 @@ type Outcome struct {
 	Alerts []event.Alert
 }
 
+// FraudReportedCode is the reason code of the account_takeover alert a fraud report raises.
+const FraudReportedCode = "FRAUD_REPORTED"
+
 // Durations used by the signals.
 const (
 	hour             = 3600
@@ -320,7 +323,7 @@ func (e *Engine) Process(ev *event.Event) Outcome {
 			detail += " (by " + ev.Channel + ")"
 		}
 		out.Alerts = append(out.Alerts, event.Alert{ID: "rep-" + ev.ID, Time: ev.Time, Kind: event.AlertAccountTakeover,
-			Accounts: []string{ev.Account}, Score: 1000, Reasons: []event.Reason{{Code: "FRAUD_REPORTED", Detail: detail}}})
+			Accounts: []string{ev.Account}, Score: 1000, Reasons: []event.Reason{{Code: FraudReportedCode, Detail: detail}}})
 	}
 	if c := e.campaign; c != nil {
 		// The campaign layer learns from the decision outside the account's lock.

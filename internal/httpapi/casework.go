@@ -346,16 +346,21 @@ func (s *Server) getTally(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return presentCasework(err)
 	}
+	return writeMonths(w, r, rows, func(w io.Writer) error { return remedy.WriteTallyCSV(w, rows) })
+}
+
+// writeMonths answers with monthly rows as JSON ({"months": …}) or, with ?format=csv, as CSV.
+func writeMonths(w http.ResponseWriter, r *http.Request, months any, writeCSV func(io.Writer) error) error {
 	switch f := r.URL.Query().Get("format"); f {
 	case "", "json":
-		writeJSON(w, http.StatusOK, map[string]any{"months": rows})
+		writeJSON(w, http.StatusOK, map[string]any{"months": months})
+		return nil
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		return remedy.WriteTallyCSV(w, rows)
+		return writeCSV(w)
 	default:
 		return &apiError{status: http.StatusBadRequest, code: CodeBadRequest, message: fmt.Sprintf("format: %q, want json or csv", f), field: "format"}
 	}
-	return nil
 }
 
 func (s *Server) getTallyRevisions(w http.ResponseWriter, r *http.Request) error {
@@ -367,16 +372,7 @@ func (s *Server) getTallyRevisions(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return presentCasework(err)
 	}
-	switch f := r.URL.Query().Get("format"); f {
-	case "", "json":
-		writeJSON(w, http.StatusOK, map[string]any{"months": revs})
-	case "csv":
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		return remedy.WriteRevisionsCSV(w, revs)
-	default:
-		return &apiError{status: http.StatusBadRequest, code: CodeBadRequest, message: fmt.Sprintf("format: %q, want json or csv", f), field: "format"}
-	}
-	return nil
+	return writeMonths(w, r, revs, func(w io.Writer) error { return remedy.WriteRevisionsCSV(w, revs) })
 }
 
 func (s *Server) getFilings(w http.ResponseWriter, r *http.Request) error {
