@@ -95,6 +95,9 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	if p.shadow != nil {
 		so.ShadowVersion = p.shadow.Version
 	}
+	// Requests from several clients may bring an account's events out of time order: the engine keeps
+	// each account's events of the lateness and puts a late one at its place.
+	p.engine.SetLateness(cfg.Lateness)
 	svc := ingest.NewService(so)
 	start := time.Now()
 	n, err := svc.Rebuild(ctx)

@@ -129,9 +129,15 @@ type Options struct {
 	// LockFor is how long a fraud report locks the account; 0 keeps it locked until the customer is
 	// re-verified (an analyst's unlock).
 	LockFor time.Duration
+	// Lateness, when positive, keeps each account's events of the last Lateness so that one arriving
+	// late is applied at its place in time (see history.go): for sources that may deliver an account's
+	// events out of order, such as the HTTP API. Zero when events come in time order (replay sorts them
+	// before the engine sees them).
+	Lateness time.Duration
 }
 
-// Engine decides on events. It is safe for concurrent use; events of one account must be given in order.
+// Engine decides on events. It is safe for concurrent use. Events of one account must be given in time
+// order unless Options.Lateness is set.
 type Engine struct {
 	ip         IPIntel
 	scorer     Scorer
@@ -146,6 +152,7 @@ type Engine struct {
 	alertScore int
 	maxReasons int
 	lockFor    uint32
+	lateness   int64 // nanoseconds; 0: events come in time order
 }
 
 // New returns an engine.
@@ -188,11 +195,15 @@ func New(o Options) (*Engine, error) {
 		e.maxReasons = 5
 	}
 	e.lockFor = uint32(o.LockFor / time.Second)
+	e.lateness = int64(o.Lateness)
 	return e, nil
 }
 
 // SetIP replaces the IP intelligence; call it before the first event.
 func (e *Engine) SetIP(ip IPIntel) { e.ip = ip }
+
+// SetLateness sets Options.Lateness; call it before the first event.
+func (e *Engine) SetLateness(d time.Duration) { e.lateness = int64(d) }
 
 // Accounts returns the engine's profiles.
 func (e *Engine) Accounts() *profile.Accounts { return e.accounts }
@@ -216,6 +227,9 @@ type Outcome struct {
 	// Shadow is the shadow rule set's decision, when one runs.
 	Shadow *event.Decision
 	Alerts []event.Alert
+	// Late is set when the event was placed before events of its account that had arrived earlier but
+	// happened later: its decision saw only the events before it, and those after it were applied again.
+	Late bool
 }
 
 // FraudReportedCode is the reason code of the account_takeover alert a fraud report raises.
@@ -315,7 +329,11 @@ func (e *Engine) Process(ev *event.Event) Outcome {
 		e.readCampaign(c, ev, t, &rq)
 	}
 	e.accounts.With(ev.Account, func(p *profile.Profile) {
-		e.processAccount(ev, p, t, &rq, &out)
+		if e.lateness > 0 {
+			e.processInOrder(ev, p, t, &rq, &out)
+			return
+		}
+		e.processAccount(ev, p, t, &rq, &out, nil)
 	})
 	if rq.fraudReported {
 		detail := "the customer reported activity on the account as not theirs"
@@ -414,7 +432,18 @@ func prefixKey(p netip.Prefix) uint64 {
 	return h ^ uint64(p.Bits())
 }
 
-func (e *Engine) processAccount(ev *event.Event, p *profile.Profile, t uint32, rq *request, out *Outcome) {
+// processAccount applies ev to the account's profile and decides on it when the contract asks for a
+// decision. ls, when not nil, receives what the decision taught the profile.
+func (e *Engine) processAccount(ev *event.Event, p *profile.Profile, t uint32, rq *request, out *Outcome, ls *lesson) {
+	if e.observe(ev, p, t) {
+		rq.fraudReported = ev.Type == event.TypeFraudReport
+		return
+	}
+	e.decideAccount(ev, p, t, rq, out, ls)
+}
+
+// observe applies an event that needs no decision to the profile, and reports whether ev was one.
+func (e *Engine) observe(ev *event.Event, p *profile.Profile, t uint32) bool {
 	switch ev.Type {
 	case event.TypeSnapshot:
 		hs := make([]profile.Position, len(ev.Holdings))
@@ -426,28 +455,32 @@ func (e *Engine) processAccount(ev *event.Event, p *profile.Profile, t uint32, r
 			opened = profile.Unix(d)
 		}
 		p.ApplySnapshot(ev.Cash, hs, ev.Margin, ev.Notifications, ev.MFA, opened)
-		return
+		return true
 	case event.TypeLogin:
 		if ev.Result != "success" {
 			p.AddFail(t)
-			return
+			return true
 		}
+		return false
 	case event.TypeLogout:
 		p.EndSession(profile.Hash(ev.Session))
-		return
+		return true
 	case event.TypeCancel:
-		return
+		return true
 	case event.TypeExecution:
 		p.ApplyExecution(ev.Symbol, ev.Side, ev.Quantity, ev.Price, ev.Fee, t)
 		p.Symbols.Add(profile.Hash(ev.Symbol), t, profile.MaxSymbols)
 		p.Touch(t)
-		return
+		return true
 	case event.TypeFraudReport:
 		p.Locked, p.LockedAt = true, t
-		rq.fraudReported = true
-		return
+		return true
 	}
+	return false
+}
 
+// decideAccount decides on a successful login, account change, order or withdrawal and learns from it.
+func (e *Engine) decideAccount(ev *event.Event, p *profile.Profile, t uint32, rq *request, out *Outcome, ls *lesson) {
 	// A decision: login success, profile change, order or withdrawal. The per-decision working memory
 	// comes from a pool: it would otherwise escape to the heap through the rules' interface.
 	sc := scratchPool.Get().(*scratch)
@@ -503,22 +536,44 @@ func (e *Engine) processAccount(ev *event.Event, p *profile.Profile, t uint32, r
 		sd := e.decide(ev, e.shadow, f, score, contribs)
 		out.Shadow = &sd
 	}
-	e.learn(ev, p, t, rq, ss, &d, orderValue)
+	var own lesson
+	if ls == nil {
+		ls = &own
+	}
+	*ls = lesson{action: d.Action, score: d.Score, signals: ss.Mask(), orderValue: orderValue,
+		addr: rq.addr.IsValid(), netKey: rq.netKey, prefix: rq.prefix, country: rq.country, uaKey: rq.uaKey, tlsKey: rq.tlsKey}
+	if ev.Type == event.TypeOrder && ev.Side == "sell" {
+		ls.holdings = e.holdingsValue(p, t) // at the prices of the moment
+	}
+	alert := e.learn(ev, p, t, ls)
 	if e.campaign != nil {
 		e.tellCampaign(ev, p, rq, ss, &d, ins, haveIns, orderValue)
 	}
-	if d.Action >= event.ActionHold || (d.Action >= event.ActionChallenge && d.Score >= e.alertScore) {
-		if p.LastAlert == 0 || t >= p.LastAlert+day || d.Action == event.ActionBlock && t != p.LastAlert {
-			p.LastAlert = t
-			a := event.Alert{ID: "ato-" + ev.ID, Time: ev.Time, Kind: event.AlertAccountTakeover,
-				Accounts: []string{ev.Account}, Score: d.Score, Reasons: d.Reasons}
-			if ev.Symbol != "" {
-				a.Symbols = []string{ev.Symbol}
-			}
-			out.Alerts = append(out.Alerts, a)
+	if alert {
+		a := event.Alert{ID: "ato-" + ev.ID, Time: ev.Time, Kind: event.AlertAccountTakeover,
+			Accounts: []string{ev.Account}, Score: d.Score, Reasons: d.Reasons}
+		if ev.Symbol != "" {
+			a.Symbols = []string{ev.Symbol}
 		}
+		out.Alerts = append(out.Alerts, a)
 	}
 }
+
+// lesson is what a decision teaches the account's profile: all that learn reads, so that a decided
+// event can be applied again, as it was decided, when an earlier one arrives late.
+type lesson struct {
+	action     event.Action
+	score      int
+	signals    uint64 // the raised signals (Signals.Mask)
+	orderValue float64
+	holdings   float64 // a sell order's holdings value before it
+	// The request's network and client, as keys.
+	addr                          bool
+	netKey, prefix, uaKey, tlsKey uint64
+	country                       string
+}
+
+func (ls *lesson) has(s Signal) bool { return ls.signals&(1<<s) != 0 }
 
 // scratch is one decision's working memory.
 type scratch struct {
@@ -842,7 +897,7 @@ func liquidation(p *profile.Profile, t, window uint32) (share float64, since uin
 	sold := 0.0
 	first := uint32(0)
 	for _, f := range p.Sells {
-		if f.T+window >= t {
+		if f.T+window >= t && f.T <= t {
 			sold += f.Value
 			if first == 0 {
 				first = f.T
@@ -961,8 +1016,13 @@ func (e *Engine) withdrawalSignals(ev *event.Event, p *profile.Profile, t uint32
 
 // learn records the event into the profile. What a decision did not let through (a held order's size)
 // is not learned as the customer's own, and only logins teach devices and networks.
-func (e *Engine) learn(ev *event.Event, p *profile.Profile, t uint32, rq *request, ss *Signals, d *event.Decision, orderValue float64) {
-	trusted := d.Action <= event.ActionReview || (ev.Type == event.TypeLogin && d.Action == event.ActionChallenge)
+// learn records a decided event into the profile, and reports whether the decision raises an
+// account_takeover alert (at most one a day per account, unless a block follows).
+func (e *Engine) learn(ev *event.Event, p *profile.Profile, t uint32, ls *lesson) (alert bool) {
+	if p.Locked && e.lockFor > 0 && t >= p.LockedAt+e.lockFor {
+		p.Locked = false // the configured lock period is over
+	}
+	trusted := ls.action <= event.ActionReview || (ev.Type == event.TypeLogin && ls.action == event.ActionChallenge)
 	p.Touch(t)
 	// Only an authentication teaches the profile who the customer is: a request inside a session (a
 	// replayed cookie among them) must not make its own network familiar.
@@ -970,25 +1030,25 @@ func (e *Engine) learn(ev *event.Event, p *profile.Profile, t uint32, rq *reques
 		if ev.Device != "" {
 			p.Devices.Add(profile.Hash(ev.Device), t, profile.MaxDevices)
 		}
-		if rq.addr.IsValid() {
-			p.ASNs.Add(rq.netKey, t, profile.MaxASNs)
-			p.Prefixes.Add(rq.prefix, t, profile.MaxPrefixes)
+		if ls.addr {
+			p.ASNs.Add(ls.netKey, t, profile.MaxASNs)
+			p.Prefixes.Add(ls.prefix, t, profile.MaxPrefixes)
 		}
-		if rq.country != "" {
-			p.Countries.Add(countryKey(rq.country), t, profile.MaxCountries)
+		if ls.country != "" {
+			p.Countries.Add(countryKey(ls.country), t, profile.MaxCountries)
 		}
-		if rq.uaKey != 0 {
-			p.UAFamilies.Add(rq.uaKey, t, profile.MaxUAFamilies)
+		if ls.uaKey != 0 {
+			p.UAFamilies.Add(ls.uaKey, t, profile.MaxUAFamilies)
 		}
-		if rq.tlsKey != 0 {
-			p.TLS.Add(rq.tlsKey, t, profile.MaxTLS)
+		if ls.tlsKey != 0 {
+			p.TLS.Add(ls.tlsKey, t, profile.MaxTLS)
 		}
 	}
 	switch ev.Type {
 	case event.TypeLogin:
-		s := profile.Session{Key: profile.Hash(ev.Session), Device: hashOrZero(ev.Device), Prefix: rq.prefix,
-			UA: rq.uaKey, TLS: rq.tlsKey, Net: rq.netKey, Start: t, LoginScore: uint16(d.Score),
-			Signals: ss.Mask() & accessSignals, Verified: d.Action == event.ActionChallenge}
+		s := profile.Session{Key: profile.Hash(ev.Session), Device: hashOrZero(ev.Device), Prefix: ls.prefix,
+			UA: ls.uaKey, TLS: ls.tlsKey, Net: ls.netKey, Start: t, LoginScore: uint16(ls.score),
+			Signals: ls.signals & accessSignals, Verified: ls.action == event.ActionChallenge}
 		p.StartSession(s)
 		if trusted {
 			p.Logins++
@@ -996,21 +1056,21 @@ func (e *Engine) learn(ev *event.Event, p *profile.Profile, t uint32, rq *reques
 			p.Methods[profile.MethodStrength(ev.Method)]++
 			p.Channels[channelIndex(ev.Channel)]++
 			p.LastLogin = t
-			if len(rq.country) == 2 {
-				copy(p.LastCountry[:], rq.country)
+			if len(ls.country) == 2 {
+				copy(p.LastCountry[:], ls.country)
 			}
 		}
 	case event.TypeProfileChange:
 		if i := profile.ChangeIndex(ev.Field); i >= 0 {
 			p.Changed[i] = t
 		}
-		if d.Action == event.ActionChallenge && ev.Session != "" {
+		if ls.action == event.ActionChallenge && ev.Session != "" {
 			// Nothing proceeds until the customer passes the step-up; what follows in the session did.
 			if s := p.Session(profile.Hash(ev.Session)); s != nil {
 				s.Verified = true
 			}
 		}
-		if d.Action <= event.ActionReview {
+		if ls.action <= event.ActionReview {
 			switch ev.Field {
 			case "notifications":
 				p.Notifications = ev.Value != "off"
@@ -1022,18 +1082,18 @@ func (e *Engine) learn(ev *event.Event, p *profile.Profile, t uint32, rq *reques
 		}
 	case event.TypeOrder:
 		if ev.Side == "sell" {
-			if lv := longHeldValue(p, ev.Symbol, ev.Quantity, orderValue/float64(ev.Quantity), t); lv > 0 {
+			if lv := longHeldValue(p, ev.Symbol, ev.Quantity, ls.orderValue/float64(ev.Quantity), t); lv > 0 {
 				if profile.SumFlows(p.Sells, t, liquidationShort) == 0 {
-					p.SellBase = e.holdingsValue(p, t)
+					p.SellBase = ls.holdings
 				}
 				p.Sells = profile.AddFlow(p.Sells, t, lv, liquidationLong)
 			}
 		}
 		if trusted {
-			if ev.Side == "buy" && ss.Has(IlliquidSymbol) && p.IlliquidBuys < ^uint16(0) {
+			if ev.Side == "buy" && ls.has(IlliquidSymbol) && p.IlliquidBuys < ^uint16(0) {
 				p.IlliquidBuys++
 			}
-			p.ObserveOrderValue(orderValue)
+			p.ObserveOrderValue(ls.orderValue)
 			if ev.AccountType == "margin" {
 				p.MarginUsed = true
 			}
@@ -1044,6 +1104,13 @@ func (e *Engine) learn(ev *event.Event, p *profile.Profile, t uint32, rq *reques
 		}
 		p.Cash -= ev.Amount
 	}
+	if ls.action >= event.ActionHold || (ls.action >= event.ActionChallenge && ls.score >= e.alertScore) {
+		if p.LastAlert == 0 || t >= p.LastAlert+day || ls.action == event.ActionBlock && t != p.LastAlert {
+			p.LastAlert = t
+			return true
+		}
+	}
+	return false
 }
 
 func hashOrZero(s string) uint64 {

@@ -15,6 +15,7 @@ type Metrics struct {
 	errors     map[string]prometheus.Counter
 	alerts     map[string]prometheus.Counter
 	duplicates prometheus.Counter
+	late       prometheus.Counter
 	latency    prometheus.Histogram
 }
 
@@ -29,6 +30,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		alerts: map[string]prometheus.Counter{},
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{Name: "brokerguard_duplicate_events_total",
 			Help: "Events ignored because their id was already accepted."}),
+		late: prometheus.NewCounter(prometheus.CounterOpts{Name: "brokerguard_late_events_total",
+			Help: "Events placed before events of their account that arrived earlier but happened later."}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "brokerguard_decision_seconds",
 			Help:    "Time to process one event in the engine (profile update, signals, score, rules).",
 			Buckets: []float64{1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2}}),
@@ -48,7 +51,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.alerts[k] = al.WithLabelValues(k)
 	}
 	if reg != nil {
-		reg.MustRegister(ev, dec, errs, al, m.duplicates, m.latency)
+		reg.MustRegister(ev, dec, errs, al, m.duplicates, m.late, m.latency)
 	}
 	return m
 }

@@ -100,6 +100,7 @@ func (s *Service) Rebuild(ctx context.Context) (int64, error) {
 	if err != nil {
 		return n, fmt.Errorf("rebuild: %w", err)
 	}
+	s.forgetHistory()
 	s.ready.Store(true)
 	return n, nil
 }
@@ -163,6 +164,9 @@ func (s *Service) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
 		if m != nil {
 			m.latency.Observe(time.Since(start).Seconds())
 			m.events[ev.Type].Inc()
+			if out.Late {
+				m.late.Inc()
+			}
 		}
 		b.Events = append(b.Events, store.EventRecord{ID: ev.ID, Account: ev.Account, Type: ev.Type.String(), Time: ev.Time, Raw: raw})
 		r.Status = StatusAccepted
@@ -203,6 +207,14 @@ func (s *Service) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
 	return results, nil
 }
 
+// forgetHistory drops what the engine keeps of each account for events arriving late, once no event
+// that late is accepted.
+func (s *Service) forgetHistory() {
+	if latest := s.latest.Load(); latest != 0 {
+		s.o.Engine.ForgetHistory(time.Unix(0, latest))
+	}
+}
+
 func (s *Service) forget(ids []string) {
 	for _, id := range ids {
 		s.seen.remove(id)
@@ -216,12 +228,19 @@ func (s *Service) reject(r *Result, fe *event.FieldError) {
 	}
 }
 
+// historyEvery is how often Run lets the engine forget the account histories kept for late events.
+const historyEvery = 10 * time.Second
+
 // Run commits requests until ctx is done, then refuses new requests and commits those already in.
 func (s *Service) Run(ctx context.Context) error {
+	forget := time.NewTicker(historyEvery)
+	defer forget.Stop()
 	for {
 		select {
 		case c := <-s.reqs:
 			s.commitGroup(c)
+		case <-forget.C:
+			s.forgetHistory()
 		case <-ctx.Done():
 			s.mu.Lock()
 			s.stopped = true

@@ -2,8 +2,12 @@ package ingest
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 func TestServiceRejectsLateAndFutureEvents(t *testing.T) {
@@ -42,5 +46,67 @@ func TestServiceRejectsLateAndFutureEvents(t *testing.T) {
 	c, _ := st.Counts(context.Background())
 	if c.Events != 2 {
 		t.Errorf("stored %d events, want the 2 accepted", c.Events)
+	}
+}
+
+// TestServiceLateEventsConcurrently sends events of a few accounts from several clients at once, each
+// client's events up to a minute out of time order, while the service forgets old histories: every
+// event is accepted and decided once, and the late ones are counted. Run with -race.
+func TestServiceLateEventsConcurrently(t *testing.T) {
+	st := openSQLite(t)
+	eng := newEngine(t)
+	eng.SetLateness(5 * time.Minute)
+	m := NewMetrics(nil)
+	svc := NewService(ServiceOptions{Engine: eng, Store: st, Metrics: m,
+		Timing: Timing{Lateness: 5 * time.Minute, Future: time.Hour, Now: time.Now}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	base := time.Date(2025, 3, 17, 10, 0, 0, 0, time.FixedZone("", 9*3600))
+	const clients, each = 4, 150
+	var wg sync.WaitGroup
+	errs := make(chan string, clients*each)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				// Times run forward with the index, each one jittered back by up to 50 s.
+				at := base.Add(time.Duration(i)*time.Second - time.Duration((i*7919+c*104729)%50)*time.Second)
+				acct := fmt.Sprintf("A%d", i%5)
+				raw := fmt.Sprintf(`{"id":"c%d-%d","type":"login","time":"%s","account":"%s","result":"success","method":"password","session":"s%d-%d","ip":"153.1.%d.9","device":"d%d"}`,
+					c, i, at.Format(time.RFC3339), acct, c, i, i%5, i%5)
+				if i%3 == 0 {
+					raw = fmt.Sprintf(`{"id":"c%d-%d","type":"login","time":"%s","account":"%s","result":"failure","failure":"bad_password","method":"password","ip":"153.1.%d.9"}`,
+						c, i, at.Format(time.RFC3339), acct, i%5)
+				}
+				res, err := svc.Ingest(ctx, [][]byte{[]byte(raw)})
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				if r := res[0]; r.Status != StatusDecided && r.Status != StatusAccepted {
+					errs <- fmt.Sprintf("%s: %s %v", r.ID, r.Status, r.Error)
+				}
+				if i%40 == 0 {
+					svc.forgetHistory()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	c, _ := st.Counts(context.Background())
+	if c.Events != clients*each {
+		t.Errorf("stored %d events, want %d", c.Events, clients*each)
+	}
+	var late dto.Metric
+	if err := m.late.Write(&late); err != nil || late.GetCounter().GetValue() == 0 {
+		t.Errorf("no event counted as late (%v)", err)
 	}
 }

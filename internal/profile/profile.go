@@ -162,6 +162,9 @@ type Profile struct {
 
 	Sells    []Flow
 	SellBase float64 // holdings value before the first sell of the current run of sells
+
+	// History is the account's recent past where events may arrive late (nil elsewhere).
+	History *History
 }
 
 // Unix converts t to the profile's time unit.

@@ -1,0 +1,85 @@
+package detect
+
+import (
+	"time"
+
+	"github.com/brokerguard/brokerguard/internal/event"
+	"github.com/brokerguard/brokerguard/internal/profile"
+)
+
+// Events arriving late, where the source cannot sort them (the HTTP API): each account keeps the events
+// of the last Options.Lateness in a profile.History, with the profile as it stood before them. An event
+// that happened before some of those is decided on the profile rebuilt from the base and the events
+// before it only, as the contract asks ("computed from that event and the events before it"); then the
+// events after it are applied again, each as it was decided, so that the account's state is what time
+// order would have made it. Decisions already given stand: they were acted on.
+//
+// Cross-account state (who else used an address or device, the market, the campaign layer) is as of
+// the late event's arrival: it is shared, and rewinding it for one account would rewrite the others.
+
+// journaled is one event of an account's History: the event, and what its decision taught the profile.
+type journaled struct {
+	ev event.Event
+	ls lesson
+}
+
+// processInOrder is processAccount for an engine with a lateness: it keeps the account's History and
+// places a late event at its time.
+func (e *Engine) processInOrder(ev *event.Event, p *profile.Profile, t uint32, rq *request, out *Outcome) {
+	at := ev.Time.UnixNano()
+	j := &journaled{ev: *ev}
+	h := p.History
+	if h == nil || at >= h.Newest() {
+		if h == nil {
+			h = &profile.History{Base: p.Clone()}
+		} else if n := h.After(at - e.lateness); n == len(h.Entries) {
+			// No event may arrive before any of them any more: start again from here.
+			clear(h.Entries)
+			h.Entries = h.Entries[:0]
+			h.Base = p.Clone()
+		} else if n > 0 {
+			h.Fold(n, e.reapply)
+		}
+		if len(h.Entries) >= profile.MaxHistory {
+			h.Fold(1, e.reapply)
+		}
+		e.processAccount(ev, p, t, rq, out, &j.ls)
+		h.Entries = append(h.Entries, profile.Entry{At: at, Data: j})
+		p.History = h
+		return
+	}
+	// Late: rebuild the profile as it stood at ev's time, decide, and apply what came after again.
+	i := h.After(at)
+	cur := h.Base.Clone()
+	for _, en := range h.Entries[:i] {
+		e.reapply(&cur, en)
+	}
+	e.processAccount(ev, &cur, t, rq, out, &j.ls)
+	for _, en := range h.Entries[i:] {
+		e.reapply(&cur, en)
+	}
+	h.Insert(i, profile.Entry{At: at, Data: j})
+	cur.History = h
+	*p = cur
+	out.Late = true
+}
+
+// reapply applies a journaled event to p again, as it was decided.
+func (e *Engine) reapply(p *profile.Profile, en profile.Entry) {
+	j := en.Data.(*journaled)
+	t := profile.Unix(j.ev.Time)
+	if !e.observe(&j.ev, p, t) {
+		e.learn(&j.ev, p, t, &j.ls)
+	}
+}
+
+// ForgetHistory drops the kept events of accounts whose newest event is more than the lateness before
+// latest, the latest event time accepted: no event that late is accepted any more. It returns how many
+// accounts' histories were dropped and how many are kept. Call it now and then (the HTTP API's service
+// does, every few seconds).
+func (e *Engine) ForgetHistory(latest time.Time) (dropped, kept int) {
+	if e.lateness <= 0 {
+		return 0, 0
+	}
+	return e.accounts.DropHistory(latest.UnixNano() - e.lateness)
+}
