@@ -40,8 +40,8 @@ func (e *Engine) processInOrder(ev *event.Event, p *profile.Profile, t uint32, r
 		} else if n > 0 {
 			h.Fold(n, e.reapply)
 		}
-		if len(h.Entries) >= profile.MaxHistory {
-			h.Fold(1, e.reapply)
+		if n := len(h.Entries) - profile.MaxHistory + 1; n > 0 {
+			h.Fold(n, e.reapply)
 		}
 		e.processAccount(ev, p, t, rq, out, &j.ls)
 		h.Entries = append(h.Entries, profile.Entry{At: at, Data: j})
@@ -59,6 +59,9 @@ func (e *Engine) processInOrder(ev *event.Event, p *profile.Profile, t uint32, r
 		e.reapply(&cur, en)
 	}
 	h.Insert(i, profile.Entry{At: at, Data: j})
+	if n := len(h.Entries) - profile.MaxHistory; n > 0 {
+		h.Fold(n, e.reapply)
+	}
 	cur.History = h
 	*p = cur
 	out.Late = true

@@ -3,6 +3,7 @@ package detect
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -218,4 +219,52 @@ func BenchmarkProcessLateness(b *testing.B) {
 			b.ReportMetric(float64(late)/float64(b.N), "late/event")
 		})
 	}
+}
+
+// TestHistoryIsBounded gives one account more events than a history keeps, then one that arrives late
+// among the kept ones: the history stays bounded, the late event is placed, and the base with the kept
+// events still gives the live profile.
+func TestHistoryIsBounded(t *testing.T) {
+	c := &campaignDay{}
+	ua := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/137.0.0.0 Safari/537.36"
+	base := time.Date(2025, 4, 11, 9, 0, 0, 0, time.FixedZone("", 9*3600))
+	login := func(id string, at time.Time, device string) {
+		c.add(t, `{"id":"%s","type":"login","time":"%s","account":"A","result":"success","method":"password","session":"%s","ip":"153.1.4.9","device":"%s","user_agent":"%s","country":"JP","channel":"web"}`,
+			id, at.Format(time.RFC3339), id, device, ua)
+	}
+	const n = profile.MaxHistory + 60
+	for i := range n {
+		login(fmt.Sprintf("l%d", i), base.Add(time.Duration(i)*time.Second), "own")
+	}
+	// 50 seconds late, from a device the account never used.
+	login("late", base.Add((n-50)*time.Second+time.Second/2), "other")
+	e, err := New(Options{Lateness: time.Hour, NoCampaign: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, late := decideAll(t, e, c.evs)
+	if !late["late"] {
+		t.Error("the late login was not placed as late")
+	}
+	e.Accounts().Peek("A", func(p *profile.Profile) {
+		h := p.History
+		if len(h.Entries) > profile.MaxHistory {
+			t.Errorf("history holds %d events, more than %d", len(h.Entries), profile.MaxHistory)
+		}
+		for i := 1; i < len(h.Entries); i++ {
+			if h.Entries[i].At < h.Entries[i-1].At {
+				t.Fatalf("history out of time order at %d", i)
+			}
+		}
+		rebuilt := h.Base.Clone()
+		for _, en := range h.Entries {
+			e.reapply(&rebuilt, en)
+		}
+		if live := p.Clone(); !reflect.DeepEqual(rebuilt, live) {
+			t.Errorf("applied again from its history, the profile differs:\nrebuilt %+v\nlive    %+v", rebuilt, live)
+		}
+		if !p.Devices.Has(profile.Hash("other")) {
+			t.Error("the late login's device was not learned")
+		}
+	})
 }

@@ -5,6 +5,8 @@
 // Profiles are kept in memory in Accounts, sharded by account id so that deciding on one account never
 // waits on a lock that another account's decision holds. The detect package reads a profile to compute
 // signals and then records the event into it; nothing outside one account's shard is reachable from here.
+// Where events may arrive out of time order, a profile also keeps a History of its recent events, so that
+// a late one can be put at its place.
 package profile
 
 import (
