@@ -23,11 +23,21 @@ type journaled struct {
 	ls lesson
 }
 
+// keep returns what applying ev again reads of it. The rest (ids, the client's strings, the raw bytes,
+// which share one buffer with the whole request) would only hold memory for the lateness.
+func keep(ev *event.Event) event.Event {
+	k := *ev
+	k.ID, k.Account, k.Name, k.Market, k.Failure, k.Note = "", "", "", "", "", ""
+	k.IP, k.UserAgent, k.Country, k.AcceptLanguage, k.TLS = "", "", "", "", ""
+	k.OrderID, k.ExecID, k.Raw = "", "", nil
+	return k
+}
+
 // processInOrder is processAccount for an engine with a lateness: it keeps the account's History and
 // places a late event at its time.
 func (e *Engine) processInOrder(ev *event.Event, p *profile.Profile, t uint32, rq *request, out *Outcome) {
 	at := ev.Time.UnixNano()
-	j := &journaled{ev: *ev}
+	j := &journaled{ev: keep(ev)}
 	h := p.History
 	if h == nil || at >= h.Newest() {
 		if h == nil {
