@@ -30,6 +30,13 @@ func (c *campaignDay) add(t *testing.T, format string, args ...any) {
 	c.evs = append(c.evs, ev)
 }
 
+// instruments lists the day's two instruments: 8012, thin (30,000 shares a day at ¥200), and 7203.
+func (c *campaignDay) instruments(t *testing.T, day int) {
+	t.Helper()
+	c.add(t, `{"id":"i%d","type":"instrument","time":"%s","symbol":"8012","market":"growth","lot":100,"shares_outstanding":9000000,"prev_close":200,"avg_daily_volume":30000}`, day, jstAt(day, 8, 0, 0))
+	c.add(t, `{"id":"j%d","type":"instrument","time":"%s","symbol":"7203","market":"prime","lot":100,"shares_outstanding":1500000000,"prev_close":3000,"avg_daily_volume":20000000}`, day, jstAt(day, 8, 0, 0))
+}
+
 func jstAt(day, hh, mm, ss int) string {
 	return time.Date(2025, 4, day, hh, mm, ss, 0, time.FixedZone("", 9*3600)).Format(time.RFC3339)
 }
@@ -38,8 +45,7 @@ func buildCampaign(t *testing.T) *campaignDay {
 	c := &campaignDay{}
 	ua := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/137.0.0.0 Safari/537.36"
 	for d := 7; d <= 11; d++ {
-		c.add(t, `{"id":"i%d","type":"instrument","time":"%s","symbol":"8012","market":"growth","lot":100,"shares_outstanding":9000000,"prev_close":200,"avg_daily_volume":30000}`, d, jstAt(d, 8, 0, 0))
-		c.add(t, `{"id":"j%d","type":"instrument","time":"%s","symbol":"7203","market":"prime","lot":100,"shares_outstanding":1500000000,"prev_close":3000,"avg_daily_volume":20000000}`, d, jstAt(d, 8, 0, 0))
+		c.instruments(t, d)
 		if d == 7 {
 			for _, a := range []string{"V1", "V2", "V3", "BEN", "OTHER"} {
 				c.add(t, `{"id":"s-%s","type":"snapshot","time":"%s","account":"%s","cash":5000000,"holdings":[{"symbol":"7203","quantity":300,"cost":2500}],"opened":"2012-01-01","mfa":"sms_otp","notifications":true}`, a, jstAt(7, 8, 30, 0), a)

@@ -22,8 +22,7 @@ func lateDay(t *testing.T) (inTime, arrived []event.Event) {
 	c := &campaignDay{}
 	ua := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/137.0.0.0 Safari/537.36"
 	for d := 7; d <= 11; d++ {
-		c.add(t, `{"id":"i%d","type":"instrument","time":"%s","symbol":"8012","market":"growth","lot":100,"shares_outstanding":9000000,"prev_close":200,"avg_daily_volume":30000}`, d, jstAt(d, 8, 0, 0))
-		c.add(t, `{"id":"j%d","type":"instrument","time":"%s","symbol":"7203","market":"prime","lot":100,"shares_outstanding":1500000000,"prev_close":3000,"avg_daily_volume":20000000}`, d, jstAt(d, 8, 0, 0))
+		c.instruments(t, d)
 		if d == 7 {
 			c.add(t, `{"id":"snap","type":"snapshot","time":"%s","account":"A","cash":100000,"holdings":[{"symbol":"7203","quantity":1000,"cost":2500}],"opened":"2012-01-01","mfa":"sms_otp","notifications":true}`, jstAt(7, 8, 30, 0))
 		}

@@ -60,14 +60,9 @@ func (p *Profile) Clone() Profile {
 	c := *p
 	c.History = nil
 	c.Holdings = slices.Clone(p.Holdings)
-	c.Symbols = slices.Clone(p.Symbols)
-	c.Devices = slices.Clone(p.Devices)
-	c.ASNs = slices.Clone(p.ASNs)
-	c.Prefixes = slices.Clone(p.Prefixes)
-	c.Countries = slices.Clone(p.Countries)
-	c.UAFamilies = slices.Clone(p.UAFamilies)
-	c.TLS = slices.Clone(p.TLS)
-	c.Destinations = slices.Clone(p.Destinations)
+	for _, set := range []*SeenSet{&c.Symbols, &c.Devices, &c.ASNs, &c.Prefixes, &c.Countries, &c.UAFamilies, &c.TLS, &c.Destinations} {
+		*set = slices.Clone(*set)
+	}
 	c.Sessions = slices.Clone(p.Sessions)
 	c.Fails = slices.Clone(p.Fails)
 	c.Sells = slices.Clone(p.Sells)
