@@ -43,8 +43,12 @@ type Entry struct {
 	Pinned  bool      `json:"pinned"`
 }
 
-// active reports whether the entry counts at unix time t.
+// active reports whether the entry counts at unix time t: from the event that found it until it
+// expires. An analyst's entry counts from the start: its times are the clock's, not the events'.
 func (e *Entry) active(t uint32) bool {
+	if e.Source != SourceAnalyst && uint32(max(0, e.Added.Unix())) > t {
+		return false // found after t: an event arriving late does not see it
+	}
 	return e.Pinned || uint32(max(0, e.Expires.Unix())) > t
 }
 

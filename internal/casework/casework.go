@@ -236,7 +236,7 @@ func (d *Desk) Unlock(ctx context.Context, actor, account, reason string) error 
 func (d *Desk) applyUnlock(account string, at time.Time) {
 	d.accounts.Peek(account, func(p *profile.Profile) {
 		if p != nil && p.Locked && int64(p.LockedAt) <= at.Unix() {
-			p.Locked = false
+			p.Lift()
 		}
 	})
 }

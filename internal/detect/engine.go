@@ -230,6 +230,10 @@ type Outcome struct {
 	// Late is set when the event was placed before events of its account that had arrived earlier but
 	// happened later: its decision saw only the events before it, and those after it were applied again.
 	Late bool
+	// Unplaced is set when the event can no longer be put at its place (more than profile.MaxHistory
+	// of its account's events arrived within the lateness after it). Nothing was applied; the caller
+	// rejects it as too late.
+	Unplaced bool
 }
 
 // FraudReportedCode is the reason code of the account_takeover alert a fraud report raises.
@@ -280,6 +284,10 @@ func (e *Engine) Process(ev *event.Event) Outcome {
 		return out
 	case event.TypeQuote:
 		e.market.ApplyQuote(ev.Symbol, ev.Time, ev.Price, ev.Volume)
+		return out
+	}
+	if e.lateness > 0 && !e.placeable(ev) {
+		out.Unplaced = true
 		return out
 	}
 	t := profile.Unix(ev.Time)
@@ -473,7 +481,7 @@ func (e *Engine) observe(ev *event.Event, p *profile.Profile, t uint32) bool {
 		p.Touch(t)
 		return true
 	case event.TypeFraudReport:
-		p.Locked, p.LockedAt = true, t
+		p.Lock(t)
 		return true
 	}
 	return false

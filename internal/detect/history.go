@@ -51,6 +51,7 @@ func (e *Engine) processInOrder(ev *event.Event, p *profile.Profile, t uint32, r
 			h.Fold(n, e.reapply)
 		}
 		if n := len(h.Entries) - profile.MaxHistory + 1; n > 0 {
+			h.Floor = max(h.Floor, h.Entries[n-1].At)
 			h.Fold(n, e.reapply)
 		}
 		e.processAccount(ev, p, t, rq, out, &j.ls)
@@ -61,6 +62,11 @@ func (e *Engine) processInOrder(ev *event.Event, p *profile.Profile, t uint32, r
 	// Late: rebuild the profile as it stood at ev's time, decide, and apply what came after again.
 	i := h.After(at)
 	cur := h.Base.Clone()
+	// An analyst's unlock is not an event: it holds whatever the events say.
+	cur.Lifted = p.Lifted
+	if cur.Locked && cur.LockedAt <= cur.Lifted {
+		cur.Locked = false
+	}
 	for _, en := range h.Entries[:i] {
 		e.reapply(&cur, en)
 	}
@@ -70,11 +76,22 @@ func (e *Engine) processInOrder(ev *event.Event, p *profile.Profile, t uint32, r
 	}
 	h.Insert(i, profile.Entry{At: at, Data: j})
 	if n := len(h.Entries) - profile.MaxHistory; n > 0 {
+		h.Floor = max(h.Floor, h.Entries[n-1].At)
 		h.Fold(n, e.reapply)
 	}
 	cur.History = h
 	*p = cur
 	out.Late = true
+}
+
+// placeable reports whether the account's history can still put ev at its place. It cannot when more
+// than profile.MaxHistory of the account's events arrived within the lateness after it.
+func (e *Engine) placeable(ev *event.Event) bool {
+	ok := true
+	e.accounts.Peek(ev.Account, func(p *profile.Profile) {
+		ok = p == nil || p.History == nil || p.History.Placeable(ev.Time.UnixNano())
+	})
+	return ok
 }
 
 // reapply applies a journaled event to p again, as it was decided.

@@ -14,30 +14,40 @@ import (
 	"github.com/brokerguard/brokerguard/internal/sim"
 )
 
-// lateDay is a customer's morning on 2025-04-11 (JST) after four quiet days: a login, a buy of a thin
-// stock at 10:02, a sell of the whole holding at 10:03, a logout at 10:03:30, and in a new session at
-// 10:04 another buy at 10:05. The first buy reaches the engine after the logout, a minute and a half
-// late.
+// lateDay is a customer's morning on 2025-04-11 (JST) after four quiet days, holding 1,000 7203 since
+// before the data: at 10:00 a login; an order to buy 500 7203 at 10:00:30 and one to sell 1,000 at 10:01;
+// the buy executes at 10:02, the sell at 10:03; a small buy of a thin stock at 10:03:20; a logout at
+// 10:03:30; at 10:04 a login in a new session, and at 10:05 a sell of 500 7203.
+//
+// The buy's execution and the 10:03:20 buy reach the engine late, after the logout. Placed in time, the
+// 10:03:20 buy is a request in a live session, and the last 500 shares are the long-held ones; taken as
+// they came, the buy is in a session that has ended, and the shares were bought today.
 func lateDay(t *testing.T) (inTime, arrived []event.Event) {
 	c := &campaignDay{}
 	ua := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/137.0.0.0 Safari/537.36"
 	for d := 7; d <= 11; d++ {
 		c.instruments(t, d)
 		if d == 7 {
-			c.add(t, `{"id":"snap","type":"snapshot","time":"%s","account":"A","cash":100000,"holdings":[{"symbol":"7203","quantity":1000,"cost":2500}],"opened":"2012-01-01","mfa":"sms_otp","notifications":true}`, jstAt(7, 8, 30, 0))
+			c.add(t, `{"id":"snap","type":"snapshot","time":"%s","account":"A","cash":5000000,"holdings":[{"symbol":"7203","quantity":1000,"cost":2500}],"opened":"2012-01-01","mfa":"sms_otp","notifications":true}`, jstAt(7, 8, 30, 0))
 		}
 		c.add(t, `{"id":"l%d","type":"login","time":"%s","account":"A","result":"success","method":"password","session":"s%d","ip":"153.1.4.9","device":"own","user_agent":"%s","country":"JP","channel":"web"}`, d, jstAt(d, 10, 0, 0), d, ua)
 	}
-	order := func(id, session string, mm int, sym, side string, qty int) {
+	order := func(id, session string, mm, ss int, sym, side string, qty int) {
 		c.add(t, `{"id":"%s","type":"order","time":"%s","account":"A","order_id":"%s","session":"%s","ip":"153.1.4.9","device":"own","user_agent":"%s","symbol":"%s","side":"%s","quantity":%d,"account_type":"cash","channel":"web"}`,
-			id, jstAt(11, 10, mm, 0), id, session, ua, sym, side, qty)
+			id, jstAt(11, 10, mm, ss), id, session, ua, sym, side, qty)
 	}
-	order("sell", "s11", 3, "7203", "sell", 1000)
-	c.add(t, `{"id":"sellx","type":"execution","time":"%s","account":"A","order_id":"sell","exec_id":"sellx","symbol":"7203","side":"sell","quantity":1000,"price":3000,"fee":0}`, jstAt(11, 10, 3, 1))
+	exec := func(id, side string, mm, qty int) {
+		c.add(t, `{"id":"%sx","type":"execution","time":"%s","account":"A","order_id":"%s","exec_id":"%sx","symbol":"7203","side":"%s","quantity":%d,"price":3000,"fee":0}`,
+			id, jstAt(11, 10, mm, 0), id, id, side, qty)
+	}
+	order("buy", "s11", 0, 30, "7203", "buy", 500)
+	order("sell", "s11", 1, 0, "7203", "sell", 1000)
+	exec("sell", "sell", 3, 1000)
 	c.add(t, `{"id":"out","type":"logout","time":"%s","account":"A","session":"s11"}`, jstAt(11, 10, 3, 30))
-	order("buy", "s11", 2, "8012", "buy", 5000)
+	exec("buy", "buy", 2, 500)                     // late
+	order("chk", "s11", 3, 20, "8012", "buy", 100) // late
 	c.add(t, `{"id":"l11b","type":"login","time":"%s","account":"A","result":"success","method":"password","session":"s11b","ip":"153.1.4.9","device":"own","user_agent":"%s","country":"JP","channel":"web"}`, jstAt(11, 10, 4, 0), ua)
-	order("next", "s11b", 5, "8012", "buy", 1000)
+	order("next", "s11b", 5, 0, "7203", "sell", 500)
 	arrived = c.evs
 	inTime = slices.Clone(arrived)
 	slices.SortStableFunc(inTime, func(a, b event.Event) int { return a.Time.Compare(b.Time) })
@@ -70,34 +80,30 @@ func TestLateEventIsDecidedFromEarlierEventsOnly(t *testing.T) {
 		}
 		return e
 	}
-	want, _ := decideAll(t, mk(5*time.Minute), inTime)
-	e := mk(5 * time.Minute)
-	got, late := decideAll(t, e, arrived)
-	if !late["buy"] || late["sell"] || late["out"] || late["next"] {
-		t.Errorf("late flags: buy %v, sell %v, next %v; want only the buy", late["buy"], late["sell"], late["next"])
+	// The reference takes the log in time order, without any history.
+	want, _ := decideAll(t, mk(0), inTime)
+	got, late := decideAll(t, mk(5*time.Minute), arrived)
+	for _, ev := range arrived {
+		if wantLate := ev.ID == "buyx" || ev.ID == "chk"; late[ev.ID] != wantLate {
+			t.Errorf("%s: late %v, want %v", ev.ID, late[ev.ID], wantLate)
+		}
 	}
-	// The buy came before the sell and the logout: it is neither a buy after a liquidation nor a request
-	// in a session that has ended, as it would seem on arrival.
-	if !sameDecision(got["buy"], want["buy"]) {
-		t.Errorf("late buy decided %s %d %v; in time order it is %s %d %v", got["buy"].Action, got["buy"].Score, got["buy"].Reasons,
-			want["buy"].Action, want["buy"].Score, want["buy"].Reasons)
-	}
-	// Nothing before the sell changed for it, so it was decided as in time order; and what follows sees
-	// the account as time order made it.
-	if !sameDecision(got["sell"], want["sell"]) {
-		t.Fatalf("sell decided %+v before the buy arrived, %+v in time order: the rest of the test assumes they agree", got["sell"], want["sell"])
-	}
-	if !sameDecision(got["next"], want["next"]) {
-		t.Errorf("next order decided %s %d %v; in time order %s %d %v", got["next"].Action, got["next"].Score, got["next"].Reasons,
-			want["next"].Action, want["next"].Score, want["next"].Reasons)
+	// Every decision is as in time order: the late buy's, from the events before it only, and the
+	// last sell's, from an account whose events were put back in order.
+	for id, w := range want {
+		if g := got[id]; !sameDecision(g, w) {
+			t.Errorf("%s decided %s %d %v; in time order %s %d %v", id, g.Action, g.Score, g.Reasons, w.Action, w.Score, w.Reasons)
+		}
 	}
 
-	// Without a lateness the engine takes events as they come, and the buy is judged with the logout
-	// already in the account's history: the difference this feature exists for.
+	// Without a lateness the engine takes events as they come: the difference this feature exists for.
 	asCame, _ := decideAll(t, mk(0), arrived)
-	if hasReason(want["buy"], "SESSION_UNKNOWN") || !hasReason(asCame["buy"], "SESSION_UNKNOWN") {
-		t.Errorf("SESSION_UNKNOWN on the buy: %v in time order, %v as it came without a lateness; want only the latter",
-			want["buy"].Reasons, asCame["buy"].Reasons)
+	if hasReason(want["chk"], "SESSION_UNKNOWN") || !hasReason(asCame["chk"], "SESSION_UNKNOWN") {
+		t.Errorf("SESSION_UNKNOWN on the late buy: %v in time order, %v as it came; want only the latter",
+			want["chk"].Reasons, asCame["chk"].Reasons)
+	}
+	if sameDecision(asCame["next"], want["next"]) {
+		t.Errorf("the last sell is decided the same (%v) whichever order the account's events were applied in: the scenario tests nothing", want["next"].Reasons)
 	}
 }
 
@@ -137,7 +143,8 @@ func checkHistories(t *testing.T, log []byte, lateness time.Duration) {
 			accounts[ev.Account] = true
 		}
 	}
-	checked, kept := 0, 0
+	checked, kept, stale := 0, 0, 0
+	cut := last.Add(-lateness).UnixNano()
 	for acct := range accounts {
 		e.Accounts().Peek(acct, func(p *profile.Profile) {
 			if p == nil || p.History == nil {
@@ -145,6 +152,9 @@ func checkHistories(t *testing.T, log []byte, lateness time.Duration) {
 			}
 			h := p.History
 			kept += len(h.Entries)
+			if h.Newest() < cut {
+				stale++
+			}
 			rebuilt := h.Base.Clone()
 			for _, en := range h.Entries {
 				e.reapply(&rebuilt, en)
@@ -161,11 +171,11 @@ func checkHistories(t *testing.T, log []byte, lateness time.Duration) {
 		t.Fatalf("only %d accounts had a history", checked)
 	}
 	t.Logf("%d accounts checked, %d events kept", checked, kept)
-	if dropped, _ := e.ForgetHistory(last); dropped == checked {
-		t.Errorf("all %d histories dropped at the newest event's time", dropped)
+	if dropped, kept := e.ForgetHistory(last); dropped != stale || kept != checked-stale {
+		t.Errorf("at the newest event: dropped %d, kept %d; want %d, %d", dropped, kept, stale, checked-stale)
 	}
-	if dropped, kept := e.ForgetHistory(last.Add(lateness + time.Second)); kept != 0 {
-		t.Errorf("past the lateness: dropped %d, kept %d; want none kept", dropped, kept)
+	if dropped, kept := e.ForgetHistory(last.Add(lateness + time.Second)); dropped != checked-stale || kept != 0 {
+		t.Errorf("past the lateness: dropped %d, kept %d; want %d, 0", dropped, kept, checked-stale)
 	}
 }
 
@@ -220,30 +230,54 @@ func BenchmarkProcessLateness(b *testing.B) {
 	}
 }
 
-// TestHistoryIsBounded gives one account more events than a history keeps, then one that arrives late
-// among the kept ones: the history stays bounded, the late event is placed, and the base with the kept
-// events still gives the live profile.
-func TestHistoryIsBounded(t *testing.T) {
-	c := &campaignDay{}
-	ua := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/137.0.0.0 Safari/537.36"
-	base := time.Date(2025, 4, 11, 9, 0, 0, 0, time.FixedZone("", 9*3600))
-	login := func(id string, at time.Time, device string) {
-		c.add(t, `{"id":"%s","type":"login","time":"%s","account":"A","result":"success","method":"password","session":"%s","ip":"153.1.4.9","device":"%s","user_agent":"%s","country":"JP","channel":"web"}`,
-			id, at.Format(time.RFC3339), id, device, ua)
-	}
-	const n = profile.MaxHistory + 60
-	for i := range n {
-		login(fmt.Sprintf("l%d", i), base.Add(time.Duration(i)*time.Second), "own")
-	}
-	// 50 seconds late, from a device the account never used.
-	login("late", base.Add((n-50)*time.Second+time.Second/2), "other")
-	e, err := New(Options{Lateness: time.Hour, NoCampaign: true})
+// login adds a successful login of account A at at, in a session named after id, from device.
+func (c *campaignDay) login(t *testing.T, id string, at time.Time, device string) {
+	t.Helper()
+	c.add(t, `{"id":"%s","type":"login","time":"%s","account":"A","result":"success","method":"password","session":"%s","ip":"153.1.4.9","device":"%s","user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/137.0.0.0 Safari/537.36","country":"JP","channel":"web"}`,
+		id, at.Format(time.RFC3339Nano), id, device)
+}
+
+var lateBase = time.Date(2025, 4, 11, 9, 0, 0, 0, time.FixedZone("", 9*3600))
+
+func lateEngine(t *testing.T, lateness time.Duration, campaign bool) *Engine {
+	t.Helper()
+	e, err := New(Options{Lateness: lateness, NoCampaign: !campaign})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, late := decideAll(t, e, c.evs)
-	if !late["late"] {
-		t.Error("the late login was not placed as late")
+	return e
+}
+
+// TestHistoryIsBounded gives one account more events than a history keeps, then one that arrives late
+// among the kept ones, then one older than the kept ones: the history stays bounded, the first late
+// event is placed, the second is refused (nothing applied), and the base with the kept events still
+// gives the live profile.
+func TestHistoryIsBounded(t *testing.T) {
+	c := &campaignDay{}
+	const n = profile.MaxHistory + 60
+	for i := range n {
+		c.login(t, fmt.Sprintf("l%d", i), lateBase.Add(time.Duration(i)*time.Second), "own")
+	}
+	e := lateEngine(t, time.Hour, false)
+	decideAll(t, e, c.evs)
+	var floor int64
+	e.Accounts().Peek("A", func(p *profile.Profile) {
+		if len(p.History.Entries) > profile.MaxHistory || p.History.Floor == 0 {
+			t.Errorf("in order: history holds %d events (at most %d), floor %d", len(p.History.Entries), profile.MaxHistory, p.History.Floor)
+		}
+		floor = p.History.Floor
+	})
+	// 50 seconds late, from a device the account never used; then one from before the floor.
+	late := &campaignDay{}
+	late.login(t, "late", lateBase.Add((n-50)*time.Second+time.Second/2), "other")
+	late.login(t, "too-late", time.Unix(0, floor-int64(time.Second)), "third")
+	if out := e.Process(&late.evs[0]); !out.Late || out.Unplaced || !hasReason(out.Decision, "NEW_DEVICE") {
+		t.Errorf("late login: late %v, unplaced %v, reasons %v; want placed, with NEW_DEVICE", out.Late, out.Unplaced, out.Decision.Reasons)
+	}
+	var before profile.Profile
+	e.Accounts().Peek("A", func(p *profile.Profile) { before = p.Clone() })
+	if out := e.Process(&late.evs[1]); !out.Unplaced || out.Decided {
+		t.Errorf("login before the floor: unplaced %v, decided %v; want refused", out.Unplaced, out.Decided)
 	}
 	e.Accounts().Peek("A", func(p *profile.Profile) {
 		h := p.History
@@ -259,11 +293,85 @@ func TestHistoryIsBounded(t *testing.T) {
 		for _, en := range h.Entries {
 			e.reapply(&rebuilt, en)
 		}
-		if live := p.Clone(); !reflect.DeepEqual(rebuilt, live) {
+		live := p.Clone()
+		if !reflect.DeepEqual(rebuilt, live) {
 			t.Errorf("applied again from its history, the profile differs:\nrebuilt %+v\nlive    %+v", rebuilt, live)
+		}
+		if !reflect.DeepEqual(live, before) {
+			t.Error("the refused login changed the profile")
 		}
 		if !p.Devices.Has(profile.Hash("other")) {
 			t.Error("the late login's device was not learned")
 		}
 	})
+}
+
+// TestLateByTheWholeLateness places an event exactly the lateness behind the account's newest one:
+// the events after it are still kept, so it is decided without them. One of them is a login from the
+// same new device, which would make the device familiar if it were counted.
+func TestLateByTheWholeLateness(t *testing.T) {
+	const lateness = 5 * time.Minute
+	c := &campaignDay{}
+	for i := range 21 {
+		device := "own"
+		if i == 15 {
+			device = "other"
+		}
+		c.login(t, fmt.Sprintf("l%d", i), lateBase.Add(time.Duration(i)*30*time.Second), device)
+	}
+	newest := c.evs[len(c.evs)-1].Time
+	c.login(t, "late", newest.Add(-lateness), "other") // at 09:05:00, before l15 at 09:07:30
+	inTime := slices.Clone(c.evs)
+	slices.SortStableFunc(inTime, func(a, b event.Event) int { return a.Time.Compare(b.Time) })
+	want, _ := decideAll(t, lateEngine(t, 0, false), inTime)
+	got, late := decideAll(t, lateEngine(t, lateness, false), c.evs)
+	if !late["late"] || !sameDecision(got["late"], want["late"]) || !hasReason(got["late"], "NEW_DEVICE") {
+		t.Errorf("late login: late %v, decided %v; in time order %v", late["late"], got["late"].Reasons, want["late"].Reasons)
+	}
+}
+
+// TestUnlockHoldsForLateEvents: after an analyst lifts a fraud report's lock, an event arriving late
+// from before the lift is not blocked, and the account stays unlocked after it.
+func TestUnlockHoldsForLateEvents(t *testing.T) {
+	c := &campaignDay{}
+	c.login(t, "l1", lateBase, "own")
+	c.add(t, `{"id":"fr","type":"fraud_report","time":"%s","account":"A","channel":"phone"}`, lateBase.Add(10*time.Minute).Format(time.RFC3339))
+	c.login(t, "l2", lateBase.Add(12*time.Minute), "own")
+	e := lateEngine(t, 5*time.Minute, false)
+	d, _ := decideAll(t, e, c.evs)
+	if d["l2"].Action != event.ActionBlock {
+		t.Fatalf("login after the report: %s, want block", d["l2"].Action)
+	}
+	e.Accounts().With("A", func(p *profile.Profile) { p.Lift() })
+	after := &campaignDay{}
+	after.login(t, "l3", lateBase.Add(11*time.Minute), "own") // late, between the report and l2
+	after.login(t, "l4", lateBase.Add(13*time.Minute), "own")
+	d, late := decideAll(t, e, after.evs)
+	if !late["l3"] || d["l3"].Action == event.ActionBlock || d["l4"].Action == event.ActionBlock {
+		t.Errorf("after the unlock: late l3 %v %s, l4 %s; want neither blocked", late["l3"], d["l3"].Action, d["l4"].Action)
+	}
+}
+
+// TestLateEventDoesNotSeeLaterWatchlist: a withdrawal that arrives after the account's own fraud report,
+// which watched its payee, but happened before the report, is decided as in time order.
+func TestLateEventDoesNotSeeLaterWatchlist(t *testing.T) {
+	c := &campaignDay{}
+	for d := 1; d <= 5; d++ {
+		c.login(t, fmt.Sprintf("d%d", d), lateBase.Add(-time.Duration(d)*24*time.Hour), "own")
+	}
+	c.login(t, "l", lateBase, "own")
+	withdraw := func(id string, mm int) {
+		c.add(t, `{"id":"%s","type":"withdrawal","time":"%s","account":"A","session":"l","ip":"153.1.4.9","device":"own","amount":1000,"destination":"bankX"}`,
+			id, lateBase.Add(time.Duration(mm)*time.Minute).Format(time.RFC3339))
+	}
+	withdraw("w1", 2)
+	c.add(t, `{"id":"fr","type":"fraud_report","time":"%s","account":"A","channel":"phone"}`, lateBase.Add(4*time.Minute).Format(time.RFC3339))
+	withdraw("w2", 3) // late
+	inTime := slices.Clone(c.evs)
+	slices.SortStableFunc(inTime, func(a, b event.Event) int { return a.Time.Compare(b.Time) })
+	want, _ := decideAll(t, lateEngine(t, 0, true), inTime)
+	got, late := decideAll(t, lateEngine(t, 5*time.Minute, true), c.evs)
+	if !late["w2"] || !sameDecision(got["w2"], want["w2"]) || hasReason(got["w2"], "WATCHED_INFRASTRUCTURE") {
+		t.Errorf("late withdrawal: late %v, %s %v; in time order %s %v", late["w2"], got["w2"].Action, got["w2"].Reasons, want["w2"].Action, want["w2"].Reasons)
+	}
 }

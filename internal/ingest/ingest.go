@@ -176,6 +176,12 @@ func tooLate(ev *event.Event, watermark time.Time, lateness time.Duration) *even
 			ev.Time.Format(time.RFC3339Nano), lateness, watermark.Format(time.RFC3339Nano), lateness)}
 }
 
+func unplaceable(ev *event.Event) *event.FieldError {
+	return &event.FieldError{Field: "time", Code: event.CodeTooLate,
+		Msg: fmt.Sprintf("%s is before events of account %s that can no longer be put back in time order (more than %d of its events arrived after it)",
+			ev.Time.Format(time.RFC3339Nano), ev.Account, profile.MaxHistory)}
+}
+
 // reorder holds events for up to the lateness and releases them in time order (ties in arrival order).
 // Input that is already in order costs an append and a pop.
 type reorder struct {

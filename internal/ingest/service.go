@@ -57,6 +57,10 @@ type Service struct {
 	latest atomic.Int64 // unix nanoseconds of the latest accepted event
 	ready  atomic.Bool
 	reqs   chan *commit
+	// place is held (shared) from an event's lateness check until the engine has placed it, and taken
+	// alone to read the latest time from which account histories are forgotten: no event that passed
+	// the check then finds its account's history gone.
+	place sync.RWMutex
 
 	mu       sync.RWMutex
 	stopped  bool
@@ -93,8 +97,15 @@ func (s *Service) Rebuild(ctx context.Context) (int64, error) {
 		}
 		s.seen.add(ev.ID)
 		s.advance(ev.Time)
-		s.o.Engine.Process(&ev)
+		if s.o.Engine.Process(&ev).Unplaced {
+			// Stored in another order than it was placed (two requests of the account committed the
+			// other way round, with more than a history's worth between them): it cannot be placed again.
+			s.o.Log.Warn("rebuild: stored event can no longer be put in time order; skipped", "id", ev.ID, "account", ev.Account)
+		}
 		n++
+		if n%rebuildForgetEvery == 0 {
+			s.forgetHistory() // keep only the histories that the next events may need
+		}
 		return nil
 	})
 	if err != nil {
@@ -130,6 +141,7 @@ func (s *Service) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
 	results := make([]Result, len(raws))
 	var b store.Batch
 	var accepted []string
+	s.place.RLock()
 	for i, raw := range raws {
 		r := &results[i]
 		r.Index = i
@@ -157,10 +169,15 @@ func (s *Service) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
 			}
 			continue
 		}
-		accepted = append(accepted, ev.ID)
 		s.advance(ev.Time)
 		start := time.Now()
 		out := s.o.Engine.Process(&ev)
+		if out.Unplaced {
+			s.seen.remove(ev.ID)
+			s.reject(r, unplaceable(&ev))
+			continue
+		}
+		accepted = append(accepted, ev.ID)
 		if m != nil {
 			m.latency.Observe(time.Since(start).Seconds())
 			m.events[ev.Type].Inc()
@@ -190,6 +207,7 @@ func (s *Service) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
 			}
 		}
 	}
+	s.place.RUnlock()
 	if b.Len() == 0 {
 		return results, nil
 	}
@@ -210,7 +228,10 @@ func (s *Service) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
 // forgetHistory drops what the engine keeps of each account for events arriving late, once no event
 // that late is accepted.
 func (s *Service) forgetHistory() {
-	if latest := s.latest.Load(); latest != 0 {
+	s.place.Lock()
+	latest := s.latest.Load()
+	s.place.Unlock()
+	if latest != 0 {
 		s.o.Engine.ForgetHistory(time.Unix(0, latest))
 	}
 }
@@ -228,19 +249,36 @@ func (s *Service) reject(r *Result, fe *event.FieldError) {
 	}
 }
 
-// historyEvery is how often Run lets the engine forget the account histories kept for late events.
-const historyEvery = 10 * time.Second
+// historyEvery is how often Run lets the engine forget the account histories kept for late events;
+// Rebuild does it every rebuildForgetEvery events.
+const (
+	historyEvery       = 10 * time.Second
+	rebuildForgetEvery = 1 << 16
+)
 
 // Run commits requests until ctx is done, then refuses new requests and commits those already in.
 func (s *Service) Run(ctx context.Context) error {
-	forget := time.NewTicker(historyEvery)
-	defer forget.Stop()
+	// Forgetting histories walks every account: not on the committer's goroutine, which every
+	// acknowledgement waits for.
+	forgetDone := make(chan struct{})
+	defer func() { <-forgetDone }()
+	go func() {
+		defer close(forgetDone)
+		tick := time.NewTicker(historyEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				s.forgetHistory()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	for {
 		select {
 		case c := <-s.reqs:
 			s.commitGroup(c)
-		case <-forget.C:
-			s.forgetHistory()
 		case <-ctx.Done():
 			s.mu.Lock()
 			s.stopped = true

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/brokerguard/brokerguard/internal/detect"
 )
 
 func TestServiceRejectsLateAndFutureEvents(t *testing.T) {
@@ -108,5 +110,40 @@ func TestServiceLateEventsConcurrently(t *testing.T) {
 	var late dto.Metric
 	if err := m.late.Write(&late); err != nil || late.GetCounter().GetValue() == 0 {
 		t.Errorf("no event counted as late (%v)", err)
+	}
+}
+
+// TestRebuildKeepsOnlyRecentHistories restarts a service on a store holding three accounts' events an
+// hour apart: after the rebuild, only the account active within the lateness of the newest event keeps
+// a history for late events.
+func TestRebuildKeepsOnlyRecentHistories(t *testing.T) {
+	st := openSQLite(t)
+	start := func() (*Service, *detect.Engine, func()) {
+		eng := newEngine(t)
+		eng.SetLateness(5 * time.Minute)
+		svc := NewService(ServiceOptions{Engine: eng, Store: st,
+			Timing: Timing{Lateness: 5 * time.Minute, Future: time.Hour, Now: time.Now}})
+		if _, err := svc.Rebuild(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { svc.Run(ctx); close(done) }()
+		return svc, eng, func() { cancel(); <-done }
+	}
+	svc, _, stop := start()
+	var raws [][]byte
+	for i, acct := range []string{"A", "B", "C"} {
+		at := time.Date(2025, 3, 17, 9+i, 0, 0, 0, time.UTC).Format(time.RFC3339)
+		raws = append(raws, []byte(fmt.Sprintf(`{"id":"%s","type":"login","time":"%s","account":"%s","result":"success","method":"password","session":"s","ip":"153.1.4.9"}`, acct, at, acct)))
+	}
+	if _, err := svc.Ingest(context.Background(), raws); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	_, eng, stop := start()
+	defer stop()
+	if dropped, kept := eng.ForgetHistory(time.Date(2025, 3, 17, 11, 0, 0, 0, time.UTC)); dropped != 0 || kept != 1 {
+		t.Errorf("after the rebuild %d histories were still to drop and %d kept; want 0 and 1", dropped, kept)
 	}
 }

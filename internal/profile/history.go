@@ -16,6 +16,9 @@ const MaxHistory = 256
 type History struct {
 	Base    Profile
 	Entries []Entry
+	// Floor is the time of the newest entry folded into Base to keep the bound: an event before it
+	// can no longer be put at its place.
+	Floor int64
 }
 
 // Entry is one event of a History: its time in unix nanoseconds and what re-applies it.
@@ -45,6 +48,9 @@ func (h *History) After(at int64) int {
 
 // Insert puts e at index i.
 func (h *History) Insert(i int, e Entry) { h.Entries = slices.Insert(h.Entries, i, e) }
+
+// Placeable reports whether an event at at (unix nanoseconds) can still be put at its place.
+func (h *History) Placeable(at int64) bool { return at >= h.Floor }
 
 // Fold drops the n oldest entries after apply has applied each to Base, oldest first.
 func (h *History) Fold(n int, apply func(base *Profile, e Entry)) {

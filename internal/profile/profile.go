@@ -126,6 +126,7 @@ type Profile struct {
 	Notifications bool
 	Locked        bool
 	LockedAt      uint32 // when the last fraud report locked the account
+	Lifted        uint32 // LockedAt of the last lock an analyst lifted: reports up to then lock no more
 	MFA           string
 	Opened        uint32 // unix seconds of the opening date, 0 = unknown
 	Cash          float64
@@ -179,6 +180,22 @@ func Unix(t time.Time) uint32 {
 		return math.MaxUint32
 	}
 	return uint32(s)
+}
+
+// Lock locks the account after a fraud report at t, unless an analyst has lifted a lock as late.
+func (p *Profile) Lock(t uint32) {
+	if t > p.Lifted {
+		p.Locked, p.LockedAt = true, t
+	}
+}
+
+// Lift is an analyst's unlock: it lifts the lock, and with it every report up to the lock's time, so
+// that one arriving late does not lock the account again.
+func (p *Profile) Lift() {
+	if p.Locked {
+		p.Locked = false
+		p.Lifted = max(p.Lifted, p.LockedAt)
+	}
 }
 
 // Touch records activity at t.
