@@ -61,10 +61,10 @@ func TestHerdingOfHijackedAccountsRaisesOneCampaignAlert(t *testing.T) {
 		t.Errorf("reasons = %+v", a.Reasons)
 	}
 	w := l.Watchlist()
-	if e, ok := w.Symbol("8012", unix(at(11, 0, 0))); !ok || e.Source != SourceCampaign || e.Ref != "cmp-eA3" {
+	if e, ok := w.Symbol("8012", unix(at(11, 0, 0)), SeenAll); !ok || e.Source != SourceCampaign || e.Ref != "cmp-eA3" {
 		t.Errorf("symbol watch = %+v, %v", e, ok)
 	}
-	if _, ok := w.Infrastructure(netip.MustParseAddr("198.51.100.7"), "", "", unix(at(11, 0, 0))); !ok {
+	if _, ok := w.Infrastructure(netip.MustParseAddr("198.51.100.7"), "", "", unix(at(11, 0, 0)), SeenAll); !ok {
 		t.Error("the hijacked session's address is not watched")
 	}
 	c, ok := l.Campaign("8012", at(12, 0, 0))
@@ -236,14 +236,14 @@ func TestFraudReportWatchesTheTrailAndNamesSharers(t *testing.T) {
 			t.Errorf("%s %s: %+v, %v", c.kind, c.value, e, ok)
 		}
 	}
-	if _, ok := w.Infrastructure(netip.MustParseAddr("45.76.1.200"), "", "", now); !ok {
+	if _, ok := w.Infrastructure(netip.MustParseAddr("45.76.1.200"), "", "", now, SeenAll); !ok {
 		t.Error("an address in the watched block does not match")
 	}
-	if _, ok := w.Account("OTHER", now); !ok {
+	if _, ok := w.Account("OTHER", now, SeenAll); !ok {
 		t.Error("the sharing account is not watched")
 	}
 	// Entries expire after the watch period.
-	if _, ok := w.Account("OTHER", now+l.Config().WatchTTL); ok {
+	if _, ok := w.Account("OTHER", now+l.Config().WatchTTL, SeenAll); ok {
 		t.Error("entry did not expire")
 	}
 }
@@ -267,7 +267,7 @@ func TestWatchlistAnalystOperations(t *testing.T) {
 		t.Fatal(err)
 	}
 	far := unix(t0) + 365*86400
-	if _, ok := w.Infrastructure(netip.MustParseAddr("10.1.2.3"), "", "", far); !ok {
+	if _, ok := w.Infrastructure(netip.MustParseAddr("10.1.2.3"), "", "", far, SeenAll); !ok {
 		t.Error("pinned entry expired")
 	}
 	// An automatic source does not shorten a pinned entry.
@@ -289,6 +289,45 @@ func TestWatchlistAnalystOperations(t *testing.T) {
 	}
 	if n := len(w.List(t0.Add(25*time.Hour), false)); n != 1 || w.Len() != 1 {
 		t.Errorf("list = %d, len = %d", n, w.Len())
+	}
+}
+
+// TestWatchlistFindingsByTime: what detection found counts, for an event placed late, only from the
+// time it was first found; found again, an entry keeps that time, and an analyst's entry stays the
+// analyst's. The API lists entries by expiry only.
+func TestWatchlistFindingsByTime(t *testing.T) {
+	w := newWatchlist()
+	dev := func(added, expires time.Time, source string) Entry {
+		return Entry{Kind: KindDevice, Value: "d1", Source: source, By: map[bool]string{true: "sato"}[source == SourceAnalyst],
+			Reason: source, Added: added, Expires: expires}
+	}
+	w.Put(dev(at(9, 0, 0), at(12, 0, 0), SourceFraudReport))
+	lookup := func(tt time.Time, seen uint32) bool {
+		_, ok := w.Infrastructure(netip.Addr{}, "d1", "", unix(tt), seen)
+		return ok
+	}
+	if lookup(at(8, 59, 0), unix(at(8, 59, 0))) || !lookup(at(8, 59, 0), SeenAll) || !lookup(at(9, 0, 0), unix(at(9, 0, 0))) {
+		t.Error("a late lookup before the finding sees it, or one in time order does not")
+	}
+	// Found again at 09:30 for longer: still watched since 09:00.
+	if changed, _ := w.Put(dev(at(9, 30, 0), at(12, 30, 0), SourceCampaign)); !changed {
+		t.Fatal("a longer finding did not extend the entry")
+	}
+	if e, _ := w.Get(KindDevice, "d1"); !e.Added.Equal(at(9, 0, 0)) || !e.Expires.Equal(at(12, 30, 0)) {
+		t.Errorf("found again: added %s, expires %s; want 09:00, 12:30", e.Added, e.Expires)
+	}
+	if !lookup(at(9, 29, 0), unix(at(9, 29, 0))) {
+		t.Error("a late lookup at 09:29 no longer sees the 09:00 finding")
+	}
+	// An analyst's entry that detection finds again lasts longer and stays the analyst's.
+	w.Put(Entry{Kind: KindDevice, Value: "d2", Source: SourceAnalyst, By: "sato", Reason: "called in", Added: at(10, 0, 0), Expires: at(11, 0, 0)})
+	w.Put(Entry{Kind: KindDevice, Value: "d2", Source: SourceCampaign, Reason: "campaign", Added: at(10, 30, 0), Expires: at(13, 0, 0)})
+	if e, _ := w.Get(KindDevice, "d2"); e.Source != SourceAnalyst || e.By != "sato" || e.Reason != "called in" || !e.Expires.Equal(at(13, 0, 0)) {
+		t.Errorf("analyst entry found again: %+v", e)
+	}
+	// The API lists what has not expired, whatever the events' clock says.
+	if n := len(w.List(at(8, 0, 0), false)); n != 2 {
+		t.Errorf("listed %d entries at 08:00, want 2", n)
 	}
 }
 
@@ -336,7 +375,7 @@ func TestConcurrentUse(t *testing.T) {
 				now := at(9, 50, i%60)
 				l.Order(hijackedBuy(fmt.Sprintf("e%d-%d", g, i), acct, now, ins))
 				l.Access(&Access{ID: fmt.Sprintf("a%d-%d", g, i), Account: acct, Time: now, Device: "dev", ForeignDevice: true})
-				l.Watchlist().Infrastructure(netip.MustParseAddr("198.51.100.7"), "dev", "", unix(now))
+				l.Watchlist().Infrastructure(netip.MustParseAddr("198.51.100.7"), "dev", "", unix(now), SeenAll)
 				l.Watchlist().List(now, true)
 				l.Campaigns(now)
 				l.UnderWay(unix(now))

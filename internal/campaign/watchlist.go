@@ -43,11 +43,16 @@ type Entry struct {
 	Pinned  bool      `json:"pinned"`
 }
 
-// active reports whether the entry counts at unix time t: from the event that found it until it
-// expires. An analyst's entry counts from the start: its times are the clock's, not the events'.
-func (e *Entry) active(t uint32) bool {
-	if e.Source != SourceAnalyst && uint32(max(0, e.Added.Unix())) > t {
-		return false // found after t: an event arriving late does not see it
+// SeenAll is the seen bound of a lookup that sees every finding: an event in time order.
+const SeenAll = ^uint32(0)
+
+// active reports whether the entry counts at unix time t for a lookup that sees detection's findings up
+// to seen. An event placed late, before its account's later events, passes its own time as seen, so
+// that it does not see what those events found; an analyst's entry counts for every lookup (its times
+// are the clock's, not the events').
+func (e *Entry) active(t, seen uint32) bool {
+	if seen != SeenAll && e.Source != SourceAnalyst && uint32(max(0, e.Added.Unix())) > seen {
+		return false
 	}
 	return e.Pinned || uint32(max(0, e.Expires.Unix())) > t
 }
@@ -142,6 +147,14 @@ func (w *Watchlist) Put(e Entry) (bool, error) {
 		if old != nil && (old.Pinned || !old.Expires.Before(e.Expires)) {
 			return false, nil
 		}
+		if old != nil && old.Source == SourceAnalyst {
+			// An analyst's entry found again by detection lasts longer, and stays the analyst's.
+			ext := *old
+			ext.Expires = e.Expires
+			e = ext
+		} else if old != nil && old.Expires.After(e.Added) {
+			e.Added = old.Added // watched since it was first found
+		}
 	}
 	ne := &e
 	w.m[k] = ne
@@ -222,7 +235,7 @@ func (w *Watchlist) List(now time.Time, all bool) []Entry {
 	w.mu.RLock()
 	out := make([]Entry, 0, len(w.m))
 	for _, e := range w.m {
-		if all || e.active(t) {
+		if all || e.active(t, SeenAll) {
 			out = append(out, *e)
 		}
 	}
@@ -236,52 +249,52 @@ func (w *Watchlist) List(now time.Time, all bool) []Entry {
 // Len returns the number of entries, active or not.
 func (w *Watchlist) Len() int { return int(w.n.Load()) }
 
-// Symbol returns the active entry for a symbol.
-func (w *Watchlist) Symbol(symbol string, t uint32) (Entry, bool) {
-	return w.lookup(wkey{KindSymbol, symbol}, t)
+// Symbol returns the entry for a symbol active at t, among findings up to seen (SeenAll: all).
+func (w *Watchlist) Symbol(symbol string, t, seen uint32) (Entry, bool) {
+	return w.lookup(wkey{KindSymbol, symbol}, t, seen)
 }
 
-// Account returns the active entry for an account.
-func (w *Watchlist) Account(account string, t uint32) (Entry, bool) {
-	return w.lookup(wkey{KindAccount, account}, t)
+// Account returns the entry for an account active at t, among findings up to seen (SeenAll: all).
+func (w *Watchlist) Account(account string, t, seen uint32) (Entry, bool) {
+	return w.lookup(wkey{KindAccount, account}, t, seen)
 }
 
-func (w *Watchlist) lookup(k wkey, t uint32) (Entry, bool) {
+func (w *Watchlist) lookup(k wkey, t, seen uint32) (Entry, bool) {
 	if w.n.Load() == 0 || k.value == "" {
 		return Entry{}, false
 	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	if e := w.m[k]; e != nil && e.active(t) {
+	if e := w.m[k]; e != nil && e.active(t, seen) {
 		return *e, true
 	}
 	return Entry{}, false
 }
 
-// Infrastructure returns the active entry matching a request's address, its block, its device or its
-// withdrawal destination, the most specific first.
-func (w *Watchlist) Infrastructure(addr netip.Addr, device, destination string, t uint32) (Entry, bool) {
+// Infrastructure returns the entry active at t, among findings up to seen (SeenAll: all), matching a
+// request's address, its block, its device or its withdrawal destination, the most specific first.
+func (w *Watchlist) Infrastructure(addr netip.Addr, device, destination string, t, seen uint32) (Entry, bool) {
 	if w.n.Load() == 0 {
 		return Entry{}, false
 	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if device != "" {
-		if e := w.m[wkey{KindDevice, device}]; e != nil && e.active(t) {
+		if e := w.m[wkey{KindDevice, device}]; e != nil && e.active(t, seen) {
 			return *e, true
 		}
 	}
 	if destination != "" {
-		if e := w.m[wkey{KindDestination, destination}]; e != nil && e.active(t) {
+		if e := w.m[wkey{KindDestination, destination}]; e != nil && e.active(t, seen) {
 			return *e, true
 		}
 	}
 	if addr.IsValid() {
-		if e := w.ips[addr]; e != nil && e.active(t) {
+		if e := w.ips[addr]; e != nil && e.active(t, seen) {
 			return *e, true
 		}
 		if len(w.prefix) > 0 {
-			if e := w.prefix[BlockOf(addr)]; e != nil && e.active(t) {
+			if e := w.prefix[BlockOf(addr)]; e != nil && e.active(t, seen) {
 				return *e, true
 			}
 		}

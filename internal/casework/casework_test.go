@@ -75,7 +75,7 @@ func TestActionsAreAuditedAndRestoredAfterARestart(t *testing.T) {
 		t.Fatalf("Restore = %d, %v", n, err)
 	}
 	w := layer2.Watchlist()
-	if e, ok := w.Symbol("8012", profile.Unix(t0.AddDate(1, 0, 0))); !ok || !e.Pinned || e.By != "sato" {
+	if e, ok := w.Symbol("8012", profile.Unix(t0.AddDate(1, 0, 0)), campaign.SeenAll); !ok || !e.Pinned || e.By != "sato" {
 		t.Errorf("pinned symbol after restart: %+v %v", e, ok)
 	}
 	if _, ok := w.Get(campaign.KindPrefix, "45.76.1.0/24"); ok {

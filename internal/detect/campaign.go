@@ -50,11 +50,17 @@ func (e *Engine) readCampaign(c *campaign.Layer, ev *event.Event, t uint32, rq *
 	}
 	cio := rq.io()
 	cio.underWay, cio.underWayAge = under, age
-	if ev.Type == event.TypeOrder && ev.Side == "buy" {
-		cio.symWatch, cio.haveSym = w.Symbol(ev.Symbol, t)
+	// An event placed late does not see what detection found after it (its own account's later events
+	// among them); in time order every finding counts, as of arrival.
+	seen := campaign.SeenAll
+	if rq.late {
+		seen = t
 	}
-	cio.infraWatch, cio.haveInfra = w.Infrastructure(rq.addr, ev.Device, ev.Destination, t)
-	cio.acctWatch, cio.haveAcct = w.Account(ev.Account, t)
+	if ev.Type == event.TypeOrder && ev.Side == "buy" {
+		cio.symWatch, cio.haveSym = w.Symbol(ev.Symbol, t, seen)
+	}
+	cio.infraWatch, cio.haveInfra = w.Infrastructure(rq.addr, ev.Device, ev.Destination, t, seen)
+	cio.acctWatch, cio.haveAcct = w.Account(ev.Account, t, seen)
 }
 
 // watchSignals raises the signals that come from the campaign layer: the request's symbol,

@@ -273,6 +273,8 @@ type request struct {
 	// cio is the event's traffic with the campaign layer, when it has any (pooled; see campaignIO).
 	cio           *campaignIO
 	fraudReported bool
+	// late is set when the event happened before events of its account already applied.
+	late bool
 }
 
 // Process updates state with ev and, when the contract asks for one, decides on it. ev must be valid.
@@ -286,9 +288,13 @@ func (e *Engine) Process(ev *event.Event) Outcome {
 		e.market.ApplyQuote(ev.Symbol, ev.Time, ev.Price, ev.Volume)
 		return out
 	}
-	if e.lateness > 0 && !e.placeable(ev) {
-		out.Unplaced = true
-		return out
+	var late bool
+	if e.lateness > 0 {
+		var ok bool
+		if ok, late = e.placeable(ev); !ok {
+			out.Unplaced = true
+			return out
+		}
 	}
 	t := profile.Unix(ev.Time)
 	if ev.Type == event.TypeExecution && e.campaign != nil {
@@ -298,6 +304,7 @@ func (e *Engine) Process(ev *event.Event) Outcome {
 	}
 	var rq request
 	rq.acct = profile.Hash(ev.Account)
+	rq.late = late
 	if ev.IP != "" {
 		e.network(ev, &rq)
 	}

@@ -84,14 +84,18 @@ func (e *Engine) processInOrder(ev *event.Event, p *profile.Profile, t uint32, r
 	out.Late = true
 }
 
-// placeable reports whether the account's history can still put ev at its place. It cannot when more
-// than profile.MaxHistory of the account's events arrived within the lateness after it.
-func (e *Engine) placeable(ev *event.Event) bool {
-	ok := true
+// placeable reports whether the account's history can still put ev at its place (it cannot when
+// events after it have been folded into the history's base), and whether ev is late: before events of
+// its account already applied.
+func (e *Engine) placeable(ev *event.Event) (ok, late bool) {
+	ok = true
+	at := ev.Time.UnixNano()
 	e.accounts.Peek(ev.Account, func(p *profile.Profile) {
-		ok = p == nil || p.History == nil || p.History.Placeable(ev.Time.UnixNano())
+		if p != nil && p.History != nil {
+			ok, late = p.History.Placeable(at), at < p.History.Newest()
+		}
 	})
-	return ok
+	return ok, late
 }
 
 // reapply applies a journaled event to p again, as it was decided.
