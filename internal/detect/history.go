@@ -44,6 +44,7 @@ func (e *Engine) processInOrder(ev *event.Event, p *profile.Profile, t uint32, r
 			h = &profile.History{Base: p.Clone()}
 		} else if n := h.After(at - e.lateness); n == len(h.Entries) {
 			// No event may arrive before any of them any more: start again from here.
+			h.Floor = max(h.Floor, h.Newest())
 			clear(h.Entries)
 			h.Entries = h.Entries[:0]
 			h.Base = p.Clone()
@@ -51,12 +52,16 @@ func (e *Engine) processInOrder(ev *event.Event, p *profile.Profile, t uint32, r
 			h.Fold(n, e.reapply)
 		}
 		if n := len(h.Entries) - profile.MaxHistory + 1; n > 0 {
-			h.Floor = max(h.Floor, h.Entries[n-1].At)
 			h.Fold(n, e.reapply)
 		}
 		e.processAccount(ev, p, t, rq, out, &j.ls)
 		h.Entries = append(h.Entries, profile.Entry{At: at, Data: j})
 		p.History = h
+		return
+	}
+	if !h.Placeable(at) {
+		// Events after it were folded since Process checked: a request of the same account in between.
+		out.Unplaced = true
 		return
 	}
 	// Late: rebuild the profile as it stood at ev's time, decide, and apply what came after again.
@@ -76,7 +81,6 @@ func (e *Engine) processInOrder(ev *event.Event, p *profile.Profile, t uint32, r
 	}
 	h.Insert(i, profile.Entry{At: at, Data: j})
 	if n := len(h.Entries) - profile.MaxHistory; n > 0 {
-		h.Floor = max(h.Floor, h.Entries[n-1].At)
 		h.Fold(n, e.reapply)
 	}
 	cur.History = h
@@ -105,6 +109,16 @@ func (e *Engine) reapply(p *profile.Profile, en profile.Entry) {
 	if !e.observe(&j.ev, p, t) {
 		e.learn(&j.ev, p, t, &j.ls)
 	}
+}
+
+// ForgetAccountHistory drops one account's kept events: its next event is applied on its state as it
+// stands, whatever its time.
+func (e *Engine) ForgetAccountHistory(account string) {
+	e.accounts.Peek(account, func(p *profile.Profile) {
+		if p != nil {
+			p.History = nil
+		}
+	})
 }
 
 // ForgetHistory drops the kept events of accounts whose newest event is more than the lateness before

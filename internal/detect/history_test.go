@@ -375,3 +375,27 @@ func TestLateEventDoesNotSeeLaterWatchlist(t *testing.T) {
 		t.Errorf("late withdrawal: late %v, %s %v; in time order %s %v", late["w2"], got["w2"].Action, got["w2"].Reasons, want["w2"].Action, want["w2"].Reasons)
 	}
 }
+
+// TestEventBeforeFoldedEventsIsRefused: once the lateness has folded an account's events into the
+// base, an event from before them cannot be placed (the service accepted it just before a request of
+// the same account moved the clock on): it is refused, not decided on a base that holds later events.
+func TestEventBeforeFoldedEventsIsRefused(t *testing.T) {
+	c := &campaignDay{}
+	c.login(t, "l0", lateBase, "own")
+	c.login(t, "z", lateBase.Add(time.Minute), "other")
+	c.login(t, "w", lateBase.Add(3*time.Minute), "own")
+	c.login(t, "y", lateBase.Add(7*time.Minute), "own") // folds l0 and z, keeps w
+	c.login(t, "x", lateBase.Add(30*time.Second), "other")
+	e := lateEngine(t, 5*time.Minute, false)
+	decideAll(t, e, c.evs[:4])
+	var before profile.Profile
+	e.Accounts().Peek("A", func(p *profile.Profile) { before = p.Clone() })
+	if out := e.Process(&c.evs[4]); !out.Unplaced || out.Decided {
+		t.Errorf("login before folded events: unplaced %v, decided %v %v; want refused", out.Unplaced, out.Decided, out.Decision.Reasons)
+	}
+	e.Accounts().Peek("A", func(p *profile.Profile) {
+		if !reflect.DeepEqual(p.Clone(), before) {
+			t.Error("the refused login changed the profile")
+		}
+	})
+}

@@ -178,7 +178,7 @@ func tooLate(ev *event.Event, watermark time.Time, lateness time.Duration) *even
 
 func unplaceable(ev *event.Event) *event.FieldError {
 	return &event.FieldError{Field: "time", Code: event.CodeTooLate,
-		Msg: fmt.Sprintf("%s is before events of account %s that can no longer be put back in time order (more than %d of its events arrived after it)",
+		Msg: fmt.Sprintf("%s is before events of account %s that can no longer be put back in time order (over %d of its events, or the lateness, arrived after it)",
 			ev.Time.Format(time.RFC3339Nano), ev.Account, profile.MaxHistory)}
 }
 

@@ -99,8 +99,10 @@ func (s *Service) Rebuild(ctx context.Context) (int64, error) {
 		s.advance(ev.Time)
 		if s.o.Engine.Process(&ev).Unplaced {
 			// Stored in another order than it was placed (two requests of the account committed the
-			// other way round, with more than a history's worth between them): it cannot be placed again.
-			s.o.Log.Warn("rebuild: stored event can no longer be put in time order; skipped", "id", ev.ID, "account", ev.Account)
+			// other way round): it was accepted, so it is applied on the account's state as it stands.
+			s.o.Log.Warn("rebuild: stored event applied out of time order", "id", ev.ID, "account", ev.Account)
+			s.o.Engine.ForgetAccountHistory(ev.Account)
+			s.o.Engine.Process(&ev)
 		}
 		n++
 		if n%rebuildForgetEvery == 0 {
@@ -141,7 +143,7 @@ func (s *Service) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
 	results := make([]Result, len(raws))
 	var b store.Batch
 	var accepted []string
-	s.place.RLock()
+	var dups []int
 	for i, raw := range raws {
 		r := &results[i]
 		r.Index = i
@@ -155,26 +157,18 @@ func (s *Service) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
 			s.reject(r, fe)
 			continue
 		}
-		if latest := s.latest.Load(); latest != 0 && s.o.Timing.Lateness >= 0 && ev.Time.UnixNano() < latest-int64(s.o.Timing.Lateness) {
-			s.reject(r, tooLate(&ev, time.Unix(0, latest).In(ev.Time.Location()), s.o.Timing.Lateness))
+		start := time.Now()
+		out, fe, dup := s.admit(&ev)
+		if fe != nil {
+			s.reject(r, fe)
 			continue
 		}
-		if !s.seen.add(ev.ID) {
+		if dup {
 			r.Status = StatusDuplicate
 			if m != nil {
 				m.duplicates.Inc()
 			}
-			if d, err := s.o.Store.Decision(ctx, ev.ID); err == nil {
-				r.Decision = &d.Decision
-			}
-			continue
-		}
-		s.advance(ev.Time)
-		start := time.Now()
-		out := s.o.Engine.Process(&ev)
-		if out.Unplaced {
-			s.seen.remove(ev.ID)
-			s.reject(r, unplaceable(&ev))
+			dups = append(dups, i)
 			continue
 		}
 		accepted = append(accepted, ev.ID)
@@ -207,7 +201,11 @@ func (s *Service) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
 			}
 		}
 	}
-	s.place.RUnlock()
+	for _, i := range dups {
+		if d, err := s.o.Store.Decision(ctx, results[i].ID); err == nil {
+			results[i].Decision = &d.Decision
+		}
+	}
 	if b.Len() == 0 {
 		return results, nil
 	}
@@ -234,6 +232,26 @@ func (s *Service) forgetHistory() {
 	if latest != 0 {
 		s.o.Engine.ForgetHistory(time.Unix(0, latest))
 	}
+}
+
+// admit checks that ev is not too late and not a repeat, and has the engine process it. It holds the
+// place lock shared from the check until the engine has placed the event (see Service.place).
+func (s *Service) admit(ev *event.Event) (out detect.Outcome, fe *event.FieldError, dup bool) {
+	s.place.RLock()
+	defer s.place.RUnlock()
+	if latest := s.latest.Load(); latest != 0 && s.o.Timing.Lateness >= 0 && ev.Time.UnixNano() < latest-int64(s.o.Timing.Lateness) {
+		return out, tooLate(ev, time.Unix(0, latest).In(ev.Time.Location()), s.o.Timing.Lateness), false
+	}
+	if !s.seen.add(ev.ID) {
+		return out, nil, true
+	}
+	s.advance(ev.Time)
+	out = s.o.Engine.Process(ev)
+	if out.Unplaced {
+		s.seen.remove(ev.ID)
+		return out, unplaceable(ev), false
+	}
+	return out, nil, false
 }
 
 func (s *Service) forget(ids []string) {

@@ -10,6 +10,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/brokerguard/brokerguard/internal/detect"
+	"github.com/brokerguard/brokerguard/internal/profile"
+	"github.com/brokerguard/brokerguard/internal/store"
 )
 
 func TestServiceRejectsLateAndFutureEvents(t *testing.T) {
@@ -146,4 +148,34 @@ func TestRebuildKeepsOnlyRecentHistories(t *testing.T) {
 	if dropped, kept := eng.ForgetHistory(time.Date(2025, 3, 17, 11, 0, 0, 0, time.UTC)); dropped != 0 || kept != 1 {
 		t.Errorf("after the rebuild %d histories were still to drop and %d kept; want 0 and 1", dropped, kept)
 	}
+}
+
+// TestRebuildAppliesEveryStoredEvent: a fraud report committed after more than a history's worth of
+// the account's later events (two requests committed the other way round from how they were placed)
+// is still applied when the service rebuilds: the account is locked after a restart as it was before.
+func TestRebuildAppliesEveryStoredEvent(t *testing.T) {
+	st := openSQLite(t)
+	base := time.Date(2025, 3, 17, 9, 0, 0, 0, time.UTC)
+	var b store.Batch
+	for i := 1; i <= 300; i++ {
+		id, at := fmt.Sprintf("l%d", i), base.Add(time.Duration(i)*time.Second)
+		raw := fmt.Sprintf(`{"id":"%s","type":"login","time":"%s","account":"A","result":"success","method":"password","session":"%s","ip":"153.1.4.9","device":"own"}`, id, at.Format(time.RFC3339), id)
+		b.Events = append(b.Events, store.EventRecord{ID: id, Account: "A", Type: "login", Time: at, Raw: []byte(raw)})
+	}
+	fr := fmt.Sprintf(`{"id":"fr","type":"fraud_report","time":"%s","account":"A","channel":"phone"}`, base.Format(time.RFC3339))
+	b.Events = append(b.Events, store.EventRecord{ID: "fr", Account: "A", Type: "fraud_report", Time: base, Raw: []byte(fr)})
+	if err := st.Append(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	eng := newEngine(t)
+	eng.SetLateness(5 * time.Minute)
+	svc := NewService(ServiceOptions{Engine: eng, Store: st, Timing: Timing{Lateness: 5 * time.Minute, Future: time.Hour, Now: time.Now}})
+	if n, err := svc.Rebuild(context.Background()); err != nil || n != 301 {
+		t.Fatalf("rebuilt %d events: %v", n, err)
+	}
+	eng.Accounts().Peek("A", func(p *profile.Profile) {
+		if !p.Locked {
+			t.Error("after the rebuild the reported account is not locked")
+		}
+	})
 }

@@ -16,8 +16,8 @@ const MaxHistory = 256
 type History struct {
 	Base    Profile
 	Entries []Entry
-	// Floor is the time of the newest entry folded into Base to keep the bound: an event before it
-	// can no longer be put at its place.
+	// Floor is the time of the newest entry folded into Base: an event before it can no longer be put
+	// at its place.
 	Floor int64
 }
 
@@ -52,8 +52,13 @@ func (h *History) Insert(i int, e Entry) { h.Entries = slices.Insert(h.Entries, 
 // Placeable reports whether an event at at (unix nanoseconds) can still be put at its place.
 func (h *History) Placeable(at int64) bool { return at >= h.Floor }
 
-// Fold drops the n oldest entries after apply has applied each to Base, oldest first.
+// Fold drops the n oldest entries after apply has applied each to Base, oldest first, and raises
+// Floor to the newest of them.
 func (h *History) Fold(n int, apply func(base *Profile, e Entry)) {
+	if n <= 0 {
+		return
+	}
+	h.Floor = max(h.Floor, h.Entries[n-1].At)
 	for _, e := range h.Entries[:n] {
 		apply(&h.Base, e)
 	}

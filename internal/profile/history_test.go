@@ -30,6 +30,9 @@ func TestHistoryPlacesByTimeTiesInArrivalOrder(t *testing.T) {
 	if h.Base.Logins != 2 || !reflect.DeepEqual(folded, []any{int64(10), int64(20)}) || len(h.Entries) != 3 || h.Entries[0].At != 20 {
 		t.Errorf("fold: base %d logins, folded %v, left %v", h.Base.Logins, folded, h.Entries)
 	}
+	if h.Floor != 20 || h.Placeable(19) || !h.Placeable(20) {
+		t.Errorf("after folding up to 20: floor %d", h.Floor)
+	}
 }
 
 func TestCloneIsDeep(t *testing.T) {
