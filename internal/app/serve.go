@@ -105,6 +105,7 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 		return nil, err
 	}
 	desk := casework.New(p.engine.Campaign(), p.engine.Accounts(), st, time.Now)
+	desk.UseLocks(p.engine)
 	if cfg.CompensationPolicy != "" {
 		pol, err := loadPolicy(cfg.CompensationPolicy)
 		if err != nil {

@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +43,7 @@ var (
 type Desk struct {
 	layer    *campaign.Layer
 	accounts *profile.Accounts
+	locks    Locks
 	store    store.Store
 	now      func() time.Time
 	// defaultTTL is how long an analyst's entry lasts when neither an expiry nor a pin is given.
@@ -208,15 +211,33 @@ func (d *Desk) applyPin(wl *campaign.Watchlist, r *store.AuditRecord, c Change) 
 	return e, err
 }
 
-// Unlock lifts the lock a fraud report put on an account, once the customer is re-verified.
+// Locks lifts fraud-report locks where the engine keeps accounts' histories; *detect.Engine implements
+// it. Lift lifts the lock of the report at lock (unless a later report locked the account again), with
+// effect after the account's events up to after (unix nanoseconds).
+type Locks interface {
+	Lift(account string, lock uint32, after int64)
+}
+
+// UseLocks makes unlocks go through l, so that events arriving late are decided with the lock as it
+// stood at their time. Without it an unlock changes the profile directly.
+func (d *Desk) UseLocks(l Locks) { d.locks = l }
+
+// Unlock lifts the lock a fraud report put on an account, once the customer is re-verified. The audit
+// record names the lock it lifts and the events it comes after, so that replaying it after a restart
+// neither lifts a later lock nor applies it before events it followed.
 func (d *Desk) Unlock(ctx context.Context, actor, account, reason string) error {
 	if err := needReason(reason); err != nil {
 		return err
 	}
 	var known, locked bool
+	var lock uint32
+	var after int64
 	d.accounts.Peek(account, func(p *profile.Profile) {
 		known = p != nil
 		locked = known && p.Locked
+		if locked {
+			lock, after = p.LockedAt, p.AppliedUpTo()
+		}
 	})
 	if !known {
 		return fmt.Errorf("%w: account %q: no events seen", ErrNotFound, account)
@@ -224,21 +245,52 @@ func (d *Desk) Unlock(ctx context.Context, actor, account, reason string) error 
 	if !locked {
 		return fmt.Errorf("%w: account %q is not locked", ErrConflict, account)
 	}
-	_, err := d.record(ctx, actor, ActionUnlock, "account:"+account, reason, map[string]string{"account": account},
-		func(r *store.AuditRecord) error {
-			d.applyUnlock(account, r.Time)
-			return nil
-		})
+	data := map[string]string{"account": account, "lock": strconv.FormatUint(uint64(lock), 10), "after": strconv.FormatInt(after, 10)}
+	_, err := d.record(ctx, actor, ActionUnlock, "account:"+account, reason, data, func(r *store.AuditRecord) error {
+		d.applyUnlock(account, lock, after)
+		return nil
+	})
 	return err
 }
 
-// applyUnlock unlocks the account unless it was locked again after at.
-func (d *Desk) applyUnlock(account string, at time.Time) {
+// applyUnlock lifts the lock of the report at lock, after the account's events up to after.
+func (d *Desk) applyUnlock(account string, lock uint32, after int64) {
+	if d.locks != nil {
+		d.locks.Lift(account, lock, after)
+		return
+	}
 	d.accounts.Peek(account, func(p *profile.Profile) {
-		if p != nil && p.Locked && int64(p.LockedAt) <= at.Unix() {
-			p.Lift()
+		if p != nil {
+			p.Lift(lock)
 		}
 	})
+}
+
+// replayUnlock applies an unlock from the audit trail. Records written before they named their lock
+// lift the account's current lock if it is older than the record.
+func (d *Desk) replayUnlock(r *store.AuditRecord) error {
+	var m map[string]string
+	if err := json.Unmarshal(r.Data, &m); err != nil {
+		return err
+	}
+	account := m["account"]
+	lock, err1 := strconv.ParseUint(m["lock"], 10, 32)
+	after, err2 := strconv.ParseInt(m["after"], 10, 64)
+	if err1 != nil || err2 != nil {
+		var cur uint32
+		var locked bool
+		d.accounts.Peek(account, func(p *profile.Profile) {
+			if p != nil {
+				locked, cur = p.Locked, p.LockedAt
+			}
+		})
+		if !locked || int64(cur) > r.Time.Unix() {
+			return nil
+		}
+		lock, after = uint64(cur), math.MaxInt64
+	}
+	d.applyUnlock(account, uint32(lock), after)
+	return nil
 }
 
 // Restore replays the audit trail over state rebuilt from the events; it returns how many actions it
@@ -304,11 +356,7 @@ func (d *Desk) replay(r *store.AuditRecord) error {
 	case ActionIncidentOpen, ActionIncidentOrders, ActionIncidentExecs, ActionIncidentAssess, ActionIncidentApprove:
 		return d.replayIncident(r)
 	case ActionUnlock:
-		var m map[string]string
-		if err := json.Unmarshal(r.Data, &m); err != nil {
-			return err
-		}
-		d.applyUnlock(m["account"], r.Time)
+		return d.replayUnlock(r)
 	}
 	return nil
 }

@@ -67,11 +67,6 @@ func (e *Engine) processInOrder(ev *event.Event, p *profile.Profile, t uint32, r
 	// Late: rebuild the profile as it stood at ev's time, decide, and apply what came after again.
 	i := h.After(at)
 	cur := h.Base.Clone()
-	// An analyst's unlock is not an event: it holds whatever the events say.
-	cur.Lifted = p.Lifted
-	if cur.Locked && cur.LockedAt <= cur.Lifted {
-		cur.Locked = false
-	}
 	for _, en := range h.Entries[:i] {
 		e.reapply(&cur, en)
 	}
@@ -102,13 +97,45 @@ func (e *Engine) placeable(ev *event.Event) (ok, late bool) {
 	return ok, late
 }
 
-// reapply applies a journaled event to p again, as it was decided.
+// reapply applies a journaled event, or an analyst's unlock, to p again, as it was decided.
 func (e *Engine) reapply(p *profile.Profile, en profile.Entry) {
-	j := en.Data.(*journaled)
-	t := profile.Unix(j.ev.Time)
-	if !e.observe(&j.ev, p, t) {
-		e.learn(&j.ev, p, t, &j.ls)
+	switch j := en.Data.(type) {
+	case *journaled:
+		t := profile.Unix(j.ev.Time)
+		if !e.observe(&j.ev, p, t) {
+			e.learn(&j.ev, p, t, &j.ls)
+		}
+	case lift:
+		p.Lift(j.lock)
 	}
+}
+
+// lift is an analyst's unlock in an account's history: it takes effect after the events applied
+// before it, and an event arriving late from before it is decided with the lock.
+type lift struct{ lock uint32 }
+
+// Lift lifts the lock a fraud report at lock put on account (unless a later report locked it again),
+// with effect after the account's events up to after (unix nanoseconds; see Profile.AppliedUpTo). It
+// implements casework.Locks. When events after that have been applied already (the audit trail
+// replayed over a rebuilt state), the account's state is rebuilt with the unlock at its place.
+func (e *Engine) Lift(account string, lock uint32, after int64) {
+	e.accounts.With(account, func(p *profile.Profile) {
+		h := p.History
+		if h == nil || after >= h.Newest() || !h.Placeable(after) {
+			if h != nil {
+				h.Entries = append(h.Entries, profile.Entry{At: max(after, h.Newest()), Data: lift{lock}})
+			}
+			p.Lift(lock)
+			return
+		}
+		h.Insert(h.After(after), profile.Entry{At: after, Data: lift{lock}})
+		cur := h.Base.Clone()
+		for _, en := range h.Entries {
+			e.reapply(&cur, en)
+		}
+		cur.History = h
+		*p = cur
+	})
 }
 
 // ForgetAccountHistory drops one account's kept events: its next event is applied on its state as it

@@ -330,25 +330,55 @@ func TestLateByTheWholeLateness(t *testing.T) {
 	}
 }
 
-// TestUnlockHoldsForLateEvents: after an analyst lifts a fraud report's lock, an event arriving late
-// from before the lift is not blocked, and the account stays unlocked after it.
-func TestUnlockHoldsForLateEvents(t *testing.T) {
+// TestUnlockTakesEffectAfterTheEventsBeforeIt: an analyst's unlock takes effect after the account's
+// events applied before it. A login arriving late from inside the lock is still blocked; one after the
+// unlock is not. Replayed after a restart over events that came after it (a second report), the unlock
+// goes back to its place: the second lock stands, and a late login between the two is let through.
+func TestUnlockTakesEffectAfterTheEventsBeforeIt(t *testing.T) {
+	report := func(c *campaignDay, id string, mm int) {
+		c.add(t, `{"id":"%s","type":"fraud_report","time":"%s","account":"A","channel":"phone"}`, id, lateBase.Add(time.Duration(mm)*time.Minute).Format(time.RFC3339))
+	}
 	c := &campaignDay{}
 	c.login(t, "l1", lateBase, "own")
-	c.add(t, `{"id":"fr","type":"fraud_report","time":"%s","account":"A","channel":"phone"}`, lateBase.Add(10*time.Minute).Format(time.RFC3339))
+	report(c, "fr1", 10)
 	c.login(t, "l2", lateBase.Add(12*time.Minute), "own")
-	e := lateEngine(t, 5*time.Minute, false)
+	e := lateEngine(t, 30*time.Minute, false)
 	d, _ := decideAll(t, e, c.evs)
 	if d["l2"].Action != event.ActionBlock {
 		t.Fatalf("login after the report: %s, want block", d["l2"].Action)
 	}
-	e.Accounts().With("A", func(p *profile.Profile) { p.Lift() })
-	after := &campaignDay{}
-	after.login(t, "l3", lateBase.Add(11*time.Minute), "own") // late, between the report and l2
-	after.login(t, "l4", lateBase.Add(13*time.Minute), "own")
-	d, late := decideAll(t, e, after.evs)
-	if !late["l3"] || d["l3"].Action == event.ActionBlock || d["l4"].Action == event.ActionBlock {
-		t.Errorf("after the unlock: late l3 %v %s, l4 %s; want neither blocked", late["l3"], d["l3"].Action, d["l4"].Action)
+	var lock uint32
+	var after int64
+	e.Accounts().Peek("A", func(p *profile.Profile) { lock, after = p.LockedAt, p.AppliedUpTo() })
+	e.Lift("A", lock, after)
+	next := &campaignDay{}
+	next.login(t, "l3", lateBase.Add(11*time.Minute), "own") // late, inside the lock
+	next.login(t, "l4", lateBase.Add(13*time.Minute), "own")
+	report(next, "fr2", 20)
+	d, late := decideAll(t, e, next.evs)
+	if !late["l3"] || d["l3"].Action != event.ActionBlock || d["l4"].Action == event.ActionBlock {
+		t.Errorf("after the unlock: late l3 %v %s, l4 %s; want l3 blocked, l4 not", late["l3"], d["l3"].Action, d["l4"].Action)
+	}
+
+	// After a restart: the events come back first, then the audit trail's unlock.
+	r := lateEngine(t, 30*time.Minute, false)
+	all := append(slices.Clone(c.evs), next.evs...)
+	decideAll(t, r, all)
+	r.Lift("A", lock, after)
+	locked := func(e *Engine) (l bool) {
+		e.Accounts().Peek("A", func(p *profile.Profile) { l = p.Locked })
+		return l
+	}
+	if !locked(e) || !locked(r) {
+		t.Errorf("after the second report: locked %v live, %v after the restart; want both", locked(e), locked(r))
+	}
+	between := &campaignDay{}
+	between.login(t, "l5", lateBase.Add(15*time.Minute), "own") // late: after the unlock, before fr2
+	if d, _ := decideAll(t, r, between.evs); d["l5"].Action == event.ActionBlock {
+		t.Errorf("a login between the unlock and the second report is blocked after the restart")
+	}
+	if !locked(r) {
+		t.Error("the late login unlocked the account")
 	}
 }
 

@@ -189,13 +189,22 @@ func (p *Profile) Lock(t uint32) {
 	}
 }
 
-// Lift is an analyst's unlock: it lifts the lock, and with it every report up to the lock's time, so
-// that one arriving late does not lock the account again.
-func (p *Profile) Lift() {
-	if p.Locked {
+// Lift is an analyst's unlock of the lock a report at lock put on the account: it lifts it, unless a
+// later report locked the account again, and with it every report up to that time.
+func (p *Profile) Lift(lock uint32) {
+	if p.Locked && p.LockedAt <= lock {
 		p.Locked = false
-		p.Lifted = max(p.Lifted, p.LockedAt)
 	}
+	p.Lifted = max(p.Lifted, lock)
+}
+
+// AppliedUpTo returns the time (unix nanoseconds) up to which the account's events have been applied:
+// its newest kept event, or else the end of the second of its last activity or lock.
+func (p *Profile) AppliedUpTo() int64 {
+	if p.History != nil && len(p.History.Entries) > 0 {
+		return p.History.Newest()
+	}
+	return int64(max(p.LastActivity, p.LockedAt))*1e9 + 999_999_999
 }
 
 // Touch records activity at t.
