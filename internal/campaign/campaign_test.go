@@ -325,9 +325,18 @@ func TestWatchlistFindingsByTime(t *testing.T) {
 	if e, _ := w.Get(KindDevice, "d2"); e.Source != SourceAnalyst || e.By != "sato" || e.Reason != "called in" || !e.Expires.Equal(at(13, 0, 0)) {
 		t.Errorf("analyst entry found again: %+v", e)
 	}
+	// Expired, an analyst's entry found again is detection's, from the new finding.
+	w.Put(Entry{Kind: KindDevice, Value: "d3", Source: SourceAnalyst, By: "sato", Reason: "called in", Added: at(9, 0, 0), Expires: at(10, 0, 0)})
+	w.Put(Entry{Kind: KindDevice, Value: "d3", Source: SourceCampaign, Reason: "campaign", Added: at(11, 0, 0), Expires: at(13, 0, 0)})
+	if e, _ := w.Get(KindDevice, "d3"); e.Source != SourceCampaign || !e.Added.Equal(at(11, 0, 0)) {
+		t.Errorf("expired analyst entry found again: %+v", e)
+	}
+	if _, ok := w.Infrastructure(netip.Addr{}, "d3", "", unix(at(10, 30, 0)), unix(at(10, 30, 0))); ok {
+		t.Error("a late lookup at 10:30 sees a watch nobody had then")
+	}
 	// The API lists what has not expired, whatever the events' clock says.
-	if n := len(w.List(at(8, 0, 0), false)); n != 2 {
-		t.Errorf("listed %d entries at 08:00, want 2", n)
+	if n := len(w.List(at(8, 0, 0), false)); n != 3 {
+		t.Errorf("listed %d entries at 08:00, want 3", n)
 	}
 }
 

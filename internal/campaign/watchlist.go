@@ -147,13 +147,15 @@ func (w *Watchlist) Put(e Entry) (bool, error) {
 		if old != nil && (old.Pinned || !old.Expires.Before(e.Expires)) {
 			return false, nil
 		}
-		if old != nil && old.Source == SourceAnalyst {
-			// An analyst's entry found again by detection lasts longer, and stays the analyst's.
-			ext := *old
-			ext.Expires = e.Expires
-			e = ext
-		} else if old != nil && old.Expires.After(e.Added) {
-			e.Added = old.Added // watched since it was first found
+		if old != nil && old.Expires.After(e.Added) { // still active when found again
+			if old.Source == SourceAnalyst {
+				// An analyst's entry found again by detection lasts longer, and stays the analyst's.
+				ext := *old
+				ext.Expires = e.Expires
+				e = ext
+			} else {
+				e.Added = old.Added // watched since it was first found
+			}
 		}
 	}
 	ne := &e

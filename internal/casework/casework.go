@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -281,13 +280,13 @@ func (d *Desk) replayUnlock(r *store.AuditRecord) error {
 		var locked bool
 		d.accounts.Peek(account, func(p *profile.Profile) {
 			if p != nil {
-				locked, cur = p.Locked, p.LockedAt
+				locked, cur, after = p.Locked, p.LockedAt, p.AppliedUpTo()
 			}
 		})
 		if !locked || int64(cur) > r.Time.Unix() {
 			return nil
 		}
-		lock, after = uint64(cur), math.MaxInt64
+		lock = uint64(cur)
 	}
 	d.applyUnlock(account, uint32(lock), after)
 	return nil

@@ -230,9 +230,9 @@ type Outcome struct {
 	// Late is set when the event was placed before events of its account that had arrived earlier but
 	// happened later: its decision saw only the events before it, and those after it were applied again.
 	Late bool
-	// Unplaced is set when the event can no longer be put at its place (more than profile.MaxHistory
-	// of its account's events arrived within the lateness after it). Nothing was applied; the caller
-	// rejects it as too late.
+	// Unplaced is set when the event can no longer be put at its place (events of its account after
+	// it have been folded into its history's base). Nothing was applied; the caller rejects it as too
+	// late.
 	Unplaced bool
 }
 

@@ -60,8 +60,14 @@ func (e *Engine) processInOrder(ev *event.Event, p *profile.Profile, t uint32, r
 		return
 	}
 	if !h.Placeable(at) {
-		// Events after it were folded since Process checked: a request of the same account in between.
-		out.Unplaced = true
+		// Events after it were folded since Process checked (a request of the same account in between),
+		// and the cross-account state has seen it already: apply it on the account's state as it stands,
+		// and keep no history before it.
+		e.processAccount(ev, p, t, rq, out, nil)
+		h.Floor = max(h.Floor, h.Newest(), at)
+		clear(h.Entries)
+		h.Entries = h.Entries[:0]
+		h.Base = p.Clone()
 		return
 	}
 	// Late: rebuild the profile as it stood at ev's time, decide, and apply what came after again.
@@ -121,9 +127,10 @@ type lift struct{ lock uint32 }
 func (e *Engine) Lift(account string, lock uint32, after int64) {
 	e.accounts.With(account, func(p *profile.Profile) {
 		h := p.History
-		if h == nil || after >= h.Newest() || !h.Placeable(after) {
-			if h != nil {
-				h.Entries = append(h.Entries, profile.Entry{At: max(after, h.Newest()), Data: lift{lock}})
+		if h == nil || len(h.Entries) == 0 || after >= h.Newest() || !h.Placeable(after) {
+			if h != nil && len(h.Entries) > 0 {
+				// After the events applied so far; an event later than them had not happened.
+				h.Entries = append(h.Entries, profile.Entry{At: h.Newest(), Data: lift{lock}})
 			}
 			p.Lift(lock)
 			return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"testing"
@@ -428,4 +429,49 @@ func TestEventBeforeFoldedEventsIsRefused(t *testing.T) {
 			t.Error("the refused login changed the profile")
 		}
 	})
+}
+
+// TestUnlockAfterEverythingApplied: an unlock said to come after events that have not happened (an
+// audit record that does not name its place) goes after the account's newest event, so that events
+// arriving next are in order and let through.
+func TestUnlockAfterEverythingApplied(t *testing.T) {
+	c := &campaignDay{}
+	c.login(t, "l1", lateBase, "own")
+	c.add(t, `{"id":"fr","type":"fraud_report","time":"%s","account":"A","channel":"phone"}`, lateBase.Add(time.Minute).Format(time.RFC3339))
+	e := lateEngine(t, 5*time.Minute, false)
+	decideAll(t, e, c.evs)
+	var lock uint32
+	e.Accounts().Peek("A", func(p *profile.Profile) { lock = p.LockedAt })
+	e.Lift("A", lock, math.MaxInt64)
+	next := &campaignDay{}
+	next.login(t, "l2", lateBase.Add(30*time.Minute), "own")
+	if d, late := decideAll(t, e, next.evs); late["l2"] || d["l2"].Action == event.ActionBlock {
+		t.Errorf("login after the unlock: late %v, %s; want in order, not blocked", late["l2"], d["l2"].Action)
+	}
+}
+
+// TestEventNoLongerPlaceableIsAppliedAsItStands: an event that passed the check but whose place was
+// folded away before the account's lock was taken (a request of the same account in between) has been
+// seen by the cross-account state already: it is decided on the account's state as it stands, and the
+// account keeps no history before it.
+func TestEventNoLongerPlaceableIsAppliedAsItStands(t *testing.T) {
+	c := &campaignDay{}
+	c.login(t, "l1", lateBase, "own")
+	c.login(t, "l2", lateBase.Add(time.Minute), "own")
+	c.login(t, "x", lateBase.Add(30*time.Second), "other")
+	e := lateEngine(t, 5*time.Minute, false)
+	decideAll(t, e, c.evs[:2])
+	var out Outcome
+	e.Accounts().With("A", func(p *profile.Profile) {
+		p.History.Floor = lateBase.Add(time.Minute).UnixNano() // as if folded since the check
+		x := &c.evs[2]
+		var rq request
+		e.processInOrder(x, p, profile.Unix(x.Time), &rq, &out)
+		if h := p.History; len(h.Entries) != 0 || h.Placeable(x.Time.UnixNano()) || !p.Devices.Has(profile.Hash("other")) {
+			t.Errorf("after: %d entries kept, floor %d, device learned %v", len(h.Entries), h.Floor, p.Devices.Has(profile.Hash("other")))
+		}
+	})
+	if out.Unplaced || !out.Decided || out.Late {
+		t.Errorf("outcome: unplaced %v, decided %v, late %v; want decided as it stands", out.Unplaced, out.Decided, out.Late)
+	}
 }

@@ -157,8 +157,7 @@ func (s *Service) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
 			s.reject(r, fe)
 			continue
 		}
-		start := time.Now()
-		out, fe, dup := s.admit(&ev)
+		out, took, fe, dup := s.admit(&ev)
 		if fe != nil {
 			s.reject(r, fe)
 			continue
@@ -173,7 +172,7 @@ func (s *Service) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
 		}
 		accepted = append(accepted, ev.ID)
 		if m != nil {
-			m.latency.Observe(time.Since(start).Seconds())
+			m.latency.Observe(took.Seconds())
 			m.events[ev.Type].Inc()
 			if out.Late {
 				m.late.Inc()
@@ -236,22 +235,25 @@ func (s *Service) forgetHistory() {
 
 // admit checks that ev is not too late and not a repeat, and has the engine process it. It holds the
 // place lock shared from the check until the engine has placed the event (see Service.place).
-func (s *Service) admit(ev *event.Event) (out detect.Outcome, fe *event.FieldError, dup bool) {
+// It returns how long the engine took.
+func (s *Service) admit(ev *event.Event) (out detect.Outcome, took time.Duration, fe *event.FieldError, dup bool) {
 	s.place.RLock()
 	defer s.place.RUnlock()
 	if latest := s.latest.Load(); latest != 0 && s.o.Timing.Lateness >= 0 && ev.Time.UnixNano() < latest-int64(s.o.Timing.Lateness) {
-		return out, tooLate(ev, time.Unix(0, latest).In(ev.Time.Location()), s.o.Timing.Lateness), false
+		return out, 0, tooLate(ev, time.Unix(0, latest).In(ev.Time.Location()), s.o.Timing.Lateness), false
 	}
 	if !s.seen.add(ev.ID) {
-		return out, nil, true
+		return out, 0, nil, true
 	}
 	s.advance(ev.Time)
+	start := time.Now()
 	out = s.o.Engine.Process(ev)
+	took = time.Since(start)
 	if out.Unplaced {
 		s.seen.remove(ev.ID)
-		return out, unplaceable(ev), false
+		return out, took, unplaceable(ev), false
 	}
-	return out, nil, false
+	return out, took, nil, false
 }
 
 func (s *Service) forget(ids []string) {
