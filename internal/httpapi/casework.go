@@ -64,6 +64,30 @@ func readBody(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
+// deskPost decodes a JSON body into a Req, runs act on the desk, and answers status with act's result
+// under key (key "": the result is the whole answer).
+func deskPost[Req, Res any](s *Server, w http.ResponseWriter, r *http.Request, status int, key string,
+	act func(d *casework.Desk, req Req) (Res, error)) error {
+	d, err := s.desk()
+	if err != nil {
+		return err
+	}
+	var req Req
+	if err := readBody(w, r, &req); err != nil {
+		return err
+	}
+	res, err := act(d, req)
+	if err != nil {
+		return presentCasework(err)
+	}
+	if key == "" {
+		writeJSON(w, status, res)
+	} else {
+		writeJSON(w, status, map[string]any{key: res})
+	}
+	return nil
+}
+
 func (s *Server) desk() (*casework.Desk, error) {
 	if s.o.Desk == nil {
 		return nil, errorf(http.StatusNotFound, CodeNotFound, "analyst actions are not enabled on this server")
@@ -93,20 +117,9 @@ func (s *Server) getWatchlist(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) postWatchlist(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.desk()
-	if err != nil {
-		return err
-	}
-	var req watchRequest
-	if err := readBody(w, r, &req); err != nil {
-		return err
-	}
-	e, err := d.AddWatch(r.Context(), actor(r), casework.Watch{Kind: req.Kind, Value: req.Value, Expires: req.Expires, Pinned: req.Pinned}, req.Reason)
-	if err != nil {
-		return presentCasework(err)
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"entry": e})
-	return nil
+	return deskPost(s, w, r, http.StatusCreated, "entry", func(d *casework.Desk, req watchRequest) (campaign.Entry, error) {
+		return d.AddWatch(r.Context(), actor(r), casework.Watch{Kind: req.Kind, Value: req.Value, Expires: req.Expires, Pinned: req.Pinned}, req.Reason)
+	})
 }
 
 func (s *Server) postWatchlistRemove(w http.ResponseWriter, r *http.Request) error {
@@ -120,20 +133,9 @@ func (s *Server) postWatchlistPin(w http.ResponseWriter, r *http.Request) error 
 // watchChange decodes a change to a watchlist entry, runs it and answers with the entry under key.
 func (s *Server) watchChange(w http.ResponseWriter, r *http.Request, key string,
 	do func(*casework.Desk, context.Context, string, casework.Change, string) (campaign.Entry, error)) error {
-	d, err := s.desk()
-	if err != nil {
-		return err
-	}
-	var req watchRequest
-	if err := readBody(w, r, &req); err != nil {
-		return err
-	}
-	e, err := do(d, r.Context(), actor(r), casework.Change{Kind: req.Kind, Value: req.Value, Pinned: req.Pinned, Expires: req.Expires}, req.Reason)
-	if err != nil {
-		return presentCasework(err)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{key: e})
-	return nil
+	return deskPost(s, w, r, http.StatusOK, key, func(d *casework.Desk, req watchRequest) (campaign.Entry, error) {
+		return do(d, r.Context(), actor(r), casework.Change{Kind: req.Kind, Value: req.Value, Pinned: req.Pinned, Expires: req.Expires}, req.Reason)
+	})
 }
 
 func (s *Server) getCampaigns(w http.ResponseWriter, r *http.Request) error {
@@ -156,23 +158,18 @@ func (s *Server) getCampaigns(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+type reasonRequest struct {
+	Reason string `json:"reason"`
+}
+
 func (s *Server) postUnlock(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.desk()
-	if err != nil {
-		return err
-	}
-	var req struct {
-		Reason string `json:"reason"`
-	}
-	if err := readBody(w, r, &req); err != nil {
-		return err
-	}
-	account := r.PathValue("account")
-	if err := d.Unlock(r.Context(), actor(r), account, req.Reason); err != nil {
-		return presentCasework(err)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"account": account, "locked": false})
-	return nil
+	return deskPost(s, w, r, http.StatusOK, "", func(d *casework.Desk, req reasonRequest) (map[string]any, error) {
+		account := r.PathValue("account")
+		if err := d.Unlock(r.Context(), actor(r), account, req.Reason); err != nil {
+			return nil, err
+		}
+		return map[string]any{"account": account, "locked": false}, nil
+	})
 }
 
 func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) error {
@@ -227,24 +224,15 @@ func (s *Server) getIncidents(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+type openIncidentRequest struct {
+	casework.OpenRequest
+	Reason string `json:"reason"`
+}
+
 func (s *Server) postIncident(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.desk()
-	if err != nil {
-		return err
-	}
-	var req struct {
-		casework.OpenRequest
-		Reason string `json:"reason"`
-	}
-	if err := readBody(w, r, &req); err != nil {
-		return err
-	}
-	inc, err := d.OpenIncident(r.Context(), actor(r), req.OpenRequest, req.Reason)
-	if err != nil {
-		return presentCasework(err)
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"incident": inc})
-	return nil
+	return deskPost(s, w, r, http.StatusCreated, "incident", func(d *casework.Desk, req openIncidentRequest) (casework.Incident, error) {
+		return d.OpenIncident(r.Context(), actor(r), req.OpenRequest, req.Reason)
+	})
 }
 
 func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) error {
@@ -391,24 +379,15 @@ func (s *Server) getFilings(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+type filingRequest struct {
+	Filing string `json:"filing"`
+	Reason string `json:"reason"`
+}
+
 func (s *Server) postFiling(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.desk()
-	if err != nil {
-		return err
-	}
-	var req struct {
-		Filing string `json:"filing"`
-		Reason string `json:"reason"`
-	}
-	if err := readBody(w, r, &req); err != nil {
-		return err
-	}
-	vt, err := d.FileTally(r.Context(), actor(r), req.Filing, req.Reason)
-	if err != nil {
-		return presentCasework(err)
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"filing": vt})
-	return nil
+	return deskPost(s, w, r, http.StatusCreated, "filing", func(d *casework.Desk, req filingRequest) (*remedy.Vintage, error) {
+		return d.FileTally(r.Context(), actor(r), req.Filing, req.Reason)
+	})
 }
 
 func (s *Server) getEvidence(w http.ResponseWriter, r *http.Request) error {

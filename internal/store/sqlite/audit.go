@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/brokerguard/brokerguard/internal/store"
+	"github.com/brokerguard/brokerguard/internal/store/sqlstore"
 )
 
 // AppendAudit records one analyst action and sets r.Seq. It is durable when it returns.
@@ -74,21 +74,8 @@ func (s *Store) Audit(ctx context.Context, q store.AuditQuery) ([]store.AuditRec
 		return nil, translate(ctx, "audit", err)
 	}
 	defer rows.Close()
-	var out []store.AuditRecord
-	for rows.Next() {
-		var (
-			r    store.AuditRecord
-			ns   int64
-			data string
-		)
-		if err := rows.Scan(&r.Seq, &ns, &r.Actor, &r.Action, &r.Target, &r.Reason, &data); err != nil {
-			return nil, translate(ctx, "audit", err)
-		}
-		r.Time = time.Unix(0, ns).UTC()
-		r.Data = json.RawMessage(data)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlstore.ScanAudit(rows)
+	if err != nil {
 		return nil, translate(ctx, "audit", err)
 	}
 	return out, nil

@@ -170,3 +170,30 @@ func Migrations(fsys fs.FS, dir string) ([]Migration, error) {
 	}
 	return out, nil
 }
+
+// Rows is a result set as both drivers give it (*sql.Rows, pgx.Rows).
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanAudit reads audit records from rows of (seq, time_ns, actor, action, target, reason, data). The
+// error is the driver's, for the store to translate.
+func ScanAudit(rows Rows) ([]store.AuditRecord, error) {
+	var out []store.AuditRecord
+	for rows.Next() {
+		var (
+			r    store.AuditRecord
+			ns   int64
+			data string
+		)
+		if err := rows.Scan(&r.Seq, &ns, &r.Actor, &r.Action, &r.Target, &r.Reason, &data); err != nil {
+			return nil, err
+		}
+		r.Time = time.Unix(0, ns).UTC()
+		r.Data = json.RawMessage(data)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
