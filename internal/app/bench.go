@@ -58,12 +58,14 @@ func runBench(ctx context.Context, args []string, std IO) error {
 		return err
 	}
 	var evbuf bytes.Buffer
+	began := time.Now()
 	st, err := sim.Generate(ctx, sc, sim.Options{Seed: 1, Accounts: *accounts, Days: *days}, &evbuf, io.Discard)
+	simulated := time.Since(began)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(std.Stdout, "events: %d (%.1f MB) from scenario %s: %d accounts, %d trading days; simulated at %.0f events/s\n",
-		st.Events, float64(evbuf.Len())/1e6, *scenario, st.Accounts, st.TradingDays, float64(st.Events)/st.Elapsed.Seconds())
+		st.Events, float64(evbuf.Len())/1e6, *scenario, st.Accounts, st.TradingDays, float64(st.Events)/simulated.Seconds())
 
 	// Replay, end to end: decode, profile update, decide, write decisions (and persist to SQLite).
 	var rates []float64

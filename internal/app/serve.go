@@ -104,15 +104,16 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	if err != nil {
 		return nil, err
 	}
-	desk := casework.New(p.engine.Campaign(), p.engine.Accounts(), st, time.Now)
-	desk.UseLocks(p.engine)
+	do := casework.Options{Layer: p.engine.Campaign(), Accounts: p.engine.Accounts(), Store: st, Locks: p.engine,
+		Wall: time.Now, Data: dataClock(svc)}
 	if cfg.CompensationPolicy != "" {
 		pol, err := loadPolicy(cfg.CompensationPolicy)
 		if err != nil {
 			return nil, fmt.Errorf("compensation_policy: %w", err)
 		}
-		desk.SetPolicy(pol)
+		do.Policy = pol
 	}
+	desk := casework.New(do)
 	actions, err := desk.Restore(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("restore analyst actions: %w", err)
@@ -159,6 +160,17 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 		s.done <- err
 	}()
 	return s, nil
+}
+
+// dataClock is the firm's data clock: the time of the latest event the service has accepted, or the
+// wall clock while the store holds none.
+func dataClock(svc *ingest.Service) func() time.Time {
+	return func() time.Time {
+		if t := svc.DataTime(); !t.IsZero() {
+			return t
+		}
+		return time.Now().UTC()
+	}
 }
 
 // apiKeys returns the configured keys, or, when none are configured, a generated admin key written to a

@@ -43,7 +43,9 @@ func runSimulate(ctx context.Context, args []string, std IO) error {
 	}
 	defer tf.Close()
 	bw := bufio.NewWriterSize(ew, 1<<20)
+	began := time.Now()
 	st, err := sim.Generate(ctx, sc, sim.Options{Seed: *seed, Accounts: *accounts, Days: *days}, bw, tf)
+	elapsed := time.Since(began)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -57,8 +59,8 @@ func runSimulate(ctx context.Context, args []string, std IO) error {
 		return err
 	}
 	fmt.Fprintf(std.Stderr, "simulated %d events (%d accounts, %d instruments, %d trading days; %d takeovers, %d campaigns) in %s = %.0f events/s\n",
-		st.Events, st.Accounts, st.Instruments, st.TradingDays, st.Takeovers, st.Campaigns, st.Elapsed.Round(time.Millisecond),
-		float64(st.Events)/st.Elapsed.Seconds())
+		st.Events, st.Accounts, st.Instruments, st.TradingDays, st.Takeovers, st.Campaigns, elapsed.Round(time.Millisecond),
+		float64(st.Events)/elapsed.Seconds())
 	keys := make([]string, 0, len(st.ByType))
 	for k := range st.ByType {
 		keys = append(keys, k)

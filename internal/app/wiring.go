@@ -128,12 +128,14 @@ func buildEngine(cfg config.Config, log *slog.Logger) (*parts, error) {
 		}
 		live = s
 	}
+	live.Clock = time.Now // each rule's evaluation time, for the rule metrics
 	p.live, opts.Rules = live, live
 	if cfg.ShadowRules != "" {
 		s, err := rules.Load(cfg.ShadowRules)
 		if err != nil {
 			return nil, fmt.Errorf("shadow rules: %w", err)
 		}
+		s.Clock = time.Now
 		p.shadow, opts.Shadow = s, s
 	}
 	if cfg.Model != "" {

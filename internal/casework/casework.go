@@ -44,7 +44,9 @@ type Desk struct {
 	accounts *profile.Accounts
 	locks    Locks
 	store    store.Store
-	now      func() time.Time
+	// wall is when an action is taken; data is the data's own time (the latest event time seen), at
+	// which actions act: watchlist entries are added and expire in it, incidents are opened in it.
+	wall, data func() time.Time
 	// defaultTTL is how long an analyst's entry lasts when neither an expiry nor a pin is given.
 	defaultTTL time.Duration
 	// policy is the firm's compensation policy (nil: restore).
@@ -54,15 +56,46 @@ type Desk struct {
 	inc     *incidents
 }
 
-// SetPolicy sets the firm's compensation policy; call it before serving.
-func (d *Desk) SetPolicy(p *remedy.Policy) { d.policy = p }
+// Options configure a Desk.
+type Options struct {
+	// Layer and Accounts are the engine's campaign layer (nil when it is off) and profiles.
+	Layer    *campaign.Layer
+	Accounts *profile.Accounts
+	// Store keeps the audit trail and is read for incidents' events and decisions.
+	Store store.Store
+	// Locks, when set, lifts fraud-report locks where the engine keeps accounts' histories, so that
+	// events arriving late are decided with the lock as it stood at their time; without it an unlock
+	// changes the profile directly.
+	Locks Locks
+	// Policy is the firm's compensation policy (nil: restore).
+	Policy *remedy.Policy
+	// Wall tells when an action is taken (the audit record's time). Required.
+	Wall func() time.Time
+	// Data tells the data's time: the time of the latest event the store has seen. Watchlist entries,
+	// incidents and unlocks act at it, and each audit record keeps it beside the wall-clock time.
+	// Nil: the wall clock.
+	Data func() time.Time
+}
 
-// New returns a desk over the engine's campaign layer and profiles, recording into st.
-func New(layer *campaign.Layer, accounts *profile.Accounts, st store.Store, now func() time.Time) *Desk {
-	if now == nil {
-		now = time.Now
+// New returns a desk.
+func New(o Options) *Desk {
+	if o.Wall == nil {
+		panic("casework: Options.Wall is required")
 	}
-	return &Desk{layer: layer, accounts: accounts, store: st, now: now, defaultTTL: 7 * 24 * time.Hour}
+	if o.Data == nil {
+		o.Data = o.Wall
+	}
+	return &Desk{layer: o.Layer, accounts: o.Accounts, store: o.Store, locks: o.Locks, policy: o.Policy,
+		wall: o.Wall, data: o.Data, defaultTTL: 7 * 24 * time.Hour}
+}
+
+// at is the data time an audit record acts at; records written before it was kept act at their
+// wall-clock time.
+func at(r *store.AuditRecord) time.Time {
+	if r.DataTime.IsZero() {
+		return r.Time
+	}
+	return r.DataTime
 }
 
 // Watch is an analyst's request to add an entry.
@@ -104,7 +137,7 @@ func (d *Desk) record(ctx context.Context, actor, action, target, reason string,
 	if err != nil {
 		return nil, err
 	}
-	r := &store.AuditRecord{Time: d.now().UTC(), Actor: actor, Action: action, Target: target, Reason: reason, Data: b}
+	r := &store.AuditRecord{Time: d.wall().UTC(), DataTime: d.data().UTC(), Actor: actor, Action: action, Target: target, Reason: reason, Data: b}
 	if err := d.store.AppendAudit(ctx, r); err != nil {
 		return nil, err
 	}
@@ -125,9 +158,10 @@ func (d *Desk) AddWatch(ctx context.Context, actor string, w Watch, reason strin
 		return campaign.Entry{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	w.Value = v
-	now := d.now()
+	now := d.data()
 	if !w.Pinned && !w.Expires.IsZero() && !w.Expires.After(now) {
-		return campaign.Entry{}, fmt.Errorf("%w: expires: %s is not in the future", ErrInvalid, w.Expires.Format(time.RFC3339))
+		return campaign.Entry{}, fmt.Errorf("%w: expires: %s is not after the data's time %s (the latest event seen)", ErrInvalid,
+			w.Expires.Format(time.RFC3339), now.Format(time.RFC3339))
 	}
 	var out campaign.Entry
 	_, err = d.record(ctx, actor, ActionWatchAdd, w.Kind+":"+w.Value, reason, w, func(r *store.AuditRecord) error {
@@ -140,10 +174,10 @@ func (d *Desk) AddWatch(ctx context.Context, actor string, w Watch, reason strin
 func (d *Desk) applyAdd(wl *campaign.Watchlist, r *store.AuditRecord, w Watch) (campaign.Entry, error) {
 	exp := w.Expires
 	if exp.IsZero() {
-		exp = r.Time.Add(d.defaultTTL)
+		exp = at(r).Add(d.defaultTTL)
 	}
 	e := campaign.Entry{Kind: w.Kind, Value: w.Value, Reason: r.Reason, Source: campaign.SourceAnalyst, By: r.Actor,
-		Ref: fmt.Sprintf("audit-%d", r.Seq), Added: r.Time, Expires: exp, Pinned: w.Pinned}
+		Ref: fmt.Sprintf("audit-%d", r.Seq), Added: at(r), Expires: exp, Pinned: w.Pinned}
 	if _, err := wl.Put(e); err != nil {
 		return campaign.Entry{}, err
 	}
@@ -185,7 +219,7 @@ func (d *Desk) changeWatch(ctx context.Context, actor, action string, c Change, 
 
 func (d *Desk) applyRemove(wl *campaign.Watchlist, r *store.AuditRecord, c Change) (campaign.Entry, error) {
 	ttl := time.Duration(d.layer.Config().WatchTTL) * time.Second
-	e, err := wl.Remove(c.Kind, c.Value, r.Time.Add(ttl))
+	e, err := wl.Remove(c.Kind, c.Value, at(r).Add(ttl))
 	if errors.Is(err, campaign.ErrNoEntry) {
 		return e, fmt.Errorf("%w: no watchlist entry %s %s", ErrNotFound, c.Kind, c.Value)
 	}
@@ -201,7 +235,7 @@ func (d *Desk) PinWatch(ctx context.Context, actor string, c Change, reason stri
 func (d *Desk) applyPin(wl *campaign.Watchlist, r *store.AuditRecord, c Change) (campaign.Entry, error) {
 	exp := c.Expires
 	if !c.Pinned && exp.IsZero() {
-		exp = r.Time.Add(d.defaultTTL)
+		exp = at(r).Add(d.defaultTTL)
 	}
 	e, err := wl.Pin(c.Kind, c.Value, c.Pinned, exp)
 	if errors.Is(err, campaign.ErrNoEntry) {
@@ -216,10 +250,6 @@ func (d *Desk) applyPin(wl *campaign.Watchlist, r *store.AuditRecord, c Change) 
 type Locks interface {
 	Lift(account string, lock uint32, after int64)
 }
-
-// UseLocks makes unlocks go through l, so that events arriving late are decided with the lock as it
-// stood at their time. Without it an unlock changes the profile directly.
-func (d *Desk) UseLocks(l Locks) { d.locks = l }
 
 // Unlock lifts the lock a fraud report put on an account, once the customer is re-verified. The audit
 // record names the lock it lifts and the events it comes after, so that replaying it after a restart
@@ -283,7 +313,7 @@ func (d *Desk) replayUnlock(r *store.AuditRecord) error {
 				locked, cur, after = p.Locked, p.LockedAt, p.AppliedUpTo()
 			}
 		})
-		if !locked || int64(cur) > r.Time.Unix() {
+		if !locked || int64(cur) > at(r).Unix() {
 			return nil
 		}
 		lock = uint64(cur)

@@ -29,9 +29,12 @@ func TestActionsAreAuditedAndRestoredAfterARestart(t *testing.T) {
 	t0 := time.Date(2025, 4, 11, 1, 0, 0, 0, time.UTC)
 	clock := t0
 	now := func() time.Time { return clock }
+	// The wall clock is a year and a half after the data's time: actions act at the data's time.
+	wallT := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	wall := func() time.Time { return wallT }
 	layer := campaign.New(campaign.Config{})
 	accts := lockedAccounts("VIC", t0.Add(-time.Hour))
-	d := New(layer, accts, st, now)
+	d := New(Options{Layer: layer, Accounts: accts, Store: st, Wall: wall, Data: now})
 
 	if _, err := d.AddWatch(ctx, "sato", Watch{Kind: campaign.KindSymbol, Value: "8012", Pinned: true}, "pump on 4/11"); err != nil {
 		t.Fatal(err)
@@ -40,8 +43,18 @@ func TestActionsAreAuditedAndRestoredAfterARestart(t *testing.T) {
 	if _, err := d.AddWatch(ctx, "sato", Watch{Kind: campaign.KindPrefix, Value: "45.76.0.0/16"}, "mule proxies"); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("a /16 was accepted: %v", err)
 	}
-	if e, err := d.AddWatch(ctx, "sato", Watch{Kind: campaign.KindPrefix, Value: "45.76.1.9/24"}, "mule proxies"); err != nil || e.Value != "45.76.1.0/24" {
+	e, err := d.AddWatch(ctx, "sato", Watch{Kind: campaign.KindPrefix, Value: "45.76.1.9/24"}, "mule proxies")
+	if err != nil || e.Value != "45.76.1.0/24" {
 		t.Fatalf("block not normalised: %+v, %v", e, err)
+	}
+	if !e.Added.Equal(clock) || !e.Expires.Equal(clock.Add(7*24*time.Hour)) {
+		t.Errorf("entry added %v, expires %v; want the data's time %v and a week after it", e.Added, e.Expires, clock)
+	}
+	if _, err := d.AddWatch(ctx, "sato", Watch{Kind: campaign.KindDevice, Value: "d9", Expires: t0.Add(time.Hour)}, "x"); err != nil {
+		t.Errorf("an expiry an hour after the data's time (long before the wall clock) was refused: %v", err)
+	}
+	if _, err := d.AddWatch(ctx, "sato", Watch{Kind: campaign.KindDevice, Value: "d8", Expires: t0.Add(-time.Hour)}, "x"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("an expiry before the data's time was accepted: %v", err)
 	}
 	clock = clock.Add(time.Minute)
 	if _, err := d.RemoveWatch(ctx, "tanaka", Change{Kind: campaign.KindPrefix, Value: "45.76.1.0/24"}, "a VPN customers use"); err != nil {
@@ -57,8 +70,11 @@ func TestActionsAreAuditedAndRestoredAfterARestart(t *testing.T) {
 		t.Errorf("blank reason: %v", err)
 	}
 	recs, err := st.Audit(ctx, store.AuditQuery{})
-	if err != nil || len(recs) != 4 {
-		t.Fatalf("audit = %d records, %v; want 4 (refused actions leave none)", len(recs), err)
+	if err != nil || len(recs) != 5 {
+		t.Fatalf("audit = %d records, %v; want 5 (refused actions leave none)", len(recs), err)
+	}
+	if r := recs[0]; !r.Time.Equal(wallT) || !r.DataTime.Equal(t0) {
+		t.Errorf("audit record times: wall %v, data %v; want %v and %v", r.Time, r.DataTime, wallT, t0)
 	}
 	st.Close()
 
@@ -70,8 +86,8 @@ func TestActionsAreAuditedAndRestoredAfterARestart(t *testing.T) {
 	defer st2.Close()
 	layer2 := campaign.New(campaign.Config{})
 	accts2 := lockedAccounts("VIC", t0.Add(-time.Hour))
-	n, err := New(layer2, accts2, st2, now).Restore(ctx)
-	if err != nil || n != 4 {
+	n, err := New(Options{Layer: layer2, Accounts: accts2, Store: st2, Wall: wall, Data: now}).Restore(ctx)
+	if err != nil || n != 5 {
 		t.Fatalf("Restore = %d, %v", n, err)
 	}
 	w := layer2.Watchlist()
@@ -88,7 +104,7 @@ func TestActionsAreAuditedAndRestoredAfterARestart(t *testing.T) {
 	}
 	// A lock newer than the unlock (a second fraud report) stays.
 	accts3 := lockedAccounts("VIC", clock.Add(time.Hour))
-	if _, err := New(campaign.New(campaign.Config{}), accts3, st2, now).Restore(ctx); err != nil {
+	if _, err := New(Options{Layer: campaign.New(campaign.Config{}), Accounts: accts3, Store: st2, Wall: wall, Data: now}).Restore(ctx); err != nil {
 		t.Fatal(err)
 	}
 	accts3.Peek("VIC", func(p *profile.Profile) { locked = p.Locked })

@@ -108,6 +108,10 @@ type OpenRequest struct {
 type openData struct {
 	OpenRequest
 	Proposed []Evidence `json:"proposed,omitempty"`
+	// Opened and OpenedBy keep when and by whom an incident was opened when an analyst's first edit
+	// takes it into the register: a fraud report's incident was opened by the report, at its time.
+	Opened   time.Time `json:"opened,omitzero"`
+	OpenedBy string    `json:"opened_by,omitempty"`
 }
 
 // Evidence is why an order looks unauthorized: its own decision, and the login of its session when
@@ -262,12 +266,13 @@ func (d *Desk) Incident(ctx context.Context, id string) (Incident, error) {
 // OpenIncident opens an incident. Without orders, the account's orders that detection found
 // suspicious in the 14 days before the report (or now) are proposed, with their evidence.
 func (d *Desk) OpenIncident(ctx context.Context, actor string, req OpenRequest, reason string) (Incident, error) {
-	return d.open(ctx, actor, req, reason, false)
+	return d.open(ctx, actor, req, reason, false, nil)
 }
 
 // open opens an incident; with allowEmpty, one for which detection proposes no order is opened
-// without orders instead of refused.
-func (d *Desk) open(ctx context.Context, actor string, req OpenRequest, reason string, allowEmpty bool) (Incident, error) {
+// without orders instead of refused. from is the listed incident an edit takes into the register: it
+// keeps its opening time and opener.
+func (d *Desk) open(ctx context.Context, actor string, req OpenRequest, reason string, allowEmpty bool, from *Incident) (Incident, error) {
 	if err := needReason(reason); err != nil {
 		return Incident{}, err
 	}
@@ -280,7 +285,7 @@ func (d *Desk) open(ctx context.Context, actor string, req OpenRequest, reason s
 	if req.Source != SourceAnalyst && req.Source != SourceDetection && req.Source != SourceFraudReport {
 		return Incident{}, fmt.Errorf("%w: source: %q, want analyst, detection or fraud_report", ErrInvalid, req.Source)
 	}
-	now := d.now().UTC()
+	now := d.data().UTC()
 	if req.ID == "" {
 		req.ID = fmt.Sprintf("inc-%s-%d", req.Account, now.UnixNano())
 	}
@@ -292,6 +297,9 @@ func (d *Desk) open(ctx context.Context, actor string, req OpenRequest, reason s
 		return Incident{}, fmt.Errorf("%w: incident %q is already open", ErrConflict, req.ID)
 	}
 	data := openData{OpenRequest: req}
+	if from != nil {
+		data.Opened, data.OpenedBy = from.Opened, from.OpenedBy
+	}
 	if len(req.Orders) == 0 {
 		until := req.ReportTime
 		if until.IsZero() {
@@ -324,8 +332,12 @@ func (d *Desk) open(ctx context.Context, actor string, req OpenRequest, reason s
 }
 
 func (d *Desk) applyOpen(r *store.AuditRecord, data openData) Incident {
-	inc := &Incident{ID: data.ID, Account: data.Account, Source: data.Source, Status: StatusOpen, Opened: r.Time,
-		OpenedBy: r.Actor, ReportTime: data.ReportTime, Orders: data.Orders, Factors: data.Factors, Evidence: data.Proposed,
+	opened, by := at(r), r.Actor
+	if !data.Opened.IsZero() {
+		opened, by = data.Opened, data.OpenedBy
+	}
+	inc := &Incident{ID: data.ID, Account: data.Account, Source: data.Source, Status: StatusOpen, Opened: opened,
+		OpenedBy: by, ReportTime: data.ReportTime, Orders: data.Orders, Factors: data.Factors, Evidence: data.Proposed,
 		Audit: []int64{r.Seq}}
 	if inc.Orders == nil {
 		inc.Orders = []string{}
@@ -437,7 +449,7 @@ func (d *Desk) editable(ctx context.Context, actor, id string) (*Incident, error
 		}
 		// Nothing flagged leaves it open without orders, for the analyst to name them.
 		if _, err := d.open(ctx, actor, OpenRequest{ID: virt.ID, Account: virt.Account, ReportTime: virt.ReportTime,
-			Source: virt.Source, Until: until}, why, true); err != nil {
+			Source: virt.Source, Until: until}, why, true, &virt); err != nil {
 			return nil, err
 		}
 		reg.mu.Lock()

@@ -48,13 +48,19 @@ func TestIncidentSurvivesARestart(t *testing.T) {
 	if err := st.Append(ctx, &b); err != nil {
 		t.Fatal(err)
 	}
-	d := New(campaign.New(campaign.Config{}), profile.NewAccounts(), st, nil)
+	wall := func() time.Time { return time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC) }
+	data := func() time.Time { return report.Add(time.Hour) }
+	d := New(Options{Layer: campaign.New(campaign.Config{}), Accounts: profile.NewAccounts(), Store: st, Wall: wall, Data: data})
 	incs, err := d.Incidents(ctx)
 	if err != nil || len(incs) != 1 || incs[0].ID != "inc-fr" || incs[0].Status != StatusOpen {
 		t.Fatalf("incidents = %+v, %v", incs, err)
 	}
-	if _, err := d.ChangeOrders(ctx, "sato", "inc-fr", OrdersChange{Add: []string{"ord-1", "ord-2"}}, "confirmed by phone"); err != nil {
+	edited, err := d.ChangeOrders(ctx, "sato", "inc-fr", OrdersChange{Add: []string{"ord-1", "ord-2"}}, "confirmed by phone")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if !edited.Opened.Equal(report) || edited.OpenedBy != "fraud_report" {
+		t.Errorf("an edit rewrote the opening: opened %v by %q; want %v by fraud_report", edited.Opened, edited.OpenedBy, report)
 	}
 	if _, err := d.ChangeExecutions(ctx, "sato", "inc-fr", ExecutionsChange{Exclude: []string{"ex-1"}}, "the customer placed this sale"); err != nil {
 		t.Fatal(err)
@@ -84,7 +90,7 @@ func TestIncidentSurvivesARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st2.Close()
-	d2 := New(campaign.New(campaign.Config{}), profile.NewAccounts(), st2, nil)
+	d2 := New(Options{Layer: campaign.New(campaign.Config{}), Accounts: profile.NewAccounts(), Store: st2, Wall: wall, Data: data})
 	if _, err := d2.Restore(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +99,7 @@ func TestIncidentSurvivesARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Status != StatusApproved || got.Approval == nil || got.Approval.By != "ito" || got.Approval.Amount != "100050" ||
-		got.Excluded["ex-1"] != "the customer placed this sale" || strings.Join(got.Orders, ",") != "ord-1,ord-2" || len(got.Audit) != 5 {
+		got.Excluded["ex-1"] != "the customer placed this sale" || !got.Opened.Equal(report) || got.OpenedBy != "fraud_report" || strings.Join(got.Orders, ",") != "ord-1,ord-2" || len(got.Audit) != 5 {
 		t.Errorf("after restart: %+v", got)
 	}
 	if _, err := d2.ChangeOrders(ctx, "sato", "inc-fr", OrdersChange{Remove: []string{"ord-1"}}, "late change"); !errors.Is(err, ErrConflict) {

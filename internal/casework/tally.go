@@ -76,7 +76,7 @@ func (d *Desk) FileTally(ctx context.Context, actor, filing, reason string) (*re
 	if err != nil {
 		return nil, err
 	}
-	vt := &remedy.Vintage{Filing: filing, FiledAt: d.now().UTC(), Incidents: n, Rows: rows}
+	vt := &remedy.Vintage{Filing: filing, FiledAt: d.wall().UTC(), Incidents: n, Rows: rows}
 	if err := (storeVintages{d: d, ctx: ctx, actor: actor, why: reason}).Save(vt); err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func (d *Desk) WriteEvidence(ctx context.Context, id string, w io.Writer) error 
 		}
 		p = d.policy
 	}
-	ev := &remedy.Evidence{Heading: "Account takeover incident " + inc.ID, Generated: d.now(), Rec: rec,
+	ev := &remedy.Evidence{Heading: "Account takeover incident " + inc.ID, Generated: d.wall(), Rec: rec,
 		Result: inc.Assessment.Result, Policy: p}
 	if a := inc.Approval; a != nil {
 		ev.Approvals = []remedy.Approval{{Time: a.Time, Actor: a.By, Role: "supervisor", Decision: "approved", Note: a.Reason}}

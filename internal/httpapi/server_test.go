@@ -59,8 +59,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	done := make(chan struct{})
 	go func() { svc.Run(ctx); close(done) }()
-	desk := casework.New(eng.Campaign(), eng.Accounts(), st, time.Now)
-	desk.UseLocks(eng)
+	desk := casework.New(casework.Options{Layer: eng.Campaign(), Accounts: eng.Accounts(), Store: st, Locks: eng, Wall: time.Now})
 	api := New(Options{Ingester: svc, Store: st, Gatherer: reg, Registerer: reg, MaxBatch: 50, MaxBodyBytes: 64 << 10,
 		Campaigns: eng.Campaign(), Desk: desk, Audit: st,
 		Keys: []Key{{Name: "edge", Role: RoleIngest, Hash: sha256.Sum256([]byte(ingestKey))},

@@ -83,6 +83,16 @@ func NewService(o ServiceOptions) *Service {
 	return &Service{o: o, seen: newSeenIDs(), reqs: make(chan *commit, 1024)}
 }
 
+// DataTime is the data's clock: the time of the latest event accepted (zero before the first). What
+// brokerguard shows or does in the data's terms (a campaign under way, watchlist expiry, an incident's
+// opening) runs on it, never on the wall clock.
+func (s *Service) DataTime() time.Time {
+	if ns := s.latest.Load(); ns != 0 {
+		return time.Unix(0, ns).UTC()
+	}
+	return time.Time{}
+}
+
 // Ready reports whether the state has been rebuilt and events are taken.
 func (s *Service) Ready() bool { return s.ready.Load() }
 

@@ -119,13 +119,16 @@ type Store interface {
 // AuditRecord is one analyst action: who did what to which target, when and why. Actions that change
 // state (the watchlist, account locks, incidents) are replayed from the trail at start.
 type AuditRecord struct {
-	Seq    int64           `json:"seq"`
-	Time   time.Time       `json:"time"`
-	Actor  string          `json:"actor"`  // the API key's name
-	Action string          `json:"action"` // e.g. watchlist.add, account.unlock
-	Target string          `json:"target"` // e.g. symbol:7992, account:A123
-	Reason string          `json:"reason"`
-	Data   json.RawMessage `json:"data"` // the action's parameters, a JSON object
+	Seq  int64     `json:"seq"`
+	Time time.Time `json:"time"` // when the action was taken (wall clock)
+	// DataTime is the data time the action acts at: the time of the latest event the store had seen
+	// when it was taken. Zero in records written before it was kept.
+	DataTime time.Time       `json:"data_time,omitzero"`
+	Actor    string          `json:"actor"`  // the API key's name
+	Action   string          `json:"action"` // e.g. watchlist.add, account.unlock
+	Target   string          `json:"target"` // e.g. symbol:7992, account:A123
+	Reason   string          `json:"reason"`
+	Data     json.RawMessage `json:"data"` // the action's parameters, a JSON object
 }
 
 // AuditQuery selects audit records, oldest first. Zero fields do not filter.

@@ -23,8 +23,8 @@ func (s *Store) AppendAudit(ctx context.Context, r *store.AuditRecord) error {
 	if !json.Valid(data) {
 		return fmt.Errorf("postgres: append audit: data is not JSON")
 	}
-	err := s.pool.QueryRow(ctx, "INSERT INTO audit (time_ns, actor, action, target, reason, data) VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
-		r.Time.UnixNano(), r.Actor, r.Action, r.Target, r.Reason, string(data)).Scan(&r.Seq)
+	err := s.pool.QueryRow(ctx, "INSERT INTO audit (time_ns, data_time_ns, actor, action, target, reason, data) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+		r.Time.UnixNano(), sqlstore.DataTimeNS(r), r.Actor, r.Action, r.Target, r.Reason, string(data)).Scan(&r.Seq)
 	if err != nil {
 		return translate(ctx, "append audit", err)
 	}
@@ -54,7 +54,7 @@ func (s *Store) Audit(ctx context.Context, q store.AuditQuery) ([]store.AuditRec
 		lim = 100
 	}
 	c.args = append(c.args, lim)
-	sql := "SELECT seq, time_ns, actor, action, target, reason, data::text FROM audit WHERE " + strings.Join(c.where, " AND ") +
+	sql := "SELECT seq, time_ns, data_time_ns, actor, action, target, reason, data::text FROM audit WHERE " + strings.Join(c.where, " AND ") +
 		fmt.Sprintf(" ORDER BY seq LIMIT $%d", len(c.args))
 	rows, err := s.pool.Query(ctx, sql, c.args...)
 	if err != nil {

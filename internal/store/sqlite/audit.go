@@ -26,8 +26,8 @@ func (s *Store) AppendAudit(ctx context.Context, r *store.AuditRecord) error {
 		return fmt.Errorf("sqlite: append audit: %w", ctx.Err())
 	}
 	defer func() { <-s.wsem }()
-	res, err := s.wconn.ExecContext(ctx, "INSERT INTO audit (time_ns, actor, action, target, reason, data) VALUES (?, ?, ?, ?, ?, ?)",
-		r.Time.UnixNano(), r.Actor, r.Action, r.Target, r.Reason, data)
+	res, err := s.wconn.ExecContext(ctx, "INSERT INTO audit (time_ns, data_time_ns, actor, action, target, reason, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		r.Time.UnixNano(), sqlstore.DataTimeNS(r), r.Actor, r.Action, r.Target, r.Reason, data)
 	if err != nil {
 		return translate(ctx, "append audit", err)
 	}
@@ -68,7 +68,7 @@ func (s *Store) Audit(ctx context.Context, q store.AuditQuery) ([]store.AuditRec
 		}
 	}
 	args = append(args, limit(q.Limit))
-	rows, err := s.read.QueryContext(ctx, "SELECT seq, time_ns, actor, action, target, reason, data FROM audit WHERE "+
+	rows, err := s.read.QueryContext(ctx, "SELECT seq, time_ns, data_time_ns, actor, action, target, reason, data FROM audit WHERE "+
 		strings.Join(where, " AND ")+" ORDER BY seq LIMIT ?", args...)
 	if err != nil {
 		return nil, translate(ctx, "audit", err)

@@ -178,20 +178,31 @@ type Rows interface {
 	Err() error
 }
 
-// ScanAudit reads audit records from rows of (seq, time_ns, actor, action, target, reason, data). The
-// error is the driver's, for the store to translate.
+// DataTimeNS is the column value of an audit record's data time: Unix nanoseconds, 0 when unset.
+func DataTimeNS(r *store.AuditRecord) int64 {
+	if r.DataTime.IsZero() {
+		return 0
+	}
+	return r.DataTime.UnixNano()
+}
+
+// ScanAudit reads audit records from rows of (seq, time_ns, data_time_ns, actor, action, target, reason,
+// data). The error is the driver's, for the store to translate.
 func ScanAudit(rows Rows) ([]store.AuditRecord, error) {
 	var out []store.AuditRecord
 	for rows.Next() {
 		var (
-			r    store.AuditRecord
-			ns   int64
-			data string
+			r        store.AuditRecord
+			ns, dtNS int64
+			data     string
 		)
-		if err := rows.Scan(&r.Seq, &ns, &r.Actor, &r.Action, &r.Target, &r.Reason, &data); err != nil {
+		if err := rows.Scan(&r.Seq, &ns, &dtNS, &r.Actor, &r.Action, &r.Target, &r.Reason, &data); err != nil {
 			return nil, err
 		}
 		r.Time = time.Unix(0, ns).UTC()
+		if dtNS != 0 {
+			r.DataTime = time.Unix(0, dtNS).UTC()
+		}
 		r.Data = json.RawMessage(data)
 		out = append(out, r)
 	}

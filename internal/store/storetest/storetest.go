@@ -1050,9 +1050,10 @@ func testClose(t *testing.T, open func(t *testing.T) store.Store) {
 func testAudit(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := context.Background()
-	t0 := time.Date(2025, 4, 11, 1, 2, 3, 456789000, time.UTC)
+	t0 := time.Date(2026, 12, 7, 1, 2, 3, 456789000, time.UTC)
+	d0 := time.Date(2025, 4, 11, 1, 2, 3, 456789000, time.UTC) // the data's time, long before the action
 	recs := []store.AuditRecord{
-		{Time: t0, Actor: "alice", Action: "watchlist.add", Target: "symbol:8012", Reason: "pumped on 4/11", Data: json.RawMessage(`{"kind":"symbol","value":"8012"}`)},
+		{Time: t0, DataTime: d0, Actor: "alice", Action: "watchlist.add", Target: "symbol:8012", Reason: "pumped on 4/11", Data: json.RawMessage(`{"kind":"symbol","value":"8012"}`)},
 		{Time: t0.Add(time.Minute), Actor: "bob", Action: "account.unlock", Target: "account:A1", Reason: "re-verified at the branch"},
 		{Time: t0.Add(2 * time.Minute), Actor: "alice", Action: "watchlist.remove", Target: "symbol:8012", Reason: "campaign over"},
 	}
@@ -1077,6 +1078,9 @@ func testAudit(t *testing.T, open func(t *testing.T) store.Store) {
 		t.Fatalf("Audit = %+v", all)
 	}
 	got := all[0]
+	if !got.DataTime.Equal(d0) || !all[1].DataTime.IsZero() {
+		t.Errorf("data times = %v, %v; want %v and zero", got.DataTime, all[1].DataTime, d0)
+	}
 	if !got.Time.Equal(t0) || got.Actor != "alice" || got.Action != "watchlist.add" || got.Target != "symbol:8012" || got.Reason != "pumped on 4/11" {
 		t.Errorf("record = %+v", got)
 	}
