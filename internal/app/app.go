@@ -53,12 +53,16 @@ func commands() map[string]command {
 		"compensate": {"value unauthorized trading per incident and apply a compensation policy", runCompensate},
 		"tally":      {"the regulator's monthly tally of unauthorized accesses and trades", runTally},
 		"backfill":   {"re-run detection over history and propose incidents for takeovers never reported", runBackfill},
+		"version":    {"print brokerguard's version, commit and Go version", runVersion},
 	}
 }
 
 // Run runs one brokerguard subcommand.
 func Run(ctx context.Context, args []string, std IO) error {
 	cmds := commands()
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		args = []string{"version"}
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
 			if c, ok := cmds[args[1]]; ok {

@@ -163,6 +163,7 @@ proposed; --reported-out lists them (ids rep-RANK, with the report).`, std)
 		}
 		return bf.Needs(ev)
 	}
+	prog := newProgress(std.Stderr)
 	sum, err := detectHistory(ctx, in, p.engine, cfg.Lateness, keep, func(ev *event.Event, out *detect.Outcome) {
 		var d *event.Decision
 		if out.Decided {
@@ -172,7 +173,8 @@ proposed; --reported-out lists them (ids rep-RANK, with the report).`, std)
 		for i := range out.Alerts {
 			bf.ObserveAlert(&out.Alerts[i])
 		}
-	})
+	}, func(lines int64) { prog.count("re-deciding", lines, "events") })
+	prog.clear()
 	if err != nil {
 		closeAll()
 		return fmt.Errorf("backfill: %w", err)
@@ -277,9 +279,9 @@ type historySummary struct {
 // alert, with its outcome, to observe, in processing order. It persists and writes nothing, and does
 // not check event times against the wall clock: history is in the past.
 func detectHistory(ctx context.Context, in io.Reader, eng *detect.Engine, lateness time.Duration,
-	keep func(ev *event.Event) bool, observe func(ev *event.Event, out *detect.Outcome)) (historySummary, error) {
+	keep func(ev *event.Event) bool, observe func(ev *event.Event, out *detect.Outcome), progress func(lines int64)) (historySummary, error) {
 	sum, err := ingest.Replay(ctx, in, ingest.ReplayOptions{Engine: eng, Timing: ingest.Timing{Lateness: lateness},
-		Keep: keep, Observe: observe})
+		Keep: keep, Observe: observe, Progress: progress})
 	return historySummary{Lines: sum.Lines, Accepted: sum.Accepted, Duplicates: sum.Duplicates, Rejected: sum.ErrorCount(),
 		FirstErrors: sum.FirstErrors}, err
 }

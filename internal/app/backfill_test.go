@@ -322,7 +322,7 @@ func TestDetectHistoryMatchesReplay(t *testing.T) {
 		for i := range out.Alerts {
 			gotAlerts = append(event.AppendAlert(gotAlerts, &out.Alerts[i]), '\n')
 		}
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +377,7 @@ func BenchmarkBackfillVsReplay(b *testing.B) {
 				for i := range out.Alerts {
 					bf.ObserveAlert(&out.Alerts[i])
 				}
-			}); err != nil {
+			}, nil); err != nil {
 				b.Fatal(err)
 			}
 			bf.Proposals()

@@ -4,12 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
-
-	"golang.org/x/term"
 
 	"github.com/brokerguard/brokerguard/internal/config"
 	"github.com/brokerguard/brokerguard/internal/ingest"
@@ -59,6 +56,8 @@ func runDemo(ctx context.Context, args []string, std IO) error {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(std.Stderr, "brokerguard demo: simulating scenario %s (seed %d) into %s, then deciding on every event; this takes about a minute\n",
+		*scenario, *seed, *dataDir)
 	st, err := writeSimulation(ctx, sc, *seed, eventsPath, truthPath, func(done, total int64) {
 		prog.show("simulating", float64(done)/float64(max(total, 1)))
 	})
@@ -182,44 +181,4 @@ func replayFiles(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 		return sum, err
 	}
 	return sum, af.Close()
-}
-
-// progress shows one updating line on a terminal, and only the finished steps elsewhere.
-type progress struct {
-	w    io.Writer
-	tty  bool
-	last time.Time
-}
-
-func newProgress(w io.Writer) *progress {
-	p := &progress{w: w}
-	if f, ok := w.(*os.File); ok {
-		p.tty = term.IsTerminal(int(f.Fd()))
-	}
-	return p
-}
-
-func (p *progress) show(step string, frac float64) {
-	if !p.tty || time.Since(p.last) < 100*time.Millisecond {
-		return
-	}
-	p.last = time.Now()
-	const width = 30
-	n := int(min(1, max(0, frac)) * width)
-	bar := make([]byte, width)
-	for i := range bar {
-		if i < n {
-			bar[i] = '#'
-		} else {
-			bar[i] = '.'
-		}
-	}
-	fmt.Fprintf(p.w, "\r%-11s [%s] %3.0f%%", step, bar, 100*min(1, frac))
-}
-
-func (p *progress) done(msg string) {
-	if p.tty {
-		fmt.Fprint(p.w, "\r\033[K")
-	}
-	fmt.Fprintln(p.w, "✓ "+msg)
 }

@@ -7,8 +7,6 @@ import (
 	"os"
 	"time"
 
-	"golang.org/x/term"
-
 	"github.com/brokerguard/brokerguard/internal/ingest"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
@@ -84,21 +82,18 @@ func runReplay(ctx context.Context, args []string, std IO) error {
 	if p.shadow != nil {
 		opts.ShadowVersion = p.shadow.Version
 	}
-	start := time.Now()
-	if f, ok := std.Stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	prog := newProgress(std.Stderr)
+	if prog.tty {
 		opts.Progress = func(lines int64) {
-			el := time.Since(start).Seconds()
-			msg := fmt.Sprintf("\r%d events, %.0f events/s", lines, float64(lines)/max(el, 1e-3))
 			if size > 0 && counter != nil {
-				msg += fmt.Sprintf(", %.0f%% read", 100*float64(counter.n)/float64(size))
+				prog.read("replaying", counter.n, size)
+				return
 			}
-			fmt.Fprint(std.Stderr, msg+"   ")
+			prog.count("replaying", lines, "events")
 		}
 	}
 	sum, err := ingest.Replay(ctx, in, opts)
-	if opts.Progress != nil {
-		fmt.Fprintln(std.Stderr)
-	}
+	prog.clear()
 	for _, cl := range []func() error{dclose, aclose, sclose} {
 		if cerr := cl(); cerr != nil && err == nil {
 			err = cerr

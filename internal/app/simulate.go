@@ -44,7 +44,11 @@ func runSimulate(ctx context.Context, args []string, std IO) error {
 	defer tf.Close()
 	bw := bufio.NewWriterSize(ew, 1<<20)
 	began := time.Now()
-	st, err := sim.Generate(ctx, sc, sim.Options{Seed: *seed, Accounts: *accounts, Days: *days}, bw, tf)
+	prog := newProgress(std.Stderr)
+	st, err := sim.Generate(ctx, sc, sim.Options{Seed: *seed, Accounts: *accounts, Days: *days, Progress: func(done, total int64) {
+		prog.show("simulating", float64(done)/float64(max(total, 1)))
+	}}, bw, tf)
+	prog.clear()
 	elapsed := time.Since(began)
 	if err == nil {
 		err = bw.Flush()
