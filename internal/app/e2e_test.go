@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/brokerguard/brokerguard/internal/evaluate"
@@ -26,16 +27,19 @@ func TestSimulateReplayEvaluate(t *testing.T) {
 		"--alerts", p("alerts.jsonl"), "--no-store", "--ipdb", ipdataOrEmbedded(t)); err != nil {
 		t.Fatalf("replay: %v\n%s", err, errOut)
 	}
-	out, _, err := run(t, "evaluate", "--truth", p("truth.json"), "--decisions", p("decisions.jsonl"), "--alerts", p("alerts.jsonl"), "--json", p("report.json"))
+	out, _, err := run(t, "evaluate", "--truth", p("truth.json"), "--decisions", p("decisions.jsonl"), "--alerts", p("alerts.jsonl"), "--json")
 	if err != nil {
 		t.Fatalf("evaluate: %v", err)
 	}
-	b, _ := os.ReadFile(p("report.json"))
 	var rep evaluate.Report
-	if err := json.Unmarshal(b, &rep); err != nil {
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("\n%s", out)
+	var table strings.Builder
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", table.String())
 	if rep.Takeovers.Takeovers == 0 {
 		t.Fatal("the scenario has no takeovers")
 	}

@@ -183,6 +183,16 @@ func runTally(ctx context.Context, args []string, std IO) error {
 	out := fs.String("out", "-", "write the monthly rows here; - for standard output")
 	vintages := fs.String("vintages", "", "directory of the tallies as filed (one JSON file per filing); without --file-as, print the current rows beside the figures as last filed and the change")
 	fileAs := fs.String("file-as", "", "save the rows as filed under this name (e.g. 2025-05) in --vintages; an existing filing is never overwritten")
+	flagsUsage := fs.Usage
+	fs.Usage = func() {
+		flagsUsage()
+		fmt.Fprintln(fs.Output(), "\nColumns (CSV header and JSON keys; one row per month of occurrence):")
+		for _, c := range remedy.TallyColumns {
+			fmt.Fprintf(fs.Output(), "  %s\n    \t%s\n", c.Name, c.Description)
+		}
+		fmt.Fprintln(fs.Output(), "  The JSON rows also carry sold_yen_exact and bought_yen_exact (before rounding) and counting ("+remedy.TallyCounting+");")
+		fmt.Fprintln(fs.Output(), "  with --vintages, recounted marks a month filed under an earlier way of counting.")
+	}
 	if err := parse(fs, args, std); err != nil {
 		return helpOK(err)
 	}

@@ -223,8 +223,19 @@ func TestTallyCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rows []map[string]any
-	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 1 || rows[0]["sold_yen"] != "1300000" || rows[0]["unauthorized_accesses"] != 1.0 {
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 1 || rows[0]["sold_yen"] != "1300000" || rows[0]["unauthorized_accesses"] != 1.0 ||
+		rows[0]["counting"] != remedy.TallyCounting {
 		t.Errorf("JSON: got %v %s", err, out)
+	}
+	// --help describes every column, with the rule that finds the accesses.
+	out, _, err = runCmd(t, runTally, "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range remedy.TallyColumns {
+		if !strings.Contains(out, "  "+c.Name+"\n") || !strings.Contains(out, c.Description) {
+			t.Errorf("--help lacks the column %s: %s", c.Name, out)
+		}
 	}
 	if _, _, err := runCmd(t, runTally, "--events", p("events.jsonl"), "--incidents", p("incidents.jsonl"), "--format", "xml"); !errors.Is(err, ErrUsage) {
 		t.Errorf("--format xml: got %v, want a usage error", err)
@@ -330,7 +341,7 @@ func TestTallyVintages(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 2 || lines[0] != strings.Join(remedy.RevisionHeader, ",") ||
-		!strings.HasPrefix(lines[1], "2025-04,2,2,1300000,494000,2,2025-04,") || !strings.HasSuffix(lines[1], ",1,2,1300000,494000,1,1,0,0,0,1,true") {
+		!strings.HasPrefix(lines[1], "2025-04,2,2,1300000,494000,2,2025-04,") || !strings.HasSuffix(lines[1], ",1,2,1300000,494000,1,1,0,0,0,1,true,false") {
 		t.Errorf("revision CSV:\n%s", out)
 	}
 	if !strings.Contains(errOut, "1 filing filed, 1 month revised since") {

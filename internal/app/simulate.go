@@ -3,6 +3,7 @@ package app
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -79,13 +80,18 @@ func runSimulate(ctx context.Context, args []string, std IO) error {
 }
 
 func runEvaluate(ctx context.Context, args []string, std IO) error {
-	fs := newFlags("evaluate", "--truth T --decisions D --alerts A [--json OUT]", std)
+	fs := newFlags("evaluate", "--truth T --decisions D --alerts A [--json]", std)
 	truth := fs.String("truth", "", "ground truth written by simulate (required)")
 	decisions := fs.String("decisions", "", "decisions written by replay (required)")
 	alerts := fs.String("alerts", "", "alerts written by replay (required)")
-	jsonOut := fs.String("json", "", "also write the figures as JSON here (- for standard output)")
+	jsonOut := fs.Bool("json", false, "print the figures as JSON only (for machines), instead of the table")
 	if err := parse(fs, args, std); err != nil {
 		return helpOK(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(std.Stderr, "brokerguard evaluate: unexpected argument %q (--json takes no value: it prints the JSON to standard output)\n", fs.Arg(0))
+		fs.Usage()
+		return ErrUsage
 	}
 	if *truth == "" || *decisions == "" || *alerts == "" {
 		fmt.Fprintln(std.Stderr, "brokerguard evaluate: --truth, --decisions and --alerts are required")
@@ -96,35 +102,33 @@ func runEvaluate(ctx context.Context, args []string, std IO) error {
 	if err != nil {
 		return err
 	}
-	if err := rep.WriteTable(std.Stdout); err != nil {
-		return err
+	if *jsonOut {
+		return writeJSONReport(std.Stdout, rep)
 	}
-	if *jsonOut != "" {
-		w, closeOut, err := openOutput(*jsonOut, std.Stdout)
-		if err != nil {
-			return err
-		}
-		if err := writeJSONReport(w, rep); err != nil {
-			return err
-		}
-		return closeOut()
-	}
-	return nil
+	return rep.WriteTable(std.Stdout)
 }
 
+// evaluateFiles evaluates the files; an input that is not what it should be is an error naming the
+// file (evaluate.InputError).
 func evaluateFiles(truth, decisions, alerts string) (*evaluate.Report, error) {
+	paths := map[string]string{evaluate.InputTruth: truth, evaluate.InputDecisions: decisions, evaluate.InputAlerts: alerts}
 	var files []*os.File
 	defer func() {
 		for _, f := range files {
 			f.Close()
 		}
 	}()
-	for _, p := range []string{truth, decisions, alerts} {
-		f, err := os.Open(p)
+	for _, in := range []string{evaluate.InputTruth, evaluate.InputDecisions, evaluate.InputAlerts} {
+		f, err := os.Open(paths[in])
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", in, err)
 		}
 		files = append(files, f)
 	}
-	return evaluate.Evaluate(files[0], files[1], files[2])
+	rep, err := evaluate.Evaluate(files[0], files[1], files[2])
+	var ie *evaluate.InputError
+	if errors.As(err, &ie) {
+		ie.Path = paths[ie.Input]
+	}
+	return rep, err
 }

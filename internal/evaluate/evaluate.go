@@ -31,6 +31,8 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/event"
@@ -165,15 +167,138 @@ func needsDecision(e *sim.AttackerEvent) bool {
 	return false
 }
 
+// Inputs of an evaluation, as InputError names them.
+const (
+	InputTruth     = "truth"
+	InputDecisions = "decisions"
+	InputAlerts    = "alerts"
+)
+
+// InputError is an input that is not what evaluate reads: a truth file that is not the ground truth
+// simulate writes, a decisions or alerts file with a line that is not a decision or an alert. The
+// caller that knows the file's name sets Path.
+type InputError struct {
+	Input string // InputTruth, InputDecisions or InputAlerts
+	Path  string // the file ("" when not known)
+	Line  int64  // the line (0: the input as a whole)
+	Msg   string
+}
+
+func (e *InputError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Input)
+	if e.Path != "" {
+		b.WriteString(" file ")
+		b.WriteString(e.Path)
+	}
+	if e.Line > 0 {
+		if e.Path != "" {
+			b.WriteString(",")
+		}
+		b.WriteString(" line ")
+		b.WriteString(strconv.FormatInt(e.Line, 10))
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+func inputErr(input string, line int64, format string, args ...any) *InputError {
+	return &InputError{Input: input, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// What each input should be, for the messages.
+const (
+	wantTruth     = "want the ground truth that `brokerguard simulate --truth` writes: one JSON document with version, scenario and takeovers"
+	wantDecisions = `want the decisions that replay writes: one JSON object a line with "id", "type" and "action"`
+	wantAlerts    = `want the alerts that replay writes: one JSON object a line with "id", "time" and "kind"`
+)
+
+// looksLike guesses what a JSON object is from its keys, for the messages ("" when nothing fits).
+func looksLike(keys map[string]json.RawMessage) string {
+	has := func(ks ...string) bool {
+		for _, k := range ks {
+			if _, ok := keys[k]; !ok {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case has("action", "id"):
+		return "it looks like a decisions file"
+	case has("kind", "time", "id"):
+		return "it looks like an alerts file"
+	case has("type", "time", "id"):
+		return "it looks like an event log"
+	case has("version", "scenario", "takeovers"):
+		return "it looks like a ground truth file"
+	case has("account", "orders"):
+		return "it looks like an incidents file"
+	}
+	return ""
+}
+
+func withGuess(msg, guess string) string {
+	if guess == "" {
+		return msg
+	}
+	return msg + "; " + guess
+}
+
+// readTruth reads and checks the ground truth: one JSON object of a known version, with a scenario
+// and the list of takeovers, and nothing after it.
+func readTruth(r io.Reader) (*sim.Truth, error) {
+	dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<20))
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, inputErr(InputTruth, 0, "the file is empty; %s", wantTruth)
+		}
+		var se *json.SyntaxError
+		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, inputErr(InputTruth, 0, "not JSON (%v); %s", err, wantTruth)
+		}
+		return nil, inputErr(InputTruth, 0, "%v", err)
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &keys); err != nil {
+		return nil, inputErr(InputTruth, 0, "not a JSON object; %s", wantTruth)
+	}
+	var second json.RawMessage
+	if err := dec.Decode(&second); !errors.Is(err, io.EOF) {
+		return nil, inputErr(InputTruth, 0, "%s", withGuess("more than one JSON value (JSON Lines?); "+wantTruth, looksLike(keys)))
+	}
+	var version int
+	if v, ok := keys["version"]; ok {
+		json.Unmarshal(v, &version)
+	}
+	_, hasScenario := keys["scenario"]
+	_, hasTakeovers := keys["takeovers"]
+	if version == 0 || !hasScenario || !hasTakeovers {
+		return nil, inputErr(InputTruth, 0, "%s", withGuess("not a ground truth (no version, scenario and takeovers); "+wantTruth, looksLike(keys)))
+	}
+	if version != 1 {
+		return nil, inputErr(InputTruth, 0, "ground truth version %d: this brokerguard reads version 1", version)
+	}
+	var tr sim.Truth
+	if err := json.Unmarshal(raw, &tr); err != nil {
+		return nil, inputErr(InputTruth, 0, "not a ground truth of version 1: %v", err)
+	}
+	return &tr, nil
+}
+
 // Evaluate reads the truth (one JSON document), decisions and alerts (JSON Lines; either may be nil
-// for none) and computes the report.
+// for none) and computes the report. An input that is not what it should be is an *InputError: a truth
+// that is not simulate's ground truth, a line that is not a decision or an alert, or a decisions file
+// without any decision although the truth has events that need one.
 func Evaluate(truth io.Reader, decisions io.Reader, alerts io.Reader) (*Report, error) {
 	if truth == nil {
 		return nil, errors.New("evaluate: no truth")
 	}
-	tr, err := sim.ReadTruth(truth)
+	tr, err := readTruth(truth)
 	if err != nil {
-		return nil, fmt.Errorf("evaluate: read truth: %w", err)
+		return nil, err
 	}
 	rep := &Report{Scenario: tr.Scenario, Seed: tr.Seed, TradingDays: tr.TradingDays,
 		ByStyle: map[string]TakeoverStats{}, ByKind: map[string]TakeoverStats{}, Alerts: map[string]int{},
@@ -199,16 +324,23 @@ func Evaluate(truth io.Reader, decisions io.Reader, alerts io.Reader) (*Report, 
 	if decisions != nil {
 		seen := map[uint64]struct{}{}
 		err := readLines(decisions, func(line int64, b []byte) error {
+			var keys map[string]json.RawMessage
+			if err := json.Unmarshal(b, &keys); err != nil {
+				return inputErr(InputDecisions, line, "not a JSON object; %s", wantDecisions)
+			}
 			var d decision
 			if err := json.Unmarshal(b, &d); err != nil {
-				return fmt.Errorf("decisions line %d: %w", line, err)
+				return inputErr(InputDecisions, line, "%v; %s", err, wantDecisions)
+			}
+			if _, ok := keys["action"]; !ok {
+				return inputErr(InputDecisions, line, "%s", withGuess(`no "action": not a decision; `+wantDecisions, looksLike(keys)))
 			}
 			a, ok := event.ParseAction(d.Action)
 			if !ok {
-				return fmt.Errorf("decisions line %d: unknown action %q", line, d.Action)
+				return inputErr(InputDecisions, line, "unknown action %q", d.Action)
 			}
 			if d.ID == "" {
-				return fmt.Errorf("decisions line %d: no id", line)
+				return inputErr(InputDecisions, line, "no id")
 			}
 			h := fnv.New64a()
 			h.Write([]byte(d.ID))
@@ -228,22 +360,38 @@ func Evaluate(truth io.Reader, decisions io.Reader, alerts io.Reader) (*Report, 
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("evaluate: %w", err)
+			return nil, err
+		}
+		if need := tr.Legitimate.Logins + tr.Legitimate.Orders + int64(len(attackerIDs)); rep.Decisions.Read == 0 && need > 0 {
+			return nil, inputErr(InputDecisions, 0, "no decisions, but the truth's events need some (%d logins and orders of customers alone): "+
+				"is it the decisions file that replay wrote for this simulation's events?", tr.Legitimate.Logins+tr.Legitimate.Orders)
 		}
 	}
 	var als []alert
 	if alerts != nil {
 		err := readLines(alerts, func(line int64, b []byte) error {
+			var keys map[string]json.RawMessage
+			if err := json.Unmarshal(b, &keys); err != nil {
+				return inputErr(InputAlerts, line, "not a JSON object; %s", wantAlerts)
+			}
 			var a alert
 			if err := json.Unmarshal(b, &a); err != nil {
-				return fmt.Errorf("alerts line %d: %w", line, err)
+				return inputErr(InputAlerts, line, "%v; %s", err, wantAlerts)
+			}
+			for _, k := range []string{"id", "time", "kind"} {
+				if _, ok := keys[k]; !ok {
+					return inputErr(InputAlerts, line, "%s", withGuess(fmt.Sprintf("no %q: not an alert; %s", k, wantAlerts), looksLike(keys)))
+				}
+			}
+			if a.ID == "" || a.Kind == "" {
+				return inputErr(InputAlerts, line, "empty id or kind; %s", wantAlerts)
 			}
 			als = append(als, a)
 			rep.Alerts[a.Kind]++
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("evaluate: %w", err)
+			return nil, err
 		}
 	}
 	sort.SliceStable(als, func(i, j int) bool { return als[i].Time.Before(als[j].Time) })

@@ -3,6 +3,7 @@ package evaluate
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -147,21 +148,69 @@ func TestNoDecisionsNoAlerts(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	for name, c := range map[string]struct{ truth, decisions, want string }{
-		"bad truth":      {"{", "", "read truth"},
-		"bad decision":   {"", `{"id":"e1","action":"allow"}` + "\n" + `{"id":`, "decisions line 2"},
-		"unknown action": {"", `{"id":"e1","action":"maybe"}`, `unknown action "maybe"`},
-		"no id":          {"", `{"action":"allow"}`, "decisions line 1: no id"},
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	truth, decisions, alerts := read("truth.json"), read("decisions.jsonl"), read("alerts.jsonl")
+	for _, c := range []struct {
+		name                     string
+		truth, decisions, alerts string
+		input                    string
+		line                     int64
+		want                     []string
+	}{
+		{"empty truth", "", decisions, alerts, InputTruth, 0, []string{"the file is empty", "brokerguard simulate --truth"}},
+		{"blank truth", " \n\n", decisions, alerts, InputTruth, 0, []string{"the file is empty"}},
+		{"truth cut short", "{", decisions, alerts, InputTruth, 0, []string{"not JSON"}},
+		{"truth not JSON", "hello", decisions, alerts, InputTruth, 0, []string{"not JSON", "want the ground truth"}},
+		{"decisions as truth", decisions, decisions, alerts, InputTruth, 0, []string{"more than one JSON value", "looks like a decisions file"}},
+		{"one decision as truth", `{"id":"e1","account":"A1","type":"login","action":"allow","score":0,"reasons":[]}`, decisions, alerts,
+			InputTruth, 0, []string{"not a ground truth", "looks like a decisions file"}},
+		{"random JSON as truth", `{"hello":"world"}`, decisions, alerts, InputTruth, 0, []string{"not a ground truth (no version, scenario and takeovers)"}},
+		{"array as truth", `[1,2]`, decisions, alerts, InputTruth, 0, []string{"not a JSON object"}},
+		{"later version", strings.Replace(truth, `"version": 1`, `"version": 2`, 1), decisions, alerts, InputTruth, 0, []string{"version 2", "reads version 1"}},
+		{"two truths", truth + truth, decisions, alerts, InputTruth, 0, []string{"more than one JSON value", "looks like a ground truth file"}},
+
+		{"truth as decisions", truth, truth, alerts, InputDecisions, 1, []string{"not a JSON object", `"action"`}},
+		{"alerts as decisions", truth, alerts, alerts, InputDecisions, 1, []string{`no "action": not a decision`, "looks like an alerts file"}},
+		{"random JSON as decisions", truth, `{"a":1}`, alerts, InputDecisions, 1, []string{`no "action"`}},
+		{"empty decisions", truth, "", alerts, InputDecisions, 0, []string{"no decisions", "30 logins and orders"}},
+		{"bad decision", truth, `{"id":"e1","action":"allow"}` + "\n" + `{"id":`, alerts, InputDecisions, 2, []string{"not a JSON object"}},
+		{"unknown action", truth, `{"id":"e1","action":"maybe"}`, alerts, InputDecisions, 1, []string{`unknown action "maybe"`}},
+		{"no id", truth, `{"action":"allow"}`, alerts, InputDecisions, 1, []string{"no id"}},
+
+		{"decisions as alerts", truth, decisions, decisions, InputAlerts, 1, []string{`no "time": not an alert`, "looks like a decisions file"}},
+		{"truth as alerts", truth, decisions, truth, InputAlerts, 1, []string{"not a JSON object"}},
+		{"random JSON as alerts", truth, decisions, "\n" + `{"a":1}`, InputAlerts, 2, []string{`no "id"`, "want the alerts that replay writes"}},
+		{"bad alert time", truth, decisions, `{"id":"x","time":"yesterday","kind":"campaign"}`, InputAlerts, 1, []string{"yesterday"}},
 	} {
-		tr := c.truth
-		if tr == "" {
-			b, _ := os.ReadFile(filepath.Join("testdata", "truth.json"))
-			tr = string(b)
-		}
-		_, err := Evaluate(strings.NewReader(tr), strings.NewReader(c.decisions), nil)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: got %v, want an error containing %q", name, err, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Evaluate(strings.NewReader(c.truth), strings.NewReader(c.decisions), strings.NewReader(c.alerts))
+			var ie *InputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("got %v, want an InputError", err)
+			}
+			if ie.Input != c.input || ie.Line != c.line {
+				t.Errorf("got input %s line %d, want %s line %d (%v)", ie.Input, ie.Line, c.input, c.line, err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got %v, want an error containing %q", err, w)
+				}
+			}
+		})
+	}
+	// An empty alerts file is a run without alerts; the caller names the file.
+	if _, err := Evaluate(strings.NewReader(truth), strings.NewReader(decisions), strings.NewReader("")); err != nil {
+		t.Errorf("no alerts: got %v, want none", err)
+	}
+	e := &InputError{Input: InputDecisions, Path: "d.jsonl", Line: 3, Msg: "no id"}
+	if got, want := e.Error(), "decisions file d.jsonl, line 3: no id"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 

@@ -44,13 +44,16 @@ type Fill struct {
 // Yen returns the execution's value, quantity × price.
 func (f *Fill) Yen() Yen { return f.Price.MulInt(f.Quantity) }
 
-// Access is one unauthorized access for the regulator's tally: the login that opened an attacker
-// session, or the first event of a session whose login is not in the data.
+// Access is one unauthorized access for the regulator's tally: an attacker's successful login, or the
+// first use of a session the attacker did not log into (a stolen session, or one whose login is not in
+// the data). See Reconstruction.Accesses for how they are found.
 type Access struct {
 	Session string    `json:"session"`
 	EventID string    `json:"event"`
 	Time    time.Time `json:"time"`
 	Kind    string    `json:"kind"` // AccessLogin or AccessFirstUse
+	// Match says why the session is the attacker's: MatchOrder, MatchNamed, MatchAddress or MatchDevice.
+	Match string `json:"match,omitempty"`
 	// What the firm's edge saw on that event.
 	Type   string `json:"type,omitempty"`   // its event type (a login, or the first request)
 	Method string `json:"method,omitempty"` // the login method
@@ -62,6 +65,14 @@ type Access struct {
 const (
 	AccessLogin    = "login"
 	AccessFirstUse = "first_use"
+)
+
+// Why a session is counted as the attacker's (Access.Match).
+const (
+	MatchOrder   = "order_session" // an unauthorized order was placed in it
+	MatchNamed   = "named_session" // the incident names it
+	MatchAddress = "address"       // in the incident window, from an address of the attacker's access
+	MatchDevice  = "device"        // in the incident window, from a device of the attacker's logins
 )
 
 // Price sources of a valuation price.
@@ -118,9 +129,25 @@ type accountBook struct {
 	seen     bool
 	snapshot *snapshot
 	orders   []*Order
-	logins   map[string]eventRef // session → the first successful login that opened it
-	firstUse map[string]eventRef // session → its first event other than a login
-	reports  []ReportRef         // fraud reports
+	sessions map[string]*sessionBook
+	reports  []ReportRef // fraud reports
+}
+
+// sessionBook is what the events of one session id of an incident account show.
+type sessionBook struct {
+	login    eventRef            // the first successful login that opened it (id "" when none)
+	first    eventRef            // its first event other than a login
+	byIP     map[string]eventRef // its first event other than a login from each address
+	byDevice map[string]eventRef // and from each device id
+}
+
+func (a *accountBook) session(id string) *sessionBook {
+	s := a.sessions[id]
+	if s == nil {
+		s = &sessionBook{byIP: map[string]eventRef{}, byDevice: map[string]eventRef{}}
+		a.sessions[id] = s
+	}
+	return s
 }
 
 type snapshot struct {
@@ -157,7 +184,7 @@ func Collect(ctx context.Context, r io.Reader, incs []Incident) (*Book, error) {
 	}
 	for i := range incs {
 		if b.accounts[incs[i].Account] == nil {
-			b.accounts[incs[i].Account] = &accountBook{logins: map[string]eventRef{}, firstUse: map[string]eventRef{}}
+			b.accounts[incs[i].Account] = &accountBook{sessions: map[string]*sessionBook{}}
 		}
 		for _, id := range incs[i].Orders {
 			if b.orders[id] == nil {
@@ -291,14 +318,25 @@ func (b *Book) add(ev *event.Event) *event.FieldError {
 			a.snapshot = s
 		}
 	case event.TypeLogin:
-		if ev.Result == "success" && ev.Session != "" && a.logins[ev.Session].before(ev.Time) {
-			a.logins[ev.Session] = refOf(ev)
+		if ev.Result == "success" && ev.Session != "" {
+			if s := a.session(ev.Session); s.login.before(ev.Time) {
+				s.login = refOf(ev)
+			}
 		}
 	case event.TypeFraudReport:
 		a.reports = append(a.reports, ReportRef{Event: ev.ID, Time: ev.Time, Channel: ev.Channel, Note: ev.Note})
 	}
-	if ev.Type != event.TypeLogin && ev.Session != "" && a.firstUse[ev.Session].before(ev.Time) {
-		a.firstUse[ev.Session] = refOf(ev)
+	if ev.Type != event.TypeLogin && ev.Session != "" {
+		s := a.session(ev.Session)
+		if s.first.before(ev.Time) {
+			s.first = refOf(ev)
+		}
+		if ev.IP != "" && s.byIP[ev.IP].before(ev.Time) {
+			s.byIP[ev.IP] = refOf(ev)
+		}
+		if ev.Device != "" && s.byDevice[ev.Device].before(ev.Time) {
+			s.byDevice[ev.Device] = refOf(ev)
+		}
 	}
 	return nil
 }

@@ -45,15 +45,19 @@
 //
 // # Tally
 //
-// Per calendar month (JST): unauthorized accesses (one per attacker session: the successful login
-// that opened it, or the session's first event when the log has no login for it), unauthorized trades
-// (orders with at least one execution, in the month of the first), yen sold and bought (each
-// execution in its month) and the accounts affected.
+// Per calendar month (JST), as the regulator's monthly table counts them: unauthorized accesses (every
+// successful login of the attacker and every first use of a session the attacker did not log into,
+// reconstructed from each incident's events; see Reconstruction.Accesses), unauthorized trades (each
+// execution of an unauthorized order), yen sold and bought (each execution in its month, summed
+// exactly and rounded down to whole yen once) and the accounts affected. TallyColumns describes the
+// columns.
 //
 // Months are revised as incidents are confirmed later. A Vintage is a tally as filed (its rows, its
 // name, when); Vintages stores them and never overwrites one (DirVintages: one JSON file per filing
 // in a directory; a server implements the interface on its store). Revise sets the current rows
-// beside the rows as last filed, month by month, with the change.
+// beside the rows as last filed, month by month, with the change; a month filed under an earlier way
+// of counting (TallyRow.Counting) is marked recounted. Vintages filed before the rows carried their
+// counting still load as they were filed.
 //
 // # Exports
 //

@@ -46,7 +46,8 @@ func incidentsFromTruth(tr *sim.Truth) []Incident {
 }
 
 // truthTally counts the tally's figures from the ground truth alone: accesses are the attacker's
-// successful logins plus, for each attacker session it did not log into, the session's first use.
+// successful logins plus, for each attacker session it did not log into, the session's first use by
+// the attacker; trades are the executions of the attacker's orders.
 func truthTally(t *testing.T, tr *sim.Truth) (map[string]*TallyRow, map[string]float64, map[string]float64, map[string]int) {
 	rows := map[string]*TallyRow{}
 	sold, bought := map[string]float64{}, map[string]float64{}
@@ -79,16 +80,12 @@ func truthTally(t *testing.T, tr *sim.Truth) (map[string]*TallyRow, map[string]f
 				month(e.Time, tk.Account).Accesses++
 			}
 		}
-		traded := map[string]bool{}
-		for _, e := range tk.Events { // in time order
+		for _, e := range tk.Events {
 			if e.Type != "execution" {
 				continue
 			}
 			m := month(e.Time, tk.Account)
-			if !traded[e.OrderID] {
-				traded[e.OrderID] = true
-				m.Trades++
-			}
+			m.Trades++ // each execution
 			if e.Side == "sell" {
 				sold[m.Month] += e.Yen
 			} else {
@@ -139,8 +136,12 @@ func TestTallyOnSimulatedScenario(t *testing.T) {
 			t.Errorf("%s: got accesses %d, trades %d, accounts %d; truth %d, %d, %d",
 				g.Month, g.Accesses, g.Trades, g.Accounts, w.Accesses, w.Trades, w.Accounts)
 		}
-		// The truth rounds each execution's value to whole yen.
-		tol := 0.5*float64(fills[g.Month]) + 1e-6
+		// The truth rounds each execution's value to whole yen; the tally rounds the sum down.
+		tol := 0.5*float64(fills[g.Month]) + 1 + 1e-6
+		if !g.SoldYen.Equal(g.SoldYenExact.Floor()) || !g.BoughtYen.Equal(g.BoughtYenExact.Floor()) || g.Counting != TallyCounting {
+			t.Errorf("%s: got sold %s (exact %s), bought %s (exact %s), counting %q; want the exact sums rounded down, %q",
+				g.Month, g.SoldYen, g.SoldYenExact, g.BoughtYen, g.BoughtYenExact, g.Counting, TallyCounting)
+		}
 		if d := math.Abs(float(g.SoldYen) - sold[g.Month]); d > tol {
 			t.Errorf("%s: sold yen %s, truth %.0f", g.Month, g.SoldYen, sold[g.Month])
 		}
@@ -169,7 +170,7 @@ func TestTallyOnSimulatedScenario(t *testing.T) {
 		}
 	}
 	for _, g := range got {
-		tSold = tSold.Add(g.SoldYen)
+		tSold = tSold.Add(*g.SoldYenExact)
 	}
 	if !vSold.Equal(tSold) {
 		t.Errorf("valuations sold %s yen, the tally %s", vSold, tSold)
@@ -203,7 +204,7 @@ func TestTallyCountsSharedItemsOnce(t *testing.T) {
 	got := Tally(recs)
 	want := []TallyRow{
 		{Month: "2025-03", Accesses: 1, Accounts: 1},
-		{Month: "2025-04", Accesses: 1, Trades: 1, SoldYen: mustYen("30100"), Accounts: 1},
+		{Month: "2025-04", Accesses: 1, Trades: 2, SoldYen: mustYen("30100"), Accounts: 1}, // two executions of o1
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %+v, want %+v", got, want)
@@ -220,7 +221,7 @@ func TestTallyCountsSharedItemsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCSV := "month,unauthorized_accesses,unauthorized_trades,sold_yen,bought_yen,accounts_affected\n" +
-		"2025-03,1,0,0,0,1\n2025-04,1,1,30100,0,1\n"
+		"2025-03,1,0,0,0,1\n2025-04,1,2,30100,0,1\n"
 	if buf.String() != wantCSV {
 		t.Errorf("CSV:\n%s\nwant:\n%s", buf.String(), wantCSV)
 	}
@@ -232,4 +233,64 @@ func float(y Yen) float64 {
 		panic(err)
 	}
 	return f
+}
+
+// TestAccessesFromOrdersAlone reconstructs the simulated takeovers from their unauthorized orders
+// only, as an incident opened by a fraud report names them: every access found must be one of the
+// attacker's events (a login of the attacker, or the attacker's first request in a session it did not
+// log into), and the attacker's own sessions are found without being named.
+func TestAccessesFromOrdersAlone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulates 80,000 events")
+	}
+	events, tr := simulated(t)
+	incs := incidentsFromTruth(tr)
+	for i := range incs {
+		incs[i].Sessions = nil
+	}
+	b, err := Collect(context.Background(), bytes.NewReader(events), incs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found, truth, named int
+	for i, tk := range tr.Takeovers {
+		if len(incs[i].Orders) == 0 {
+			continue
+		}
+		rec, ierr := b.Reconstruct(&incs[i])
+		if ierr != nil {
+			t.Fatal(ierr)
+		}
+		// The truth's accesses: the attacker's logins and, per session it did not log into, its first event.
+		want := map[string]string{}
+		loggedIn := map[string]bool{}
+		for _, e := range tk.Events {
+			if e.Type == "login" && e.Result == "success" {
+				loggedIn[e.Session] = true
+				want[e.ID] = AccessLogin
+			}
+		}
+		used := map[string]bool{}
+		for _, e := range tk.Events {
+			if e.Session != "" && !loggedIn[e.Session] && !used[e.Session] {
+				used[e.Session] = true
+				want[e.ID] = AccessFirstUse
+			}
+		}
+		truth += len(want)
+		for _, a := range rec.Accesses {
+			if kind, ok := want[a.EventID]; !ok || kind != a.Kind {
+				t.Errorf("%s: access %s (%s of session %s, %s) is not one of the attacker's: truth %q", tk.Account, a.EventID, a.Kind, a.Session, a.Match, kind)
+				continue
+			}
+			found++
+			if a.Match == MatchAddress || a.Match == MatchDevice {
+				named++
+			}
+		}
+	}
+	t.Logf("accesses found from the orders alone: %d of %d (%d beyond the orders' sessions)", found, truth, named)
+	if truth == 0 || found < truth*9/10 {
+		t.Errorf("got %d of the truth's %d accesses, want at least 90%%", found, truth)
+	}
 }

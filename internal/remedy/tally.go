@@ -7,34 +7,63 @@ import (
 	"strconv"
 )
 
-// TallyRow is one calendar month (JST) of the regulator's tally of unauthorized trading. It is a plain
-// value: stored as JSON it keeps every figure exactly, so a filed report can be kept beside later
-// revisions of the same month.
+// TallyCounting names how Tally counts: each unauthorized access (every attacker login and every
+// first use of a stolen session), each execution as a trade, amounts rounded down to whole yen. Rows
+// filed before it was introduced have no counting ("": one access per attacker session taken from
+// its login even when the session was stolen, one trade per executed order, exact yen).
+const TallyCounting = "per_access"
+
+// TallyRow is one calendar month (JST) of the regulator's tally of unauthorized access and trading,
+// as the regulator's monthly table shows it. It is a plain value: stored as JSON it keeps every
+// figure, so a filed report can be kept beside later revisions of the same month.
 type TallyRow struct {
 	Month string `json:"month"` // YYYY-MM in JST
-	// Accesses counts the attacker's accesses that occurred in the month (see Reconstruction.Accesses:
-	// one per attacker session, at its login or, without one in the log, at its first event).
+	// Accesses counts the unauthorized accesses that occurred in the month: every successful login of
+	// the attacker and every first use of a session the attacker did not log into (a stolen session),
+	// reconstructed from each incident's events (see Reconstruction.Accesses).
 	Accesses int64 `json:"unauthorized_accesses"`
-	// Trades counts the unauthorized orders with at least one execution, in the month of their first
-	// execution.
+	// Trades counts the executions of unauthorized orders in the month: an order filled in three
+	// parts is three trades.
 	Trades int64 `json:"unauthorized_trades"`
 	// SoldYen and BoughtYen are the executed value (quantity × price) of unauthorized sells and buys,
-	// each execution in its own month. Exact decimals, not rounded.
+	// each execution in its own month, summed exactly and rounded down to whole yen once.
 	SoldYen   Yen `json:"sold_yen"`
 	BoughtYen Yen `json:"bought_yen"`
 	// Accounts counts the accounts with an unauthorized access or execution in the month.
 	Accounts int64 `json:"accounts_affected"`
+	// SoldYenExact and BoughtYenExact are the same sums before rounding (to reconcile with the
+	// valuations of compensation). Absent from rows filed before TallyCounting.
+	SoldYenExact   *Yen `json:"sold_yen_exact,omitempty"`
+	BoughtYenExact *Yen `json:"bought_yen_exact,omitempty"`
+	// Counting is how the row was counted: TallyCounting, or "" for a row filed before it.
+	Counting string `json:"counting,omitempty"`
 }
 
-// Tally computes the monthly figures of a set of incidents. An access, order or account that several
-// incidents share counts once. Rows come in month order; months without any occurrence are left out.
+// TallyColumn describes one column of the tally (the CSV header names, the JSON keys).
+type TallyColumn struct {
+	Name, Description string
+}
+
+// TallyColumns describes the tally's columns, in the order of the CSV.
+var TallyColumns = []TallyColumn{
+	{"month", "calendar month of occurrence, YYYY-MM, Japan time"},
+	{"unauthorized_accesses", "each unauthorized access: every successful login of the attacker and every first use of a session the attacker did not log into (a stolen session); reconstructed per incident from its events: the sessions of its unauthorized orders and those it names, and the account's other sessions within 72 hours whose login or requests came from the attacker's addresses (those of the unauthorized orders) or devices (those of the attacker's logins); one per session"},
+	{"unauthorized_trades", "each execution (fill) of an unauthorized order"},
+	{"sold_yen", "executed value (quantity × price) of unauthorized sells, summed exactly and rounded down to whole yen"},
+	{"bought_yen", "executed value of unauthorized buys (cash and margin), summed exactly and rounded down to whole yen"},
+	{"accounts_affected", "accounts with an unauthorized access or execution in the month"},
+}
+
+// Tally computes the monthly figures of a set of incidents. An access (a session), order or account
+// that several incidents share counts once. Rows come in month order; months without any occurrence
+// are left out.
 func Tally(recs []*Reconstruction) []TallyRow {
 	rows := map[string]*TallyRow{}
 	accounts := map[string]map[string]bool{}
 	row := func(month, account string) *TallyRow {
 		r := rows[month]
 		if r == nil {
-			r = &TallyRow{Month: month}
+			r = &TallyRow{Month: month, Counting: TallyCounting}
 			rows[month] = r
 			accounts[month] = map[string]bool{}
 		}
@@ -64,13 +93,10 @@ func Tally(recs []*Reconstruction) []TallyRow {
 			if len(o.Fills) == 0 || !once("order", o.Account, o.ID) {
 				continue
 			}
-			first := o.Fills[0].Time
 			for i := range o.Fills {
 				f := &o.Fills[i]
-				if f.Time.Before(first) {
-					first = f.Time
-				}
 				r := row(DayOf(f.Time).Month(), acct)
+				r.Trades++
 				switch f.Side {
 				case "buy":
 					r.BoughtYen = r.BoughtYen.Add(f.Yen())
@@ -78,11 +104,13 @@ func Tally(recs []*Reconstruction) []TallyRow {
 					r.SoldYen = r.SoldYen.Add(f.Yen())
 				}
 			}
-			row(DayOf(first).Month(), acct).Trades++
 		}
 	}
 	out := make([]TallyRow, 0, len(rows))
 	for _, r := range rows {
+		sold, bought := r.SoldYen, r.BoughtYen
+		r.SoldYenExact, r.BoughtYenExact = &sold, &bought
+		r.SoldYen, r.BoughtYen = sold.Floor(), bought.Floor()
 		out = append(out, *r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Month < out[j].Month })
@@ -90,9 +118,16 @@ func Tally(recs []*Reconstruction) []TallyRow {
 }
 
 // TallyHeader is the CSV header row of the tally.
-var TallyHeader = []string{"month", "unauthorized_accesses", "unauthorized_trades", "sold_yen", "bought_yen", "accounts_affected"}
+var TallyHeader = func() []string {
+	h := make([]string, len(TallyColumns))
+	for i, c := range TallyColumns {
+		h[i] = c.Name
+	}
+	return h
+}()
 
-// WriteTallyCSV writes the rows as CSV with a header row; yen are plain decimals.
+// WriteTallyCSV writes the rows as CSV with a header row; yen are plain decimals (whole yen for the
+// rows Tally computes).
 func WriteTallyCSV(w io.Writer, rows []TallyRow) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(TallyHeader); err != nil {

@@ -138,6 +138,10 @@ type Revision struct {
 	FiledAt *time.Time `json:"filed_at"` // and when
 	Change  TallyDelta `json:"change"`   // Current − Filed (Current when never filed)
 	Revised bool       `json:"revised"`  // the month was filed and its figures changed since
+	// Recounted: the month was filed under another way of counting (TallyRow.Counting), so part of
+	// the change, or all of it, is the counting's (e.g. a filing of before TallyCounting counted one
+	// access per attacker session and one trade per executed order, in exact yen).
+	Recounted bool `json:"recounted"`
 }
 
 // TallyDelta is the difference of two tally rows, figure by figure.
@@ -175,7 +179,7 @@ func Revise(current []TallyRow, filed []Vintage) []Revision {
 	}
 	for m := range lastFiled {
 		if _, ok := months[m]; !ok {
-			months[m] = TallyRow{Month: m}
+			months[m] = TallyRow{Month: m, Counting: TallyCounting}
 		}
 	}
 	out := make([]Revision, 0, len(months))
@@ -190,6 +194,7 @@ func Revise(current []TallyRow, filed []Vintage) []Revision {
 		rev.Change = TallyDelta{Accesses: cur.Accesses - f.Accesses, Trades: cur.Trades - f.Trades,
 			SoldYen: cur.SoldYen.Sub(f.SoldYen), BoughtYen: cur.BoughtYen.Sub(f.BoughtYen), Accounts: cur.Accounts - f.Accounts}
 		rev.Revised = rev.Filed != nil && !rev.Change.zero()
+		rev.Recounted = rev.Filed != nil && rev.Filed.Counting != cur.Counting
 		out = append(out, rev)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Month < out[j].Month })
@@ -203,10 +208,11 @@ var RevisionHeader = []string{"month",
 	"filed_in", "filed_at",
 	"filed_unauthorized_accesses", "filed_unauthorized_trades", "filed_sold_yen", "filed_bought_yen", "filed_accounts_affected",
 	"change_unauthorized_accesses", "change_unauthorized_trades", "change_sold_yen", "change_bought_yen", "change_accounts_affected",
-	"revised"}
+	"revised", "recounted"}
 
 // WriteRevisionsCSV writes the revised tally as CSV with a header row; a month never filed has empty
-// filed figures and its current figures as the change.
+// filed figures and its current figures as the change. The last column tells a month filed under
+// another way of counting (Revision.Recounted).
 func WriteRevisionsCSV(w io.Writer, revs []Revision) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(RevisionHeader); err != nil {
@@ -223,7 +229,8 @@ func WriteRevisionsCSV(w io.Writer, revs []Revision) error {
 			rec = append(rec, "", "", "", "", "", "", "")
 		}
 		d := r.Change
-		rec = append(rec, i(d.Accesses), i(d.Trades), d.SoldYen.String(), d.BoughtYen.String(), i(d.Accounts), strconv.FormatBool(r.Revised))
+		rec = append(rec, i(d.Accesses), i(d.Trades), d.SoldYen.String(), d.BoughtYen.String(), i(d.Accounts), strconv.FormatBool(r.Revised),
+			strconv.FormatBool(r.Recounted))
 		if err := cw.Write(rec); err != nil {
 			return err
 		}

@@ -15,28 +15,30 @@ func TestRevise(t *testing.T) {
 	filed := []Vintage{
 		// Filed out of order on purpose: Revise goes by FiledAt.
 		{Filing: "2025-05", FiledAt: at("720h"), Rows: []TallyRow{
-			{Month: "2025-04", Accesses: 3, Trades: 5, SoldYen: mustYen("1000.5"), BoughtYen: mustYen("900"), Accounts: 2},
-			{Month: "2025-05", Accesses: 1, Trades: 1, SoldYen: mustYen("10"), Accounts: 1},
+			{Month: "2025-04", Accesses: 3, Trades: 5, SoldYen: mustYen("1000.5"), BoughtYen: mustYen("900"), Accounts: 2, Counting: TallyCounting},
+			{Month: "2025-05", Accesses: 1, Trades: 1, SoldYen: mustYen("10"), Accounts: 1, Counting: TallyCounting},
 		}},
+		// Filed before the rows said how they were counted.
 		{Filing: "2025-04", FiledAt: at("0h"), Rows: []TallyRow{
 			{Month: "2025-03", Accesses: 1, Accounts: 1},
 			{Month: "2025-04", Accesses: 2, Trades: 4, SoldYen: mustYen("800"), BoughtYen: mustYen("900"), Accounts: 1},
 		}},
 	}
 	current := []TallyRow{
-		{Month: "2025-04", Accesses: 4, Trades: 6, SoldYen: mustYen("1200.5"), BoughtYen: mustYen("900"), Accounts: 3},
-		{Month: "2025-05", Accesses: 1, Trades: 1, SoldYen: mustYen("10"), Accounts: 1},
-		{Month: "2025-06", Accesses: 2, Trades: 0, Accounts: 2},
+		{Month: "2025-04", Accesses: 4, Trades: 6, SoldYen: mustYen("1200.5"), BoughtYen: mustYen("900"), Accounts: 3, Counting: TallyCounting},
+		{Month: "2025-05", Accesses: 1, Trades: 1, SoldYen: mustYen("10"), Accounts: 1, Counting: TallyCounting},
+		{Month: "2025-06", Accesses: 2, Trades: 0, Accounts: 2, Counting: TallyCounting},
 	}
 	revs := Revise(current, filed)
 	var got []string
 	for _, r := range revs {
 		got = append(got, r.Month+" "+r.FiledIn+" "+strings.Join([]string{itoa(r.Change.Accesses), itoa(r.Change.Trades),
-			r.Change.SoldYen.String(), r.Change.BoughtYen.String(), itoa(r.Change.Accounts)}, ",")+" "+map[bool]string{true: "revised", false: "-"}[r.Revised])
+			r.Change.SoldYen.String(), r.Change.BoughtYen.String(), itoa(r.Change.Accounts)}, ",")+" "+map[bool]string{true: "revised", false: "-"}[r.Revised]+
+			map[bool]string{true: " recounted", false: ""}[r.Recounted])
 	}
 	want := []string{
-		"2025-03 2025-04 -1,0,0,0,-1 revised", // filed once, no incident now (withdrawn)
-		"2025-04 2025-05 1,1,200,0,1 revised", // against the later filing, not the first
+		"2025-03 2025-04 -1,0,0,0,-1 revised recounted", // filed once under the old counting, no incident now (withdrawn)
+		"2025-04 2025-05 1,1,200,0,1 revised",           // against the later filing, not the first
 		"2025-05 2025-05 0,0,0,0,0 -",
 		"2025-06  2,0,0,0,2 -", // never filed
 	}
@@ -52,8 +54,9 @@ func TestRevise(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 5 || lines[0] != strings.Join(RevisionHeader, ",") ||
-		lines[2] != "2025-04,4,6,1200.5,900,3,2025-05,2025-05-31T00:00:00+09:00,3,5,1000.5,900,2,1,1,200,0,1,true" ||
-		lines[4] != "2025-06,2,0,0,0,2,,,,,,,,2,0,0,0,2,false" {
+		lines[1] != "2025-03,0,0,0,0,0,2025-04,2025-05-01T00:00:00+09:00,1,0,0,0,1,-1,0,0,0,-1,true,true" ||
+		lines[2] != "2025-04,4,6,1200.5,900,3,2025-05,2025-05-31T00:00:00+09:00,3,5,1000.5,900,2,1,1,200,0,1,true,false" ||
+		lines[4] != "2025-06,2,0,0,0,2,,,,,,,,2,0,0,0,2,false,false" {
 		t.Errorf("CSV:\n%s", buf.String())
 	}
 }
