@@ -53,6 +53,7 @@ func commands() map[string]command {
 		"compensate": {"value unauthorized trading per incident and apply a compensation policy", runCompensate},
 		"tally":      {"the regulator's monthly tally of unauthorized accesses and trades", runTally},
 		"backfill":   {"re-run detection over history and propose incidents for takeovers never reported", runBackfill},
+		"key":        {"API keys in the store: key add --role ROLE --name NAME | key list | key revoke NAME", runKey},
 	}
 }
 
