@@ -128,7 +128,7 @@ func runKeyAdd(ctx context.Context, args []string, std IO) error {
 	}
 	fmt.Fprintln(std.Stdout, secret)
 	fmt.Fprintf(std.Stderr, "key %q (role %s) added to %s. Its secret, above, is shown this once: only its SHA-256 is stored.\n"+
-		"Use it as: curl -H \"Authorization: Bearer $KEY\" …\n", *name, *role, where)
+		"Send it in the header Authorization: Bearer SECRET.\n", *name, *role, where)
 	return nil
 }
 

@@ -236,8 +236,11 @@ func TestServeAcceptsIssuedKeys(t *testing.T) {
 	if _, _, err := run(t, "key", "revoke", "gone", "--data-dir", data); err != nil {
 		t.Fatal(err)
 	}
-	addr, stop := serveForTest(t, "--data-dir", data)
+	addr, errb, stop := serveForTest(t, "--data-dir", data)
 	defer stop()
+	if want := "store: sqlite " + filepath.Join(data, "brokerguard.db") + ", "; !strings.Contains(errb.String(), want) {
+		t.Errorf("serve does not say which store it writes (%q):\n%s", want, errb.String())
+	}
 	for _, tc := range []struct {
 		key, method, path string
 		want              int
@@ -262,21 +265,22 @@ func TestServeAcceptsIssuedKeys(t *testing.T) {
 	}
 }
 
-// serveForTest runs serve in-process on a free port and returns its address and a stop function.
-func serveForTest(t *testing.T, args ...string) (string, func()) {
+// serveForTest runs serve in-process on a free port and returns its address, its standard error and a
+// stop function.
+func serveForTest(t *testing.T, args ...string) (string, *syncBuffer, func()) {
 	t.Helper()
 	addrFile := filepath.Join(t.TempDir(), "addr")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var errb syncBuffer
+	errb := &syncBuffer{}
 	go func() {
 		done <- Run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--addr-file", addrFile}, args...),
-			IO{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &errb, Environ: []string{}})
+			IO{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: errb, Environ: []string{}})
 	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if b, err := os.ReadFile(addrFile); err == nil && len(b) > 0 {
-			return string(b), func() {
+			return string(b), errb, func() {
 				cancel()
 				if err := <-done; err != nil {
 					t.Errorf("serve: %v\n%s", err, errb.String())
@@ -344,5 +348,103 @@ func TestGeneratedKeyFile(t *testing.T) {
 	os.Chmod(path, 0o644)
 	if _, err := apiKeys(cfg, log); err == nil || !strings.Contains(err.Error(), "chmod 600 "+path) {
 		t.Errorf("key file readable by others: got %v, want a refusal naming the fix", err)
+	}
+}
+
+// TestDemoIssuesStaffKeys runs the demo on a small firm and takes an incident through the approval
+// flow of the README with the keys that it prints: an analyst assesses, a supervisor approves.
+func TestDemoIssuesStaffKeys(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulates a firm")
+	}
+	dir := t.TempDir()
+	sc, err := os.ReadFile("../sim/scenarios/small.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scenario := filepath.Join(dir, "tiny.yaml")
+	os.WriteFile(scenario, bytes.Replace(sc, []byte("\naccounts: 2000"), []byte("\naccounts: 200"), 1), 0o600)
+	data := filepath.Join(dir, "demo")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, []string{"demo", "--scenario", scenario, "--data-dir", data, "--listen", "127.0.0.1:0"},
+			IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Environ: []string{}})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo: %v", err)
+		}
+	}()
+	ready := regexp.MustCompile(`The API is at http://([0-9.:]+)\.`)
+	var addr string
+	for deadline := time.Now().Add(60 * time.Second); addr == ""; {
+		if m := ready.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+			break
+		}
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("demo stopped: %v\n%s\n%s", err, out.String(), errb.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo did not start serving:\n%s\n%s", out.String(), errb.String())
+		}
+	}
+	if !strings.Contains(errb.String(), "store: sqlite "+filepath.Join(data, "brokerguard.db")+", ") {
+		t.Errorf("the demo does not say which store it writes:\n%s", errb.String())
+	}
+	secrets := map[string]string{}
+	for _, k := range []struct{ env, file string }{{"KEY", "api-key"}, {"ANALYST_KEY", "analyst-key"}, {"SUPERVISOR_KEY", "supervisor-key"}} {
+		path := filepath.Join(data, k.file)
+		if !strings.Contains(out.String(), k.env+"=$(cat "+path+")") {
+			t.Errorf("the demo does not say how to use %s:\n%s", path, out.String())
+		}
+		fi, err := os.Stat(path)
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: got %v, %v; want mode 0600", path, fi, err)
+		}
+		b, _ := os.ReadFile(path)
+		secrets[k.env] = strings.TrimSpace(string(b))
+	}
+
+	call := func(key, method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+secrets[key])
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	code, body := call("KEY", "GET", "/v1/incidents", "")
+	inc := regexp.MustCompile(`"id":"(inc-[^"]+)","account":"[^"]+","source":"fraud_report","status":"open"`).FindStringSubmatch(body)
+	if code != http.StatusOK || inc == nil {
+		t.Fatalf("GET /v1/incidents: got %d %s, want an open incident of a fraud report", code, body)
+	}
+	steps := []struct {
+		key, path, body string
+		want            int
+		wantStatus      string
+	}{
+		{"ANALYST_KEY", "/assess", `{"policy":"half_purchased","reason":"policy of 2025-07"}`, http.StatusOK, `"status":"assessed"`},
+		{"ANALYST_KEY", "/approve", `{"reason":"checked"}`, http.StatusForbidden, ""},
+		{"SUPERVISOR_KEY", "/approve", `{"reason":"checked"}`, http.StatusOK, `"status":"approved"`},
+	}
+	for _, st := range steps {
+		code, body := call(st.key, "POST", "/v1/incidents/"+inc[1]+st.path, st.body)
+		if code != st.want || !strings.Contains(body, st.wantStatus) {
+			t.Errorf("POST %s with %s: got %d %.300s, want %d %s", st.path, st.key, code, body, st.want, st.wantStatus)
+		}
 	}
 }
