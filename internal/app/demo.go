@@ -38,7 +38,7 @@ func runDemo(ctx context.Context, args []string, std IO) error {
 	start := time.Now()
 	prog := newProgress(std.Stderr)
 
-	if err := os.MkdirAll(*dataDir, 0o750); err != nil {
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return err
 	}
 	for _, f := range []string{"brokerguard.db", "brokerguard.db-wal", "brokerguard.db-shm"} {
@@ -81,6 +81,9 @@ func runDemo(ctx context.Context, args []string, std IO) error {
 		return err
 	}
 	defer db.Close()
+	if _, err := announceStore(ctx, std.Stderr, db, where); err != nil {
+		return err
+	}
 	sum, err := replayFiles(ctx, p, db, cfg, eventsPath, decPath, alertPath, func(lines int64) {
 		prog.show("deciding", float64(lines)/float64(max(st.Events, 1)))
 	})
@@ -118,12 +121,17 @@ func runDemo(ctx context.Context, args []string, std IO) error {
 	if err != nil {
 		return err
 	}
+	keyFile := filepath.Join(*dataDir, "api-key")
+	staff, err := issueDemoKeys(ctx, db, *dataDir, time.Now())
+	if err != nil {
+		return err
+	}
 	srv, err := startServer(ctx, p2, db, cfg, keys, log)
 	if err != nil {
 		return err
 	}
-	keyFile := filepath.Join(*dataDir, "api-key")
-	fmt.Fprintf(std.Stdout, "\nReady in %s. The API is at http://%s (key in %s):\n", time.Since(start).Round(100*time.Millisecond), srv.addr, keyFile)
+	fmt.Fprintf(std.Stdout, "\nReady in %s. The API is at http://%s. Its keys, in files that only you can read:\n", time.Since(start).Round(100*time.Millisecond), srv.addr)
+	printKeys(std.Stdout, append([]demoKey{{"KEY", "admin", keyFile, "everything"}}, staff...))
 	fmt.Fprintf(std.Stdout, "  curl -H \"Authorization: Bearer $(cat %s)\" 'http://%s/v1/alerts?kind=account_takeover&limit=5'\n", keyFile, srv.addr)
 	fmt.Fprintf(std.Stdout, "  curl -H \"Authorization: Bearer $(cat %s)\" 'http://%s/v1/decisions?action=hold&limit=5'\n", keyFile, srv.addr)
 	fmt.Fprintln(std.Stdout, "IP data: ranges derived from ip-location-db (RouteViews, NRO, DB-IP: IP Geolocation by DB-IP), CC BY 4.0.")

@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +56,9 @@ func runServe(ctx context.Context, args []string, std IO) error {
 		return err
 	}
 	defer st.Close()
+	if _, err := announceStore(ctx, std.Stderr, st, where); err != nil {
+		return err
+	}
 	keys, err := apiKeys(cfg, log)
 	if err != nil {
 		return err
@@ -120,7 +122,14 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	}
 	log.Info("state rebuilt from the store", "events", n, "analyst_actions", actions, "accounts", p.engine.Accounts().Len(),
 		"took", time.Since(start).Round(time.Millisecond))
-	ao := httpapi.Options{Ingester: svc, Store: st, Keys: keys, Gatherer: reg, Registerer: reg, Log: log,
+	// Keys issued with brokerguard key add are looked up in the store. httpapi.Options.Keys takes a
+	// fixed list for now, taken here; once it takes the ring itself, keys added or revoked while the
+	// server runs take effect within keyCacheFor.
+	known, err := newKeyRing(keys, st, time.Now).snapshot(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	ao := httpapi.Options{Ingester: svc, Store: st, Keys: known, Gatherer: reg, Registerer: reg, Log: log,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, MaxBatch: cfg.Server.MaxBatch, Desk: desk, Audit: st}
 	if c := p.engine.Campaign(); c != nil {
 		ao.Campaigns = c
@@ -184,22 +193,24 @@ func apiKeys(cfg config.Config, log *slog.Logger) ([]httpapi.Key, error) {
 		return keys, nil
 	}
 	path := filepath.Join(cfg.DataDir, "api-key")
-	secret, err := os.ReadFile(path)
-	if err != nil || len(secret) < 16 {
-		b := make([]byte, 24)
-		if _, err := rand.Read(b); err != nil {
+	b, err := config.ReadKeyFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("generated API key: %w", err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if len(secret) < 16 {
+		if secret, err = newSecret(); err != nil {
 			return nil, err
 		}
-		secret = []byte(hex.EncodeToString(b))
-		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(path, secret, 0o600); err != nil {
+		if err := writeSecretFile(path, secret); err != nil {
 			return nil, fmt.Errorf("write generated API key: %w", err)
 		}
 	}
 	var k config.APIKey
-	k.SetKey(string(secret))
+	k.SetKey(secret)
 	log.Warn("no api_keys configured: using a generated admin key; configure api_keys for production", "key_file", path)
 	return []httpapi.Key{{Name: "generated-admin", Role: httpapi.RoleAdmin, Hash: k.Hash()}}, nil
 }

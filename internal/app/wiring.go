@@ -165,7 +165,7 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, string, err
 	}
 	path := strings.TrimPrefix(dsn, "sqlite:")
 	if path == "" {
-		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, "", fmt.Errorf("data directory: %w", err)
 		}
 		path = filepath.Join(cfg.DataDir, "brokerguard.db")
@@ -185,4 +185,37 @@ func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// announceStore says which store a command writes and what it holds already, on one line of w:
+//
+//	store: sqlite brokerguard-data/brokerguard.db, 1.2 MB, 35 events from 2025-04-10T09:00:00+09:00 to 2025-04-11T12:00:00+09:00
+func announceStore(ctx context.Context, w io.Writer, st store.Store, where string) (store.Extent, error) {
+	e, err := st.Extent(ctx)
+	if err != nil {
+		return e, err
+	}
+	held := "no events yet"
+	if e.Events > 0 {
+		held = fmt.Sprintf("%d %s from %s to %s", e.Events, plural(int(min(e.Events, 2)), "event", "events"),
+			e.First.Format(time.RFC3339), e.Last.Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "store: %s, %s, %s\n", where, byteSize(e.Bytes), held)
+	return e, nil
+}
+
+// byteSize is n in bytes, KB, MB or GB (powers of 1024), as people read a size on disk.
+func byteSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	v, suffix := float64(n)/unit, "KB"
+	for _, s := range []string{"MB", "GB", "TB"} {
+		if v < unit {
+			break
+		}
+		v, suffix = v/unit, s
+	}
+	return fmt.Sprintf("%.1f %s", v, suffix)
 }

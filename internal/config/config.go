@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -278,7 +279,7 @@ func (c *Config) Validate() error {
 		}
 		switch {
 		case k.KeyFile != "":
-			b, err := os.ReadFile(k.KeyFile)
+			b, err := ReadKeyFile(k.KeyFile)
 			if err != nil {
 				bad("%s.key_file: %v", where, err)
 				continue
@@ -306,6 +307,24 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ReadKeyFile reads a file that holds a secret. A file that its group or others may read is refused
+// (on systems with Unix permissions), as ssh refuses such a private key: the secret may have leaked.
+func ReadKeyFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if perm := fi.Mode().Perm(); runtime.GOOS != "windows" && perm&0o077 != 0 {
+		return nil, fmt.Errorf("%s holds a secret but its group or others may read it (mode %04o); chmod 600 %s", path, perm, path)
+	}
+	return io.ReadAll(f)
 }
 
 // redactURL hides a password in a database URL, for errors and logs.

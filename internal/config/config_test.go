@@ -1,8 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +100,29 @@ func TestKeyFromFileAndEnv(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "env-secret") || strings.Contains(err.Error(), "file-secret") {
 		t.Error("error shows a secret")
+	}
+}
+
+func TestKeyFileReadableByOthersIsRefused(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permissions")
+	}
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		mode os.FileMode
+		ok   bool
+	}{{0o600, true}, {0o400, true}, {0o640, false}, {0o604, false}, {0o644, false}} {
+		path := filepath.Join(dir, fmt.Sprintf("k%o", tc.mode))
+		os.WriteFile(path, []byte("file-secret-0123456789"), 0o600)
+		os.Chmod(path, tc.mode)
+		c := Default()
+		c.APIKeys = []APIKey{{Name: "f", Role: RoleIngest, KeyFile: path}}
+		err := c.Validate()
+		if tc.ok && err != nil {
+			t.Errorf("mode %04o: got %v, want no error", tc.mode, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "api_keys[0].key_file") || !strings.Contains(err.Error(), "chmod 600 "+path)) {
+			t.Errorf("mode %04o: got %v, want an error naming the setting and the fix", tc.mode, err)
+		}
 	}
 }

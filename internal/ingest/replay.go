@@ -32,6 +32,11 @@ type ReplayOptions struct {
 	// its batch is stored and written. Keep runs on the engine's goroutine, the critical path.
 	Observe func(ev *event.Event, out *detect.Outcome)
 	Keep    func(ev *event.Event) bool
+	// Held, when set, tells which of the ids the store holds from an earlier run: those events are
+	// counted as duplicates and not processed again. Only events at or before HeldUntil (the store's
+	// latest event) are looked up, a decoded batch at a time, on the decoding goroutines.
+	Held      func(ctx context.Context, ids []string) ([]bool, error)
+	HeldUntil time.Time
 }
 
 // Replay processes a time-ordered JSON Lines log (plain or gzip) and writes one decision per event that
@@ -49,7 +54,7 @@ func Replay(ctx context.Context, in io.Reader, o ReplayOptions) (Summary, error)
 
 	inputs := make(chan []decoded, 8)
 	readErr := make(chan error, 1)
-	go func() { readErr <- decodeLoop(ctx, rd, inputs) }()
+	go func() { readErr <- decodeLoop(ctx, rd, inputs, o.held()) }()
 
 	outputs := make(chan *outBatch, 4)
 	// Written batches come back to be filled again, so that a long replay does not allocate them anew.
@@ -115,6 +120,34 @@ type decoded struct {
 	ev   event.Event
 	line int64
 	err  error
+	held bool // stored by an earlier run (ReplayOptions.Held)
+}
+
+// held marks the events of a batch that the store holds already; nil without ReplayOptions.Held.
+func (o *ReplayOptions) held() func(ctx context.Context, evs []decoded) error {
+	if o.Held == nil {
+		return nil
+	}
+	return func(ctx context.Context, evs []decoded) error {
+		var ids []string
+		var at []int
+		for i := range evs {
+			if evs[i].err == nil && !evs[i].ev.Time.After(o.HeldUntil) {
+				ids, at = append(ids, evs[i].ev.ID), append(at, i)
+			}
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		held, err := o.Held(ctx, ids)
+		if err != nil {
+			return fmt.Errorf("look up stored events: %w", err)
+		}
+		for k, i := range at {
+			evs[i].held = held[k]
+		}
+		return nil
+	}
 }
 
 const decodeBatch = 512
@@ -131,11 +164,15 @@ type rawBatch struct {
 type decodedBatch struct {
 	seq int64
 	evs []decoded
+	err error
 }
 
-// decodeLoop reads lines in batches and decodes them on every core; the batches come out in input order.
-func decodeLoop(ctx context.Context, rd *event.Reader, out chan<- []decoded) error {
+// decodeLoop reads lines in batches and decodes them on every core (marking the events held, when
+// held is set); the batches come out in input order.
+func decodeLoop(ctx context.Context, rd *event.Reader, out chan<- []decoded, held func(context.Context, []decoded) error) error {
 	defer close(out)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	workers := max(1, runtime.GOMAXPROCS(0))
 	jobs := make(chan *rawBatch, workers)
 	results := make(chan decodedBatch, workers*2)
@@ -145,7 +182,11 @@ func decodeLoop(ctx context.Context, rd *event.Reader, out chan<- []decoded) err
 		go func() {
 			defer wg.Done()
 			for b := range jobs {
-				results <- decodedBatch{seq: b.seq, evs: decodeBatchLines(b)}
+				r := decodedBatch{seq: b.seq, evs: decodeBatchLines(b)}
+				if held != nil {
+					r.err = held(ctx, r.evs)
+				}
+				results <- r
 			}
 		}()
 	}
@@ -159,6 +200,13 @@ func decodeLoop(ctx context.Context, rd *event.Reader, out chan<- []decoded) err
 	pending := map[int64][]decoded{}
 	next := int64(0)
 	for r := range results {
+		if r.err != nil {
+			cancel()
+			for range results {
+			}
+			<-readErr
+			return r.err
+		}
 		pending[r.seq] = r.evs
 		for {
 			evs, ok := pending[next]
@@ -311,6 +359,13 @@ func (p *replayer) accept(d *decoded) {
 		return
 	}
 	ev := &d.ev
+	if d.held {
+		p.sum.Duplicates++
+		if p.o.Metrics != nil {
+			p.o.Metrics.duplicates.Inc()
+		}
+		return
+	}
 	if fe := p.o.Timing.checkFuture(ev); fe != nil {
 		p.reject(&event.LineError{Line: d.line, ID: ev.ID, Err: fe})
 		return

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/detect"
+	"github.com/brokerguard/brokerguard/internal/event"
 	"github.com/brokerguard/brokerguard/internal/rules"
 	"github.com/brokerguard/brokerguard/internal/store"
 	"github.com/brokerguard/brokerguard/internal/store/sqlite"
@@ -195,4 +197,84 @@ func TestShadowRulesAreRecordedNotActedOn(t *testing.T) {
 	if len(stored) < orders || stored[0].RuleSet != "hold-all-1" {
 		t.Errorf("stored %d shadow holds (first %+v), want %d of rule set hold-all-1", len(stored), stored, orders)
 	}
+}
+
+// TestReplayHeldEventsAreDuplicates replays logs into a store that holds part of them from an earlier
+// run: the stored events are counted as duplicates and not decided again, and only events up to the
+// store's latest are looked up.
+func TestReplayHeldEventsAreDuplicates(t *testing.T) {
+	in := sample(t)
+	lines := bytes.SplitAfter(in, []byte("\n"))
+	lines = lines[:len(lines)-1] // the empty string after the last newline
+	cases := []struct {
+		name      string
+		stored    int // the first lines, replayed before
+		wantDup   int64
+		wantAccpt int64
+	}{
+		{"the same log again", len(lines), int64(len(lines)), 0},
+		{"a log that continues the stored one", 20, 20, int64(len(lines) - 20)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st := openSQLite(t)
+			replay(t, bytes.Join(lines[:tc.stored], nil), st)
+			ext, err := st.Extent(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var looked []string
+			held := func(ctx context.Context, ids []string) ([]bool, error) {
+				looked = append(looked, ids...)
+				return st.EventsHeld(ctx, ids)
+			}
+			var dec bytes.Buffer
+			sum, err := Replay(context.Background(), bytes.NewReader(in), ReplayOptions{Engine: newEngine(t), Store: st, Decisions: &dec,
+				Timing: Timing{Lateness: 5 * time.Minute}, Held: held, HeldUntil: ext.Last})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Duplicates != tc.wantDup || sum.Accepted != tc.wantAccpt || sum.ErrorCount() != 0 {
+				t.Errorf("got %d duplicates, %d accepted, %d errors; want %d, %d, 0", sum.Duplicates, sum.Accepted, sum.ErrorCount(), tc.wantDup, tc.wantAccpt)
+			}
+			if tc.wantAccpt == 0 && dec.Len() != 0 {
+				t.Errorf("stored events were decided again:\n%s", dec.String())
+			}
+			// Events after the store's latest are not looked up (the sample is in time order; events
+			// at the same instant as the latest are).
+			for _, id := range looked {
+				ev, err := event.Decode(findLine(t, lines, id))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ev.Time.After(ext.Last) {
+					t.Errorf("event %s at %s was looked up, after the store's latest %s", id, ev.Time, ext.Last)
+				}
+			}
+			if int64(len(looked)) < tc.wantDup {
+				t.Errorf("looked up %d ids, want at least the %d stored", len(looked), tc.wantDup)
+			}
+		})
+	}
+
+	t.Run("a failing lookup stops the run", func(t *testing.T) {
+		fail := errors.New("store gone")
+		_, err := Replay(context.Background(), bytes.NewReader(in), ReplayOptions{Engine: newEngine(t), Timing: Timing{Lateness: 5 * time.Minute},
+			Held:      func(context.Context, []string) ([]bool, error) { return nil, fail },
+			HeldUntil: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)})
+		if !errors.Is(err, fail) {
+			t.Errorf("got %v, want %v", err, fail)
+		}
+	})
+}
+
+func findLine(t *testing.T, lines [][]byte, id string) []byte {
+	t.Helper()
+	for _, l := range lines {
+		if bytes.Contains(l, []byte(`"id":"`+id+`"`)) {
+			return bytes.TrimSpace(l)
+		}
+	}
+	t.Fatalf("no line with id %s", id)
+	return nil
 }

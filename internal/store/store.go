@@ -1,5 +1,6 @@
 // Package store defines how brokerguard persists what it accepts and decides: events (as received),
-// decisions, shadow decisions and alerts. The implementations live in store/sqlite (embedded, the
+// decisions, shadow decisions and alerts, the analysts' audit trail, and the API keys issued from the
+// command line. The implementations live in store/sqlite (embedded, the
 // default) and store/postgres; store/storetest is the one test suite both must pass.
 package store
 
@@ -19,6 +20,8 @@ var (
 	ErrClosed      = errors.New("store closed")
 	// ErrSchemaTooNew is returned by Open for a database migrated by a newer brokerguard than this one.
 	ErrSchemaTooNew = errors.New("database schema is newer than this brokerguard")
+	// ErrExists is returned by AddKey for a name (or secret) that is already taken.
+	ErrExists = errors.New("already exists")
 )
 
 // EventRecord is one accepted event as stored: its identity and the original JSON object.
@@ -92,6 +95,22 @@ type Counts struct {
 	Events, Decisions, ShadowDecisions, Alerts int64
 }
 
+// Extent is what a store holds: its events, their time range and its size on disk.
+type Extent struct {
+	Events      int64
+	First, Last time.Time // the earliest and the latest event time, in the offset each was written with; zero without events
+	Bytes       int64     // SQLite: the database file and its WAL; PostgreSQL: the schema's tables with their indexes
+}
+
+// APIKey is a bearer key issued from the command line. Only the SHA-256 of its secret is stored.
+type APIKey struct {
+	Name    string
+	Role    string // read | ingest | analyst | supervisor | admin
+	Hash    [32]byte
+	Created time.Time // wall clock
+	Revoked time.Time // zero while the key is valid
+}
+
 // Store persists events, decisions and alerts. Implementations are safe for concurrent use.
 //
 // Append is atomic: after it returns nil every record of the batch survives a crash of the process;
@@ -108,10 +127,24 @@ type Store interface {
 	ShadowDecisions(ctx context.Context, q DecisionQuery) ([]ShadowDecision, error)
 	Alerts(ctx context.Context, q AlertQuery) ([]StoredAlert, error)
 	Counts(ctx context.Context) (Counts, error)
+	// Extent returns how many events the store holds, their time range and its size, without scanning
+	// the events.
+	Extent(ctx context.Context) (Extent, error)
+	// EventsHeld reports, for each id, whether an event with that id is stored.
+	EventsHeld(ctx context.Context, ids []string) ([]bool, error)
 	// AppendAudit records one analyst action durably and sets its Seq; Audit reads them back, oldest
 	// first. The audit trail is append-only: nothing updates or deletes a record.
 	AppendAudit(ctx context.Context, r *AuditRecord) error
 	Audit(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
+	// AddKey stores a new API key; a name or hash already stored (revoked or not) gives ErrExists.
+	AddKey(ctx context.Context, k APIKey) error
+	// Keys returns every key, revoked ones included, by name.
+	Keys(ctx context.Context) ([]APIKey, error)
+	// RevokeKey marks the named key revoked at the given time and returns it as stored: a key revoked
+	// before keeps its first revocation time. An unknown name gives ErrNotFound.
+	RevokeKey(ctx context.Context, name string, at time.Time) (APIKey, error)
+	// KeyByHash returns the key whose secret hashes to hash, revoked or not, or ErrNotFound.
+	KeyByHash(ctx context.Context, hash [32]byte) (APIKey, error)
 	Ping(ctx context.Context) error
 	Close() error
 }

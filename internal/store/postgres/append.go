@@ -59,7 +59,13 @@ UPDATE counts SET
 	events = events + (SELECT count(*) FROM e),
 	decisions = decisions + (SELECT count(*) FROM d),
 	shadow_decisions = shadow_decisions + (SELECT count(*) FROM sd),
-	alerts = alerts + (SELECT count(*) FROM a)`
+	alerts = alerts + (SELECT count(*) FROM a),
+	-- $36/$37 and $38/$39 are the earliest and the latest event of the batch (NULL without events):
+	-- events the batch repeats lie within the stored range already.
+	first_off = CASE WHEN $36::int8 < first_ns OR (first_ns IS NULL AND $36::int8 IS NOT NULL) THEN $37::int4 ELSE first_off END,
+	first_ns  = CASE WHEN $36::int8 < first_ns OR (first_ns IS NULL AND $36::int8 IS NOT NULL) THEN $36::int8 ELSE first_ns END,
+	last_off  = CASE WHEN $38::int8 > last_ns OR (last_ns IS NULL AND $38::int8 IS NOT NULL) THEN $39::int4 ELSE last_off END,
+	last_ns   = CASE WHEN $38::int8 > last_ns OR (last_ns IS NULL AND $38::int8 IS NOT NULL) THEN $38::int8 ELSE last_ns END`
 
 // columns are the parallel arrays of one batch.
 type columns struct {
@@ -79,6 +85,10 @@ type columns struct {
 	aID, aKind, aReasons, aSymbols, aAccounts []string
 	aTime                                     []pgtype.Int8
 	aOff, aScore                              []int32
+
+	// the earliest and the latest event time of the batch
+	firstNS, lastNS   pgtype.Int8
+	firstOff, lastOff pgtype.Int4
 
 	// the accounts and symbols of the alerts, one pair per name; only the first alert of an ID in the
 	// batch is the one that can be stored, so only its names are listed.
@@ -100,6 +110,12 @@ func newColumns(b *store.Batch) (*columns, error) {
 		}
 		c.evID, c.evAccount, c.evType = append(c.evID, e.ID), append(c.evAccount, e.Account), append(c.evType, e.Type)
 		c.evTime, c.evOff, c.evRaw = append(c.evTime, ns), append(c.evOff, off), append(c.evRaw, raw)
+		if ns.Valid && (!c.firstNS.Valid || ns.Int64 < c.firstNS.Int64) {
+			c.firstNS, c.firstOff = ns, pgtype.Int4{Int32: off, Valid: true}
+		}
+		if ns.Valid && (!c.lastNS.Valid || ns.Int64 > c.lastNS.Int64) {
+			c.lastNS, c.lastOff = ns, pgtype.Int4{Int32: off, Valid: true}
+		}
 	}
 	for i := range b.Decisions {
 		d := &b.Decisions[i]
@@ -158,6 +174,7 @@ func (c *columns) args() []any {
 		c.sRuleSet, c.sID, c.sAccount, c.sType, c.sAction, c.sScore, c.sReasons, c.sTime, c.sOff,
 		c.aID, c.aKind, c.aTime, c.aOff, c.aScore, c.aReasons, c.aSymbols, c.aAccounts,
 		c.acctAlert, c.acctName, c.symAlert, c.symName,
+		c.firstNS, c.firstOff, c.lastNS, c.lastOff,
 	}
 }
 

@@ -213,6 +213,40 @@ func TestInvalidRecord(t *testing.T) {
 	}
 }
 
+// TestMigrationFillsExtent opens a schema written before the event time range was kept: the migration
+// that adds it reads the range from the stored events.
+func TestMigrationFillsExtent(t *testing.T) {
+	s := openTest(t)
+	jst := time.FixedZone("", 9*3600)
+	first, last := time.Date(2025, 4, 10, 9, 0, 0, 0, jst), time.Date(2025, 4, 11, 15, 0, 0, 0, time.UTC)
+	b := &store.Batch{}
+	for i, tm := range []time.Time{first.Add(time.Hour), last, first} {
+		id := fmt.Sprintf("e%d", i)
+		b.Events = append(b.Events, store.EventRecord{ID: id, Type: "quote", Time: tm, Raw: []byte(`{"id":"` + id + `"}`)})
+	}
+	if err := s.Append(t.Context(), b); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	// Back to schema version 2.
+	if _, err := s.pool.Exec(t.Context(), `DROP TABLE api_keys;
+		ALTER TABLE counts DROP COLUMN first_ns, DROP COLUMN first_off, DROP COLUMN last_ns, DROP COLUMN last_off;
+		ALTER TABLE audit DROP COLUMN data_time_ns;
+		DELETE FROM schema_migrations WHERE version >= 3`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openTest(t)
+	defer s.Close()
+	e, err := s.Extent(t.Context())
+	if err != nil {
+		t.Fatalf("Extent: %v", err)
+	}
+	if e.Events != 3 || !e.First.Equal(first) || e.First.Format(time.RFC3339) != first.Format(time.RFC3339) || !e.Last.Equal(last) ||
+		e.Last.Format(time.RFC3339) != last.Format(time.RFC3339) {
+		t.Errorf("Extent after migrating: got %d events from %s to %s, want 3 from %s to %s", e.Events, e.First, e.Last, first, last)
+	}
+}
+
 func BenchmarkAppend(b *testing.B) {
 	storetest.BenchmarkAppend(b, func(b *testing.B) store.Store { return openTest(b) })
 }

@@ -310,3 +310,53 @@ func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 	}
 	return c, nil
 }
+
+// Extent returns the number of events, their time range (kept by Append) and the size of the schema's
+// tables with their indexes.
+func (s *Store) Extent(ctx context.Context) (store.Extent, error) {
+	if err := s.enter("extent"); err != nil {
+		return store.Extent{}, err
+	}
+	defer s.leave()
+	var (
+		e                 store.Extent
+		firstNS, lastNS   pgtype.Int8
+		firstOff, lastOff pgtype.Int4
+		z                 zones
+	)
+	err := s.pool.QueryRow(ctx, `SELECT events, first_ns, first_off, last_ns, last_off,
+		(SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::int8 FROM pg_class c
+			WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND c.relkind = 'r')
+		FROM counts`).Scan(&e.Events, &firstNS, &firstOff, &lastNS, &lastOff, &e.Bytes)
+	if err != nil {
+		return store.Extent{}, translate(ctx, "extent", err)
+	}
+	e.First = z.time(firstNS, int(firstOff.Int32))
+	e.Last = z.time(lastNS, int(lastOff.Int32))
+	return e, nil
+}
+
+// EventsHeld reports which of ids are stored, through the unique index on events.id.
+func (s *Store) EventsHeld(ctx context.Context, ids []string) ([]bool, error) {
+	if err := s.enter("events held"); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	rows, err := s.pool.Query(ctx, "SELECT u.i FROM unnest($1::text[]) WITH ORDINALITY AS u(id, i) JOIN events e ON e.id = u.id", ids)
+	if err != nil {
+		return nil, translate(ctx, "events held", err)
+	}
+	defer rows.Close()
+	out := make([]bool, len(ids))
+	for rows.Next() {
+		var i int64
+		if err := rows.Scan(&i); err != nil {
+			return nil, translate(ctx, "events held", err)
+		}
+		out[i-1] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(ctx, "events held", err)
+	}
+	return out, nil
+}

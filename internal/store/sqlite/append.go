@@ -156,8 +156,14 @@ func prepareInserts(ctx context.Context, dc driver.Conn) (_ *inserts, err error)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING seq`},
 		{&ins.alertAccount, "INSERT OR IGNORE INTO alert_accounts (account, alert_seq) VALUES (?, ?)"},
 		{&ins.alertSymbol, "INSERT OR IGNORE INTO alert_symbols (symbol, alert_seq) VALUES (?, ?)"},
-		{&ins.counts, `UPDATE counts SET events = events + ?, decisions = decisions + ?,
-			shadow_decisions = shadow_decisions + ?, alerts = alerts + ?`},
+		// ?5/?6 and ?7/?8 are the earliest and the latest event of the batch (NULL without events):
+		// events the batch repeats lie within the stored range already.
+		{&ins.counts, `UPDATE counts SET events = events + ?1, decisions = decisions + ?2,
+			shadow_decisions = shadow_decisions + ?3, alerts = alerts + ?4,
+			first_off = CASE WHEN ?5 IS NOT NULL AND (first_ns IS NULL OR ?5 < first_ns) THEN ?6 ELSE first_off END,
+			first_ns  = CASE WHEN ?5 IS NOT NULL AND (first_ns IS NULL OR ?5 < first_ns) THEN ?5 ELSE first_ns END,
+			last_off  = CASE WHEN ?7 IS NOT NULL AND (last_ns IS NULL OR ?7 > last_ns) THEN ?8 ELSE last_off END,
+			last_ns   = CASE WHEN ?7 IS NOT NULL AND (last_ns IS NULL OR ?7 > last_ns) THEN ?7 ELSE last_ns END`},
 		{&ins.begin, "BEGIN IMMEDIATE"},
 		{&ins.commit, "COMMIT"},
 		{&ins.rollback, "ROLLBACK"},
@@ -243,12 +249,14 @@ func (s *Store) appendTx(ctx context.Context, b *store.Batch) error {
 	)
 
 	evs := b.Events
+	var span eventSpan
 	c.Events, err = s.ins.events.exec(ctx, a, len(evs), func(i int, a *args) error {
 		e := &evs[i]
 		ns, off, err := instant(e.Time)
 		if err != nil {
 			return fmt.Errorf("%w: event %q: %v", errInvalid, e.ID, err)
 		}
+		span.add(ns, off)
 		raw := e.Raw
 		if raw == nil {
 			raw = []byte{}
@@ -326,6 +334,11 @@ func (s *Store) appendTx(ctx context.Context, b *store.Batch) error {
 
 	*a = (*a)[:0]
 	a.add(c.Events, c.Decisions, c.ShadowDecisions, c.Alerts)
+	if span.n > 0 {
+		a.add(span.firstNS, span.firstOff, span.lastNS, span.lastOff)
+	} else {
+		a.add(nil, nil, nil, nil)
+	}
 	if _, err := s.ins.counts.ExecContext(ctx, *a); err != nil {
 		return s.appendErr(ctx, "counts", err)
 	}
@@ -358,4 +371,26 @@ func (s *Store) appendErr(ctx context.Context, what string, err error) error {
 		return fmt.Errorf("sqlite: append %s: %w", what, err)
 	}
 	return translate(ctx, "append "+what, err)
+}
+
+// eventSpan is the earliest and the latest event time of a batch.
+type eventSpan struct {
+	n                 int
+	firstNS, lastNS   int64
+	firstOff, lastOff int64
+}
+
+// add counts one event's time columns; a zero time (ns nil) has no place in the range.
+func (sp *eventSpan) add(nsv any, o int64) {
+	ns, ok := nsv.(int64)
+	if !ok {
+		return
+	}
+	if sp.n == 0 || ns < sp.firstNS {
+		sp.firstNS, sp.firstOff = ns, o
+	}
+	if sp.n == 0 || ns > sp.lastNS {
+		sp.lastNS, sp.lastOff = ns, o
+	}
+	sp.n++
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -355,4 +356,69 @@ func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 		return store.Counts{}, translate(ctx, "counts", err)
 	}
 	return c, nil
+}
+
+// Extent returns the number of events, their time range (kept by Append) and the size of the file
+// with its WAL.
+func (s *Store) Extent(ctx context.Context) (store.Extent, error) {
+	if err := s.enter("extent"); err != nil {
+		return store.Extent{}, err
+	}
+	defer s.leave()
+	var (
+		e                 store.Extent
+		firstNS, lastNS   sql.NullInt64
+		firstOff, lastOff sql.NullInt64
+		z                 zones
+	)
+	err := s.read.QueryRowContext(ctx, "SELECT events, first_ns, first_off, last_ns, last_off FROM counts").
+		Scan(&e.Events, &firstNS, &firstOff, &lastNS, &lastOff)
+	if err != nil {
+		return store.Extent{}, translate(ctx, "extent", err)
+	}
+	e.First = z.time(firstNS, int(firstOff.Int64))
+	e.Last = z.time(lastNS, int(lastOff.Int64))
+	for _, p := range []string{s.path, s.path + "-wal"} {
+		if fi, err := os.Stat(p); err == nil {
+			e.Bytes += fi.Size()
+		}
+	}
+	return e, nil
+}
+
+// heldChunk is the number of ids one EventsHeld statement looks up.
+const heldChunk = 500
+
+// EventsHeld reports which of ids are stored, through the unique index on events.id.
+func (s *Store) EventsHeld(ctx context.Context, ids []string) ([]bool, error) {
+	if err := s.enter("events held"); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	held := make(map[string]bool, len(ids))
+	args := make([]any, 0, heldChunk)
+	for start := 0; start < len(ids); start += heldChunk {
+		chunk := ids[start:min(start+heldChunk, len(ids))]
+		args = args[:0]
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		q := "SELECT id FROM events WHERE id IN (?" + strings.Repeat(",?", len(chunk)-1) + ")"
+		_, err := queryRows(ctx, s.read, q, args, func(rows *sql.Rows) error {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			held[id] = true
+			return nil
+		})
+		if err != nil {
+			return nil, translate(ctx, "events held", err)
+		}
+	}
+	out := make([]bool, len(ids))
+	for i, id := range ids {
+		out[i] = held[id]
+	}
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -48,6 +49,7 @@ type Options struct {
 
 // Store is a store.Store in one SQLite file. It is safe for concurrent use.
 type Store struct {
+	path  string
 	write *sql.DB   // exactly one connection
 	wconn *sql.Conn // that connection, held for the life of the Store
 	read  *sql.DB   // query_only connections
@@ -62,8 +64,8 @@ type Store struct {
 	inflight sync.WaitGroup
 }
 
-// Open opens the database at path, creating the file and its directory when missing, and brings its
-// schema up to date. A database written by a newer brokerguard is refused with ErrSchemaTooNew.
+// Open opens the database at path, creating the file (mode 0600) and its directory (0700) when
+// missing, and brings its schema up to date. A database written by a newer brokerguard is refused with ErrSchemaTooNew.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("sqlite: open %q: want a plain file path", path)
@@ -83,7 +85,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if readConns <= 0 {
 		readConns = max(4, runtime.GOMAXPROCS(0))
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	// The database holds customers' events and the hashes of API keys: readable by its owner only.
+	// SQLite gives the WAL and shared-memory files the permissions of the database file.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w: %v", store.ErrUnavailable, err)
+	}
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("sqlite: open: %w: %v", store.ErrUnavailable, err)
 	}
 
@@ -112,7 +121,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
 
-	s := &Store{write: write, wsem: make(chan struct{}, 1)}
+	s := &Store{path: path, write: write, wsem: make(chan struct{}, 1)}
 	fail := func(err error) (*Store, error) {
 		if s.ins != nil {
 			s.closeInserts()

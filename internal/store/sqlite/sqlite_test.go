@@ -127,6 +127,75 @@ func TestOpenCreatesDirectory(t *testing.T) {
 	if err := s.read.QueryRowContext(t.Context(), "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode: got %q, %v; want wal", mode, err)
 	}
+	if err := s.Append(t.Context(), &store.Batch{Events: []store.EventRecord{{ID: "e1", Type: "quote", Time: time.Unix(1742169600, 0), Raw: []byte("{}")}}}); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	for _, f := range []struct {
+		path string
+		want os.FileMode
+	}{
+		{filepath.Dir(path), 0o700 | os.ModeDir},
+		{path, 0o600},
+		{path + "-wal", 0o600},
+		{path + "-shm", 0o600},
+	} {
+		fi, err := os.Stat(f.path)
+		if err != nil {
+			t.Errorf("%s: %v", f.path, err)
+			continue
+		}
+		if got := fi.Mode(); got != f.want {
+			t.Errorf("mode of %s: got %v, want %v", filepath.Base(f.path), got, f.want)
+		}
+	}
+}
+
+// TestMigrationFillsExtent opens a database written before the event time range was kept: the
+// migration that adds it reads the range from the stored events.
+func TestMigrationFillsExtent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	s, err := Open(t.Context(), path, Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	jst := time.FixedZone("", 9*3600)
+	first, last := time.Date(2025, 4, 10, 9, 0, 0, 0, jst), time.Date(2025, 4, 11, 15, 0, 0, 0, time.UTC)
+	b := &store.Batch{}
+	for i, tm := range []time.Time{first.Add(time.Hour), last, first} {
+		id := fmt.Sprintf("e%d", i)
+		b.Events = append(b.Events, store.EventRecord{ID: id, Type: "quote", Time: tm, Raw: []byte(`{"id":"` + id + `"}`)})
+	}
+	if err := s.Append(t.Context(), b); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	s.Close()
+	// Back to schema version 2.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"DROP TABLE api_keys", "ALTER TABLE counts DROP COLUMN first_ns", "ALTER TABLE counts DROP COLUMN first_off",
+		"ALTER TABLE counts DROP COLUMN last_ns", "ALTER TABLE counts DROP COLUMN last_off", "ALTER TABLE audit DROP COLUMN data_time_ns",
+		"DELETE FROM schema_migrations WHERE version >= 3"} {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s, err = Open(t.Context(), path, Options{})
+	if err != nil {
+		t.Fatalf("Open of a version 2 database: %v", err)
+	}
+	defer s.Close()
+	e, err := s.Extent(t.Context())
+	if err != nil {
+		t.Fatalf("Extent: %v", err)
+	}
+	if e.Events != 3 || !e.First.Equal(first) || e.First.Format(time.RFC3339) != first.Format(time.RFC3339) || !e.Last.Equal(last) ||
+		e.Last.Format(time.RFC3339) != last.Format(time.RFC3339) {
+		t.Errorf("Extent after migrating: got %d events from %s to %s, want 3 from %s to %s", e.Events, e.First, e.Last, first, last)
+	}
 }
 
 func TestOpenRejects(t *testing.T) {

@@ -46,6 +46,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ShadowDecisions", testShadowDecisions},
 		{"AlertQuery", testAlertQuery},
 		{"Audit", testAudit},
+		{"Extent", testExtent},
+		{"EventsHeld", testEventsHeld},
+		{"Keys", testKeys},
 		{"Concurrent", testConcurrent},
 		{"Reopen", testReopen},
 		{"Close", testClose},
@@ -1035,6 +1038,10 @@ func testClose(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ShadowDecisions", func() error { _, err := s.ShadowDecisions(ctx, store.DecisionQuery{}); return err }},
 		{"Alerts", func() error { _, err := s.Alerts(ctx, store.AlertQuery{}); return err }},
 		{"Counts", func() error { _, err := s.Counts(ctx); return err }},
+		{"Extent", func() error { _, err := s.Extent(ctx); return err }},
+		{"EventsHeld", func() error { _, err := s.EventsHeld(ctx, []string{"z-0000"}); return err }},
+		{"Keys", func() error { _, err := s.Keys(ctx); return err }},
+		{"KeyByHash", func() error { _, err := s.KeyByHash(ctx, [32]byte{}); return err }},
 		{"Ping", func() error { return s.Ping(ctx) }},
 	}
 	for _, op := range ops {
