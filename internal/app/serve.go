@@ -119,7 +119,7 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	}
 	log.Info("state rebuilt from the store", "events", n, "analyst_actions", actions, "accounts", p.engine.Accounts().Len(),
 		"took", time.Since(start).Round(time.Millisecond))
-	ao := httpapi.Options{Ingester: svc, Store: st, Keys: keys, Gatherer: reg, Registerer: reg, Log: log,
+	ao := httpapi.Options{Ingester: svc, Store: st, Keys: httpapi.StaticKeys(keys), Gatherer: reg, Registerer: reg, Log: log,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, MaxBatch: cfg.Server.MaxBatch, Desk: desk, Audit: st}
 	if c := p.engine.Campaign(); c != nil {
 		ao.Campaigns = c

@@ -63,7 +63,7 @@ func newFixture(t *testing.T) *fixture {
 	desk.UseLocks(eng)
 	api := New(Options{Ingester: svc, Store: st, Gatherer: reg, Registerer: reg, MaxBatch: 50, MaxBodyBytes: 64 << 10,
 		Campaigns: eng.Campaign(), Desk: desk, Audit: st,
-		Keys: []Key{{Name: "edge", Role: RoleIngest, Hash: sha256.Sum256([]byte(ingestKey))},
+		Keys: StaticKeys{{Name: "edge", Role: RoleIngest, Hash: sha256.Sum256([]byte(ingestKey))},
 			{Name: "analyst", Role: RoleRead, Hash: sha256.Sum256([]byte(readKey))},
 			{Name: "desk-sato", Role: RoleAnalyst, Hash: sha256.Sum256([]byte(analystKey))},
 			{Name: "chief-ito", Role: RoleSupervisor, Hash: sha256.Sum256([]byte(superKey))}}})
