@@ -442,15 +442,17 @@ func (s *Server) getTally(w http.ResponseWriter, r *http.Request) error {
 
 // writeMonths answers with monthly rows as JSON ({"months": …}) or, with ?format=csv, as CSV.
 func writeMonths(w http.ResponseWriter, r *http.Request, months any, writeCSV func(io.Writer) error) error {
-	switch f := r.URL.Query().Get("format"); f {
+	f, err := queryEnum(r, "format", "json", "csv")
+	if err != nil {
+		return err
+	}
+	switch f {
 	case "", "json":
 		writeJSON(w, http.StatusOK, map[string]any{"months": months})
 		return nil
-	case "csv":
+	default:
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		return writeCSV(w)
-	default:
-		return &apiError{status: http.StatusBadRequest, code: CodeBadRequest, message: fmt.Sprintf("format: %q, want json or csv", f), field: "format"}
 	}
 }
 
