@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,7 +63,62 @@ func readBody(w http.ResponseWriter, r *http.Request, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errorf(http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("body: unexpected data after the JSON object at byte %d; send one object", dec.InputOffset()))
 	}
+	return checkKeys(body, reflect.TypeOf(v).Elem())
+}
+
+// checkKeys refuses a member of the body's object given twice, or in another case than its name
+// (encoding/json would take "REASON" for "reason", and the last of two): what is applied and audited is
+// exactly what was sent.
+func checkKeys(body []byte, t reflect.Type) error {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(body, &members) != nil {
+		return nil // not an object: the decoder has said so
+	}
+	names := jsonNames(t)
+	dec := json.NewDecoder(bytes.NewReader(body))
+	seen := map[string]string{}
+	_, _ = dec.Token() // {
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := tok.(string)
+		if prev, ok := seen[strings.ToLower(key)]; ok {
+			return badParam(key, fmt.Sprintf("body: %q given twice (also as %q)", key, prev))
+		}
+		seen[strings.ToLower(key)] = key
+		if names != nil && !slices.Contains(names, key) {
+			return badParam(key, fmt.Sprintf("body: unknown field %q; the fields are %s", key, strings.Join(names, ", ")))
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
+	}
 	return nil
+}
+
+// jsonNames lists the JSON member names of a struct type, those of embedded structs included; nil for
+// any other type.
+func jsonNames(t reflect.Type) []string {
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var out []string
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-" || !f.IsExported():
+		case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
+			out = append(out, jsonNames(f.Type)...)
+		case name == "":
+			out = append(out, f.Name)
+		default:
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // deskPost decodes a JSON body into a Req, runs act on the desk, and answers status with act's result
@@ -395,6 +451,9 @@ func incidentEdit[T any](s *Server, w http.ResponseWriter, r *http.Request,
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req.Body); err != nil {
 		return errorf(http.StatusBadRequest, CodeBadRequest, "body: "+err.Error())
+	}
+	if err := checkKeys(b, reflect.TypeFor[T]()); err != nil {
+		return err
 	}
 	inc, err := do(d, r.PathValue("id"), req.Body, req.Reason)
 	if err != nil {

@@ -93,6 +93,11 @@ func TestDeskBodies(t *testing.T) {
 		{"a second object", "/v1/watchlist", `{"kind":"ip","value":"203.0.113.7","reason":"r"} {"kind":"ip","value":"203.0.113.8","reason":"r"}`, 400, CodeBadRequest, "after the JSON object"},
 		{"garbage after an incident edit", "/v1/incidents/inc-x/orders", `{"add":["o"],"reason":"r"}]`, 400, CodeBadRequest, "after the JSON object"},
 		{"empty", "/v1/watchlist", ``, 400, CodeBadRequest, "empty body"},
+		{"a member twice", "/v1/watchlist", `{"kind":"ip","value":"203.0.113.7","reason":"r","reason":"other"}`, 400, CodeBadRequest, `"reason" given twice`},
+		{"a member in two cases", "/v1/watchlist", `{"kind":"ip","value":"203.0.113.7","reason":"r","REASON":"other"}`, 400, CodeBadRequest, `"REASON" given twice`},
+		{"a member in another case", "/v1/watchlist", `{"kind":"ip","Value":"203.0.113.7","reason":"r"}`, 400, CodeBadRequest, `unknown field "Value"`},
+		{"an incident edit in another case", "/v1/incidents/inc-x/orders", `{"ADD":["o"],"reason":"r"}`, 400, CodeBadRequest, `unknown field "ADD"`},
+		{"an incident's reason twice", "/v1/incidents/inc-x/orders", `{"add":["o"],"reason":"r","Reason":"s"}`, 400, CodeBadRequest, `given twice`},
 	} {
 		a := call(t, f.url, "POST", c.path, analystKey, "", c.body)
 		code, _, msg := errorOf(t, a)
