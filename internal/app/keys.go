@@ -266,12 +266,6 @@ func writeSecretFile(path, secret string) error {
 	return f.Close()
 }
 
-// KeyRing finds the key of a bearer secret by its SHA-256. It is the interface that the HTTP API
-// takes its keys through (httpapi.KeyRing); found is false for a key that is unknown or revoked.
-type KeyRing interface {
-	Lookup(ctx context.Context, hash [32]byte) (key httpapi.Key, found bool, err error)
-}
-
 // keyCacheFor is how long the ring remembers what the store said of a hash: a key revoked with
 // brokerguard key revoke is refused by a running server at most this long after.
 const keyCacheFor = 5 * time.Second
@@ -297,7 +291,7 @@ type cachedKey struct {
 	until time.Time
 }
 
-var _ KeyRing = (*keyRing)(nil)
+var _ httpapi.KeyRing = (*keyRing)(nil)
 
 // newKeyRing returns the ring of the static keys and of the keys in st (none when st is nil).
 func newKeyRing(static []httpapi.Key, st store.Store, now func() time.Time) *keyRing {
@@ -350,25 +344,6 @@ func (r *keyRing) Lookup(ctx context.Context, hash [32]byte) (httpapi.Key, bool,
 	r.cache[hash] = c
 	r.mu.Unlock()
 	return c.key, c.found, nil
-}
-
-// snapshot returns the static keys and the store's valid keys as they are now, for an API that takes
-// a fixed list of keys (httpapi.Options.Keys until it takes a KeyRing).
-func (r *keyRing) snapshot(ctx context.Context, st store.Store) ([]httpapi.Key, error) {
-	out := append([]httpapi.Key(nil), r.static...)
-	if st == nil {
-		return out, nil
-	}
-	ks, err := st.Keys(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("API keys in the store: %w", err)
-	}
-	for _, k := range ks {
-		if k.Revoked.IsZero() {
-			out = append(out, httpapi.Key{Name: k.Name, Role: k.Role, Hash: k.Hash})
-		}
-	}
-	return out, nil
 }
 
 // demoKey is a key that demo issues, with the file that holds its secret.

@@ -122,14 +122,10 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	}
 	log.Info("state rebuilt from the store", "events", n, "analyst_actions", actions, "accounts", p.engine.Accounts().Len(),
 		"took", time.Since(start).Round(time.Millisecond))
-	// Keys issued with brokerguard key add are looked up in the store. httpapi.Options.Keys takes a
-	// fixed list for now, taken here; once it takes the ring itself, keys added or revoked while the
+	// Keys issued with brokerguard key add are looked up in the store: keys added or revoked while the
 	// server runs take effect within keyCacheFor.
-	known, err := newKeyRing(keys, st, time.Now).snapshot(ctx, st)
-	if err != nil {
-		return nil, err
-	}
-	ao := httpapi.Options{Ingester: svc, Store: st, Keys: known, Gatherer: reg, Registerer: reg, Log: log,
+	ao := httpapi.Options{Ingester: svc, Store: st, Keys: newKeyRing(keys, st, time.Now), Gatherer: reg, Registerer: reg, Log: log,
+		DataNow: dataClock(svc),
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, MaxBatch: cfg.Server.MaxBatch, Desk: desk, Audit: st}
 	if c := p.engine.Campaign(); c != nil {
 		ao.Campaigns = c

@@ -85,6 +85,12 @@ type Approval struct {
 type incidents struct {
 	mu sync.Mutex
 	m  map[string]*Incident
+
+	// The stored account_takeover alerts read so far (up to seq upTo), newest first, so that a listing
+	// reads only those stored since the last one. Only what incidents are made of is kept.
+	alertsMu            sync.Mutex
+	upTo                int64
+	reports, detections []store.StoredAlert
 }
 
 func (d *Desk) register() *incidents {
@@ -209,26 +215,44 @@ func proposal(a store.StoredAlert) Incident {
 }
 
 // alerts returns the stored account_takeover alerts, newest first: those raised by fraud reports, and
-// detection's.
+// detection's. It reads from the store only the alerts stored since its last call, in pages that grow
+// from 16 (the store appends alerts in seq order, from one writer).
 func (d *Desk) alerts(ctx context.Context) (reports, detections []store.StoredAlert, err error) {
-	var before int64
-	for {
-		as, err := d.store.Alerts(ctx, store.AlertQuery{Kind: event.AlertAccountTakeover, Before: before, Limit: 1000})
+	reg := d.register()
+	reg.alertsMu.Lock()
+	defer reg.alertsMu.Unlock()
+	var newReports, newDetections []store.StoredAlert
+	upTo, before, limit := reg.upTo, int64(0), 16
+	for seen := false; !seen; {
+		as, err := d.store.Alerts(ctx, store.AlertQuery{Kind: event.AlertAccountTakeover, Before: before, Limit: limit})
 		if err != nil {
 			return nil, nil, err
 		}
 		for _, a := range as {
+			if seen = a.Seq <= reg.upTo; seen {
+				break
+			}
+			upTo = max(upTo, a.Seq)
+			slim := store.StoredAlert{Seq: a.Seq, Alert: event.Alert{ID: a.ID, Time: a.Time, Kind: a.Kind, Accounts: a.Accounts}}
 			if len(a.Reasons) > 0 && a.Reasons[0].Code == ReportCode {
-				reports = append(reports, a)
+				newReports = append(newReports, slim)
 			} else {
-				detections = append(detections, a)
+				newDetections = append(newDetections, slim)
 			}
 		}
-		if len(as) < 1000 {
-			return reports, detections, nil
+		if len(as) < limit {
+			break
 		}
-		before = as[len(as)-1].Seq
+		before, limit = as[len(as)-1].Seq, min(limit*8, 1000)
 	}
+	if len(newReports) > 0 {
+		reg.reports = append(newReports, reg.reports...)
+	}
+	if len(newDetections) > 0 {
+		reg.detections = append(newDetections, reg.detections...)
+	}
+	reg.upTo = upTo
+	return reg.reports, reg.detections, nil
 }
 
 // Incident returns one incident.

@@ -3,12 +3,16 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/campaign"
@@ -32,28 +36,23 @@ type actorKey struct{}
 
 // actor returns the name of the API key that made the request.
 func actor(r *http.Request) string {
-	if k, ok := r.Context().Value(actorKey{}).(*Key); ok {
+	if k, ok := r.Context().Value(actorKey{}).(Key); ok {
 		return k.Name
 	}
 	return ""
 }
 
-// presentCasework maps the desk's errors to API errors.
-func presentCasework(err error) error {
-	switch {
-	case errors.Is(err, casework.ErrInvalid):
-		return errorf(http.StatusBadRequest, CodeBadRequest, err.Error())
-	case errors.Is(err, casework.ErrNotFound):
-		return errorf(http.StatusNotFound, CodeNotFound, err.Error())
-	case errors.Is(err, casework.ErrConflict):
-		return errorf(http.StatusConflict, CodeConflict, err.Error())
-	}
-	return err
-}
+// maxDeskBody bounds the body of the desk's requests (a reason, a few ids).
+const maxDeskBody = 64 << 10
 
-// readBody decodes a small JSON request body into v, naming what is wrong.
+// readBody decodes a small JSON request body, one object and nothing after it, into v, naming what is
+// wrong. A body over maxDeskBody is a 413.
 func readBody(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	body, err := readAll(w, r, maxDeskBody)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -61,7 +60,65 @@ func readBody(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		return errorf(http.StatusBadRequest, CodeBadRequest, "body: "+err.Error())
 	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errorf(http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("body: unexpected data after the JSON object at byte %d; send one object", dec.InputOffset()))
+	}
+	return checkKeys(body, reflect.TypeOf(v).Elem())
+}
+
+// checkKeys refuses a member of the body's object given twice, or in another case than its name
+// (encoding/json would take "REASON" for "reason", and the last of two): what is applied and audited is
+// exactly what was sent.
+func checkKeys(body []byte, t reflect.Type) error {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(body, &members) != nil {
+		return nil // not an object: the decoder has said so
+	}
+	names := jsonNames(t)
+	dec := json.NewDecoder(bytes.NewReader(body))
+	seen := map[string]string{}
+	_, _ = dec.Token() // {
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := tok.(string)
+		if prev, ok := seen[strings.ToLower(key)]; ok {
+			return badParam(key, fmt.Sprintf("body: %q given twice (also as %q)", key, prev))
+		}
+		seen[strings.ToLower(key)] = key
+		if names != nil && !slices.Contains(names, key) {
+			return badParam(key, fmt.Sprintf("body: unknown field %q; the fields are %s", key, strings.Join(names, ", ")))
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
+	}
 	return nil
+}
+
+// jsonNames lists the JSON member names of a struct type, those of embedded structs included; nil for
+// any other type.
+func jsonNames(t reflect.Type) []string {
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var out []string
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-" || !f.IsExported():
+		case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
+			out = append(out, jsonNames(f.Type)...)
+		case name == "":
+			out = append(out, f.Name)
+		default:
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // deskPost decodes a JSON body into a Req, runs act on the desk, and answers status with act's result
@@ -78,7 +135,7 @@ func deskPost[Req, Res any](s *Server, w http.ResponseWriter, r *http.Request, s
 	}
 	res, err := act(d, req)
 	if err != nil {
-		return presentCasework(err)
+		return err
 	}
 	if key == "" {
 		writeJSON(w, status, res)
@@ -103,12 +160,38 @@ type watchRequest struct {
 	Pinned  bool      `json:"pinned,omitempty"`
 }
 
+// dataNow is the time of the data, for what is shown as it stands now.
+func (s *Server) dataNow() time.Time {
+	if s.o.DataNow != nil {
+		if t := s.o.DataNow(); !t.IsZero() {
+			return t
+		}
+	}
+	return time.Now()
+}
+
+// queryAt reads at, the time at which to show something; by default the data's time.
+func (s *Server) queryAt(r *http.Request) (time.Time, error) {
+	at, err := queryTime(r, "at")
+	if err == nil && at.IsZero() {
+		at = s.dataNow()
+	}
+	return at, err
+}
+
 func (s *Server) getWatchlist(w http.ResponseWriter, r *http.Request) error {
 	if s.o.Campaigns == nil {
 		return errorf(http.StatusNotFound, CodeNotFound, "the campaign layer is off")
 	}
-	all := r.URL.Query().Get("all") == "true"
-	entries := s.o.Campaigns.Watchlist().List(time.Now(), all)
+	all, err := queryEnum(r, "all", "true", "false")
+	if err != nil {
+		return err
+	}
+	at, err := s.queryAt(r)
+	if err != nil {
+		return err
+	}
+	entries := s.o.Campaigns.Watchlist().List(at, all == "true")
 	if entries == nil {
 		entries = []campaign.Entry{}
 	}
@@ -123,18 +206,28 @@ func (s *Server) postWatchlist(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) postWatchlistRemove(w http.ResponseWriter, r *http.Request) error {
-	return s.watchChange(w, r, "removed", (*casework.Desk).RemoveWatch)
+	return deskPost(s, w, r, http.StatusOK, "removed", func(d *casework.Desk, req watchRequest) (campaign.Entry, error) {
+		c := casework.Change{Kind: req.Kind, Value: req.Value, Pinned: req.Pinned, Expires: req.Expires}
+		return d.RemoveWatch(r.Context(), actor(r), c, req.Reason)
+	})
+}
+
+// pinRequest is watchRequest with pinned required: a body without it must not unpin.
+type pinRequest struct {
+	Kind    string    `json:"kind"`
+	Value   string    `json:"value"`
+	Reason  string    `json:"reason"`
+	Expires time.Time `json:"expires,omitzero"`
+	Pinned  *bool     `json:"pinned"`
 }
 
 func (s *Server) postWatchlistPin(w http.ResponseWriter, r *http.Request) error {
-	return s.watchChange(w, r, "entry", (*casework.Desk).PinWatch)
-}
-
-// watchChange decodes a change to a watchlist entry, runs it and answers with the entry under key.
-func (s *Server) watchChange(w http.ResponseWriter, r *http.Request, key string,
-	do func(*casework.Desk, context.Context, string, casework.Change, string) (campaign.Entry, error)) error {
-	return deskPost(s, w, r, http.StatusOK, key, func(d *casework.Desk, req watchRequest) (campaign.Entry, error) {
-		return do(d, r.Context(), actor(r), casework.Change{Kind: req.Kind, Value: req.Value, Pinned: req.Pinned, Expires: req.Expires}, req.Reason)
+	return deskPost(s, w, r, http.StatusOK, "entry", func(d *casework.Desk, req pinRequest) (campaign.Entry, error) {
+		if req.Pinned == nil {
+			return campaign.Entry{}, badParam("pinned", "pinned: required, true to pin the entry or false to unpin it")
+		}
+		c := casework.Change{Kind: req.Kind, Value: req.Value, Pinned: *req.Pinned, Expires: req.Expires}
+		return d.PinWatch(r.Context(), actor(r), c, req.Reason)
 	})
 }
 
@@ -142,13 +235,9 @@ func (s *Server) getCampaigns(w http.ResponseWriter, r *http.Request) error {
 	if s.o.Campaigns == nil {
 		return errorf(http.StatusNotFound, CodeNotFound, "the campaign layer is off")
 	}
-	at := time.Now()
-	if v := r.URL.Query().Get("at"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			return &apiError{status: http.StatusBadRequest, code: CodeBadRequest, message: fmt.Sprintf("at: %q is not an RFC 3339 time", v), field: "at"}
-		}
-		at = t
+	at, err := s.queryAt(r)
+	if err != nil {
+		return err
 	}
 	cs := s.o.Campaigns.Campaigns(at)
 	if cs == nil {
@@ -176,18 +265,16 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) error {
 	if s.o.Audit == nil {
 		return errorf(http.StatusNotFound, CodeNotFound, "no audit trail on this server")
 	}
-	q := store.AuditQuery{Target: r.URL.Query().Get("target"), Action: r.URL.Query().Get("action")}
-	after, err := queryInt(r, "after", 0, 1<<62)
+	action, err := queryEnum(r, "action", auditActions()...)
 	if err != nil {
 		return err
 	}
-	lim, err := queryInt(r, "limit", 1, 1000)
-	if err != nil {
+	q := store.AuditQuery{Target: r.URL.Query().Get("target"), Action: action}
+	if q.After, err = queryInt(r, "after", 0, 1<<62); err != nil {
 		return err
 	}
-	q.After, q.Limit = after, int(lim)
-	if q.Limit == 0 {
-		q.Limit = 100
+	if q.Limit, err = queryLimit(r); err != nil {
+		return err
 	}
 	recs, err := s.o.Audit.Audit(r.Context(), q)
 	if err != nil {
@@ -204,23 +291,95 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// auditActions are the actions of the audit trail and their families (watchlist.), the values that
+// GET /v1/audit?action= takes.
+func auditActions() []string {
+	var out []string
+	for _, a := range []string{casework.ActionWatchAdd, casework.ActionWatchRemove, casework.ActionWatchPin, casework.ActionUnlock,
+		casework.ActionIncidentOpen, casework.ActionIncidentOrders, casework.ActionIncidentExecs, casework.ActionIncidentAssess,
+		casework.ActionIncidentApprove, casework.ActionTallyFile} {
+		family, _, _ := strings.Cut(a, ".")
+		if !slices.Contains(out, family+".") {
+			out = append(out, family+".")
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+var incidentStatuses = []string{casework.StatusProposed, casework.StatusOpen, casework.StatusAssessed, casework.StatusApproved}
+
+// incidentCursor is the place of an incident in the listing's order (newest opened first, then by id):
+// the cursor of the page after it.
+func incidentCursor(inc casework.Incident) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(inc.Opened.Format(time.RFC3339Nano) + " " + inc.ID))
+}
+
+// afterCursor reports whether inc comes after the incident at cursor c in the listing's order.
+func afterCursor(inc casework.Incident, opened time.Time, id string) bool {
+	if !inc.Opened.Equal(opened) {
+		return inc.Opened.Before(opened)
+	}
+	return inc.ID > id
+}
+
+func parseIncidentCursor(c string) (time.Time, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	ts, id, ok := strings.Cut(string(b), " ")
+	var opened time.Time
+	if err == nil && ok {
+		opened, err = time.Parse(time.RFC3339Nano, ts)
+	}
+	if err != nil || !ok {
+		return time.Time{}, "", badParam("cursor", "cursor: not a cursor of this listing; pass the next value of the previous page")
+	}
+	return opened, id, nil
+}
+
 func (s *Server) getIncidents(w http.ResponseWriter, r *http.Request) error {
 	d, err := s.desk()
 	if err != nil {
 		return err
 	}
+	status, err := queryEnum(r, "status", incidentStatuses...)
+	if err != nil {
+		return err
+	}
+	limit, err := queryLimit(r)
+	if err != nil {
+		return err
+	}
+	var opened time.Time
+	var afterID string
+	cursor := r.URL.Query().Get("cursor")
+	if cursor != "" {
+		if opened, afterID, err = parseIncidentCursor(cursor); err != nil {
+			return err
+		}
+	}
 	incs, err := d.Incidents(r.Context())
 	if err != nil {
 		return err
 	}
-	status, account := r.URL.Query().Get("status"), r.URL.Query().Get("account")
-	out := make([]casework.Incident, 0, len(incs))
+	account := r.URL.Query().Get("account")
+	out := make([]casework.Incident, 0, min(limit, len(incs)))
+	var next string
 	for _, inc := range incs {
-		if (status == "" || inc.Status == status) && (account == "" || inc.Account == account) {
-			out = append(out, inc)
+		if (status != "" && inc.Status != status) || (account != "" && inc.Account != account) ||
+			(cursor != "" && !afterCursor(inc, opened, afterID)) {
+			continue
 		}
+		if len(out) == limit {
+			next = incidentCursor(out[len(out)-1])
+			break
+		}
+		out = append(out, inc)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incidents": out})
+	res := map[string]any{"incidents": out}
+	if next != "" {
+		res["next"] = next
+	}
+	writeJSON(w, http.StatusOK, res)
 	return nil
 }
 
@@ -242,7 +401,7 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) error {
 	}
 	inc, err := d.Incident(r.Context(), r.PathValue("id"))
 	if err != nil {
-		return presentCasework(err)
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"incident": inc})
 	return nil
@@ -255,11 +414,11 @@ func (s *Server) getReconstruction(w http.ResponseWriter, r *http.Request) error
 	}
 	inc, err := d.Incident(r.Context(), r.PathValue("id"))
 	if err != nil {
-		return presentCasework(err)
+		return err
 	}
 	rec, _, err := d.Reconstruct(r.Context(), &inc)
 	if err != nil {
-		return presentCasework(err)
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"incident": inc.ID, "account": inc.Account, "start": rec.Start, "end": rec.End,
 		"orders": rec.Orders, "accesses": rec.Accesses, "held_before": rec.HeldBefore, "excluded_executions": inc.Excluded})
@@ -293,9 +452,12 @@ func incidentEdit[T any](s *Server, w http.ResponseWriter, r *http.Request,
 	if err := dec.Decode(&req.Body); err != nil {
 		return errorf(http.StatusBadRequest, CodeBadRequest, "body: "+err.Error())
 	}
+	if err := checkKeys(b, reflect.TypeFor[T]()); err != nil {
+		return err
+	}
 	inc, err := do(d, r.PathValue("id"), req.Body, req.Reason)
 	if err != nil {
-		return presentCasework(err)
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"incident": inc})
 	return nil
@@ -332,22 +494,24 @@ func (s *Server) getTally(w http.ResponseWriter, r *http.Request) error {
 	}
 	rows, err := d.Tally(r.Context())
 	if err != nil {
-		return presentCasework(err)
+		return err
 	}
 	return writeMonths(w, r, rows, func(w io.Writer) error { return remedy.WriteTallyCSV(w, rows) })
 }
 
 // writeMonths answers with monthly rows as JSON ({"months": …}) or, with ?format=csv, as CSV.
 func writeMonths(w http.ResponseWriter, r *http.Request, months any, writeCSV func(io.Writer) error) error {
-	switch f := r.URL.Query().Get("format"); f {
+	f, err := queryEnum(r, "format", "json", "csv")
+	if err != nil {
+		return err
+	}
+	switch f {
 	case "", "json":
 		writeJSON(w, http.StatusOK, map[string]any{"months": months})
 		return nil
-	case "csv":
+	default:
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		return writeCSV(w)
-	default:
-		return &apiError{status: http.StatusBadRequest, code: CodeBadRequest, message: fmt.Sprintf("format: %q, want json or csv", f), field: "format"}
 	}
 }
 
@@ -358,7 +522,7 @@ func (s *Server) getTallyRevisions(w http.ResponseWriter, r *http.Request) error
 	}
 	revs, err := d.Revisions(r.Context())
 	if err != nil {
-		return presentCasework(err)
+		return err
 	}
 	return writeMonths(w, r, revs, func(w io.Writer) error { return remedy.WriteRevisionsCSV(w, revs) })
 }
@@ -397,7 +561,7 @@ func (s *Server) getEvidence(w http.ResponseWriter, r *http.Request) error {
 	}
 	var buf bytes.Buffer
 	if err := d.WriteEvidence(r.Context(), r.PathValue("id"), &buf); err != nil {
-		return presentCasework(err)
+		return err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")

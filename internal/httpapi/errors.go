@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/brokerguard/brokerguard/internal/casework"
 	"github.com/brokerguard/brokerguard/internal/ingest"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
@@ -39,15 +40,29 @@ func errorf(status int, code, msg string) *apiError {
 	return &apiError{status: status, code: code, message: msg}
 }
 
+// badParam is a 400 naming the query parameter or body field that is wrong.
+func badParam(field, msg string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: CodeBadRequest, field: field, message: msg}
+}
+
 // present translates any error into a status, a code and a message. It is the one place where errors
-// become HTTP; a 5xx never carries internal text.
+// become HTTP; a 5xx never carries internal text. The desk's errors are written for the analyst and
+// are shown as they are; the store's are not.
 func present(err error) *apiError {
 	var ae *apiError
 	switch {
 	case errors.As(err, &ae):
 		return ae
-	case errors.Is(err, store.ErrNotFound):
-		return errorf(http.StatusNotFound, CodeNotFound, "not found")
+	case errors.Is(err, casework.ErrInvalid):
+		return errorf(http.StatusBadRequest, CodeBadRequest, err.Error())
+	case errors.Is(err, casework.ErrNotFound), errors.Is(err, store.ErrNotFound):
+		msg := "not found"
+		if errors.Is(err, casework.ErrNotFound) {
+			msg = err.Error()
+		}
+		return errorf(http.StatusNotFound, CodeNotFound, msg)
+	case errors.Is(err, casework.ErrConflict):
+		return errorf(http.StatusConflict, CodeConflict, err.Error())
 	case errors.Is(err, ingest.ErrStopped), errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrClosed):
 		return errorf(http.StatusServiceUnavailable, CodeUnavailable, "temporarily unavailable; retry the request")
 	}

@@ -6,14 +6,13 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -37,13 +36,6 @@ const (
 	RoleAdmin      = "admin"
 )
 
-// Key is one accepted bearer key, by the SHA-256 of its secret.
-type Key struct {
-	Name string
-	Role string
-	Hash [32]byte
-}
-
 // Ingester is what the API sends events to. *ingest.Service implements it.
 type Ingester interface {
 	Ingest(ctx context.Context, raws [][]byte) ([]ingest.Result, error)
@@ -62,7 +54,7 @@ type Reader interface {
 type Options struct {
 	Ingester     Ingester
 	Store        Reader
-	Keys         []Key
+	Keys         KeyRing // nil: no key is accepted
 	Gatherer     prometheus.Gatherer
 	Registerer   prometheus.Registerer
 	Log          *slog.Logger
@@ -73,6 +65,10 @@ type Options struct {
 	Campaigns Campaigns
 	Desk      *casework.Desk
 	Audit     Auditor
+	// DataNow is the data's time: that of the latest event seen. The watchlist and the campaigns are
+	// shown as they stand then unless a request names another time. Nil (or a zero time): the wall
+	// clock.
+	DataNow func() time.Time
 }
 
 // Server is the HTTP API.
@@ -88,7 +84,12 @@ type route struct {
 	method, path string
 	roles        []string // nil: no key needed
 	handle       func(s *Server, w http.ResponseWriter, r *http.Request) error
+	// query are the query parameters the route takes; any other is refused on /v1 routes that need a
+	// key.
+	query []string
 }
+
+func query(names ...string) []string { return names }
 
 var (
 	anyRole     = []string{RoleRead, RoleIngest, RoleAnalyst, RoleSupervisor, RoleAdmin}
@@ -100,35 +101,35 @@ var (
 
 func routes() []route {
 	return []route{
-		{"POST", "/v1/events", ingesters, (*Server).postEvents},
-		{"GET", "/v1/decisions", anyRole, (*Server).getDecisions},
-		{"GET", "/v1/decisions/{id}", anyRole, (*Server).getDecision},
-		{"GET", "/v1/alerts", readers, (*Server).getAlerts},
-		{"GET", "/v1/campaigns", readers, (*Server).getCampaigns},
-		{"GET", "/v1/watchlist", readers, (*Server).getWatchlist},
-		{"POST", "/v1/watchlist", analysts, (*Server).postWatchlist},
-		{"POST", "/v1/watchlist/remove", analysts, (*Server).postWatchlistRemove},
-		{"POST", "/v1/watchlist/pin", analysts, (*Server).postWatchlistPin},
-		{"POST", "/v1/accounts/{account}/unlock", analysts, (*Server).postUnlock},
-		{"GET", "/v1/audit", readers, (*Server).getAudit},
-		{"GET", "/v1/incidents", readers, (*Server).getIncidents},
-		{"POST", "/v1/incidents", analysts, (*Server).postIncident},
-		{"GET", "/v1/incidents/{id}", readers, (*Server).getIncident},
-		{"GET", "/v1/incidents/{id}/reconstruction", readers, (*Server).getReconstruction},
-		{"POST", "/v1/incidents/{id}/orders", analysts, (*Server).postIncidentOrders},
-		{"POST", "/v1/incidents/{id}/executions", analysts, (*Server).postIncidentExecutions},
-		{"POST", "/v1/incidents/{id}/assess", analysts, (*Server).postIncidentAssess},
-		{"POST", "/v1/incidents/{id}/approve", supervisors, (*Server).postIncidentApprove},
-		{"GET", "/v1/incidents/{id}/evidence", readers, (*Server).getEvidence},
-		{"GET", "/v1/compensations", readers, (*Server).getCompensations},
-		{"GET", "/v1/tally", readers, (*Server).getTally},
-		{"GET", "/v1/tally/revisions", readers, (*Server).getTallyRevisions},
-		{"GET", "/v1/tally/filings", readers, (*Server).getFilings},
-		{"POST", "/v1/tally/filings", supervisors, (*Server).postFiling},
-		{"GET", "/v1/openapi.json", nil, (*Server).getOpenAPI},
-		{"GET", "/metrics", readers, (*Server).getMetrics},
-		{"GET", "/healthz", nil, (*Server).getHealth},
-		{"GET", "/readyz", nil, (*Server).getReady},
+		{"POST", "/v1/events", ingesters, (*Server).postEvents, nil},
+		{"GET", "/v1/decisions", anyRole, (*Server).getDecisions, query("account", "action", "since", "until", "limit", "before")},
+		{"GET", "/v1/decisions/{id}", anyRole, (*Server).getDecision, nil},
+		{"GET", "/v1/alerts", readers, (*Server).getAlerts, query("kind", "account", "symbol", "since", "until", "limit", "before")},
+		{"GET", "/v1/campaigns", readers, (*Server).getCampaigns, query("at")},
+		{"GET", "/v1/watchlist", readers, (*Server).getWatchlist, query("all", "at")},
+		{"POST", "/v1/watchlist", analysts, (*Server).postWatchlist, nil},
+		{"POST", "/v1/watchlist/remove", analysts, (*Server).postWatchlistRemove, nil},
+		{"POST", "/v1/watchlist/pin", analysts, (*Server).postWatchlistPin, nil},
+		{"POST", "/v1/accounts/{account}/unlock", analysts, (*Server).postUnlock, nil},
+		{"GET", "/v1/audit", readers, (*Server).getAudit, query("target", "action", "after", "limit")},
+		{"GET", "/v1/incidents", readers, (*Server).getIncidents, query("status", "account", "limit", "cursor")},
+		{"POST", "/v1/incidents", analysts, (*Server).postIncident, nil},
+		{"GET", "/v1/incidents/{id}", readers, (*Server).getIncident, nil},
+		{"GET", "/v1/incidents/{id}/reconstruction", readers, (*Server).getReconstruction, nil},
+		{"POST", "/v1/incidents/{id}/orders", analysts, (*Server).postIncidentOrders, nil},
+		{"POST", "/v1/incidents/{id}/executions", analysts, (*Server).postIncidentExecutions, nil},
+		{"POST", "/v1/incidents/{id}/assess", analysts, (*Server).postIncidentAssess, nil},
+		{"POST", "/v1/incidents/{id}/approve", supervisors, (*Server).postIncidentApprove, nil},
+		{"GET", "/v1/incidents/{id}/evidence", readers, (*Server).getEvidence, nil},
+		{"GET", "/v1/compensations", readers, (*Server).getCompensations, nil},
+		{"GET", "/v1/tally", readers, (*Server).getTally, query("format")},
+		{"GET", "/v1/tally/revisions", readers, (*Server).getTallyRevisions, query("format")},
+		{"GET", "/v1/tally/filings", readers, (*Server).getFilings, nil},
+		{"POST", "/v1/tally/filings", supervisors, (*Server).postFiling, nil},
+		{"GET", "/v1/openapi.json", nil, (*Server).getOpenAPI, nil},
+		{"GET", "/metrics", readers, (*Server).getMetrics, nil},
+		{"GET", "/healthz", nil, (*Server).getHealth, nil},
+		{"GET", "/readyz", nil, (*Server).getReady, nil},
 	}
 }
 
@@ -225,92 +226,150 @@ func (s *Server) wrap(rt route) http.Handler {
 			}
 			s.latency.WithLabelValues(name, strconv.Itoa(sw.status)).Observe(time.Since(start).Seconds())
 		}()
-		if rt.roles != nil {
-			k, err := s.authenticate(r, rt.roles)
-			if err != nil {
-				writeError(sw, present(err))
-				return
-			}
-			r = r.WithContext(context.WithValue(r.Context(), actorKey{}, k))
-		}
-		if err := rt.handle(s, sw, r); err != nil {
+		fail := func(err error) {
 			ae := present(err)
 			if ae.status >= 500 {
 				s.o.Log.Error("request failed", "route", name, "status", ae.status, "err", err)
 			}
 			writeError(sw, ae)
 		}
+		if rt.roles != nil {
+			// What a key may read is never kept by a cache along the way, nor its errors.
+			sw.Header().Set("Cache-Control", "no-store")
+			k, err := s.authenticate(r, rt.roles)
+			if err != nil {
+				fail(err)
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), actorKey{}, k))
+			if strings.HasPrefix(rt.path, "/v1/") {
+				if err := checkQuery(r, rt.query); err != nil {
+					fail(err)
+					return
+				}
+			}
+		}
+		if err := rt.handle(s, sw, r); err != nil {
+			fail(err)
+		}
 	})
-}
-
-func (s *Server) authenticate(r *http.Request, roles []string) (*Key, error) {
-	h := r.Header.Get("Authorization")
-	token, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || token == "" {
-		return nil, errorf(http.StatusUnauthorized, CodeUnauthorized, "missing bearer API key (Authorization: Bearer KEY)")
-	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	var found *Key
-	for i := range s.o.Keys {
-		if subtle.ConstantTimeCompare(sum[:], s.o.Keys[i].Hash[:]) == 1 {
-			found = &s.o.Keys[i]
-		}
-	}
-	if found == nil {
-		return nil, errorf(http.StatusUnauthorized, CodeUnauthorized, "unknown API key")
-	}
-	for _, role := range roles {
-		if found.Role == role {
-			return found, nil
-		}
-	}
-	return nil, errorf(http.StatusForbidden, CodeForbidden, "API key "+strconv.Quote(found.Name)+" (role "+found.Role+") may not use this endpoint; it needs one of: "+strings.Join(roles, ", "))
 }
 
 // eventResult is one event's outcome in a response.
 type eventResult struct {
 	Index    int             `json:"index"`
+	Line     int             `json:"line,omitempty"` // in a JSON Lines body, the event's line
 	ID       string          `json:"id,omitempty"`
 	Status   string          `json:"status"`
 	Decision *event.Decision `json:"decision,omitempty"`
 	Error    *errorDetail    `json:"error,omitempty"`
 }
 
-func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "application/x-ndjson") {
-		return errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "send application/json")
+// Media types of POST /v1/events.
+const (
+	mediaJSON  = "application/json"     // one event object, or a JSON array of events
+	mediaLines = "application/x-ndjson" // JSON Lines: one event per line, blank lines ignored
+)
+
+// eventsMedia returns the body's media type, JSON when none is given.
+func eventsMedia(r *http.Request) (string, error) {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return mediaJSON, nil
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.o.MaxBodyBytes))
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == mediaJSON || mt == mediaLines) {
+		return mt, nil
+	}
+	msg := fmt.Sprintf("Content-Type %q is not accepted: send %s (one event or a JSON array of events) or %s (JSON Lines, one event per line)", ct, mediaJSON, mediaLines)
+	if mt == "application/x-www-form-urlencoded" {
+		msg = "Content-Type application/x-www-form-urlencoded (what curl -d sends) is not accepted: set Content-Type: " + mediaJSON +
+			" for one event or a JSON array, or " + mediaLines + " for JSON Lines"
+	}
+	return "", errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, msg)
+}
+
+// readAll reads a request body of at most limit bytes; a longer one is a 413.
+func readAll(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return errorf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("request body over %d bytes", s.o.MaxBodyBytes))
+		return nil, bodyError(err, limit)
+	}
+	return body, nil
+}
+
+// bodyError presents an error met reading a body of at most limit bytes.
+func bodyError(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return errorf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("request body over %d bytes", limit))
+	}
+	return errorf(http.StatusBadRequest, CodeBadRequest, "could not read the request body")
+}
+
+// splitEvents cuts a body into raw events: a JSON array, one object, or JSON Lines. lines[i] is the
+// line of raws[i] in a JSON Lines body.
+func (s *Server) splitEvents(mt string, body []byte) (raws [][]byte, lines []int, batch bool, err error) {
+	switch {
+	case mt == mediaLines:
+		for i, l := range bytes.Split(body, []byte("\n")) {
+			if l = bytes.TrimSpace(l); len(l) > 0 {
+				raws, lines = append(raws, l), append(lines, i+1)
+			}
 		}
-		return errorf(http.StatusBadRequest, CodeBadRequest, "could not read the request body")
-	}
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return errorf(http.StatusBadRequest, CodeBadRequest, "empty body: send one event object or an array of events")
-	}
-	batch := body[0] == '['
-	var raws [][]byte
-	if batch {
+		if len(raws) == 0 {
+			return nil, nil, true, errorf(http.StatusBadRequest, CodeBadRequest, "empty body: send one event per line")
+		}
+		batch = true
+	case body[0] == '[':
 		var arr []json.RawMessage
 		if err := json.Unmarshal(body, &arr); err != nil {
-			return errorf(http.StatusBadRequest, CodeBadRequest, "body is not a JSON array of events: "+err.Error())
+			return nil, nil, true, errorf(http.StatusBadRequest, CodeBadRequest, "body is not a JSON array of events: "+err.Error())
 		}
 		if len(arr) == 0 {
-			return errorf(http.StatusBadRequest, CodeBadRequest, "empty array: send at least one event")
-		}
-		if len(arr) > s.o.MaxBatch {
-			return errorf(http.StatusRequestEntityTooLarge, CodeBatchTooLarge, fmt.Sprintf("%d events in one request, at most %d", len(arr), s.o.MaxBatch))
+			return nil, nil, true, errorf(http.StatusBadRequest, CodeBadRequest, "empty array: send at least one event")
 		}
 		raws = make([][]byte, len(arr))
 		for i, m := range arr {
 			raws[i] = m
 		}
-	} else {
+		batch = true
+	default:
+		// One object. A malformed one is the event's own error (422); what follows a whole one is not.
+		dec := json.NewDecoder(bytes.NewReader(body))
+		var first json.RawMessage
+		if dec.Decode(&first) == nil {
+			if _, err := dec.Token(); err == nil {
+				return nil, nil, false, errorf(http.StatusBadRequest, CodeBadRequest, "body holds more than one JSON value: send a JSON array of events, "+
+					"or JSON Lines with Content-Type: "+mediaLines)
+			} else if !errors.Is(err, io.EOF) {
+				return nil, nil, false, errorf(http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("unexpected data after the event at byte %d", len(first)))
+			}
+		}
 		raws = [][]byte{body}
+	}
+	if len(raws) > s.o.MaxBatch {
+		return nil, nil, batch, errorf(http.StatusRequestEntityTooLarge, CodeBatchTooLarge, fmt.Sprintf("%d events in one request, at most %d", len(raws), s.o.MaxBatch))
+	}
+	return raws, lines, batch, nil
+}
+
+func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) error {
+	mt, err := eventsMedia(r)
+	if err != nil {
+		return err
+	}
+	body, err := readAll(w, r, s.o.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return errorf(http.StatusBadRequest, CodeBadRequest, "empty body: send one event object, an array of events or JSON Lines")
+	}
+	raws, lines, batch, err := s.splitEvents(mt, body)
+	if err != nil {
+		return err
 	}
 	results, err := s.o.Ingester.Ingest(r.Context(), raws)
 	if err != nil {
@@ -319,6 +378,9 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) error {
 	out := make([]eventResult, len(results))
 	for i, res := range results {
 		out[i] = eventResult{Index: res.Index, ID: res.ID, Status: res.Status, Decision: res.Decision}
+		if lines != nil && res.Index < len(lines) {
+			out[i].Line = lines[res.Index]
+		}
 		if res.Error != nil {
 			out[i].Error = &errorDetail{Code: res.Error.Code, Message: res.Error.Error(), Field: res.Error.Field}
 		}
@@ -334,53 +396,12 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func queryTime(r *http.Request, name string) (time.Time, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		return t, &apiError{status: http.StatusBadRequest, code: CodeBadRequest, field: name, message: name + ": want RFC 3339 with offset"}
-	}
-	return t, nil
-}
-
-func queryInt(r *http.Request, name string, lo, hi int64) (int64, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < lo || n > hi {
-		return 0, &apiError{status: http.StatusBadRequest, code: CodeBadRequest, field: name, message: fmt.Sprintf("%s: want a whole number %d..%d", name, lo, hi)}
-	}
-	return n, nil
-}
-
-// readWindow reads the query parameters every listing takes: since and until (RFC 3339), before (the
-// cursor of the previous page) and limit (default 100, at most 1,000).
-func readWindow(r *http.Request, since, until *time.Time, before *int64, limit *int) error {
-	var err error
-	if *since, err = queryTime(r, "since"); err != nil {
-		return err
-	}
-	if *until, err = queryTime(r, "until"); err != nil {
-		return err
-	}
-	if *before, err = queryInt(r, "before", 1, 1<<62); err != nil {
-		return err
-	}
-	n, err := queryInt(r, "limit", 1, 1000)
-	if err != nil {
-		return err
-	}
-	*limit = int(n)
-	if *limit == 0 {
-		*limit = 100
-	}
-	return nil
-}
+// The values the filters of the listings take.
+var (
+	actions    = []string{"allow", "review", "challenge", "hold", "block"}
+	alertKinds = []string{event.AlertAccountTakeover, event.AlertCampaign, event.AlertBeneficiary,
+		event.AlertCredentialStuffing, event.AlertSharedInfrastructure}
+)
 
 type page struct {
 	Items any    `json:"items"`
@@ -388,12 +409,11 @@ type page struct {
 }
 
 func (s *Server) getDecisions(w http.ResponseWriter, r *http.Request) error {
-	q := store.DecisionQuery{Account: r.URL.Query().Get("account"), Action: r.URL.Query().Get("action")}
-	if q.Action != "" {
-		if _, ok := event.ParseAction(q.Action); !ok {
-			return &apiError{status: http.StatusBadRequest, code: CodeBadRequest, field: "action", message: "action: want allow | review | challenge | hold | block"}
-		}
+	action, err := queryEnum(r, "action", actions...)
+	if err != nil {
+		return err
 	}
+	q := store.DecisionQuery{Account: r.URL.Query().Get("account"), Action: action}
 	if err := readWindow(r, &q.Since, &q.Until, &q.Before, &q.Limit); err != nil {
 		return err
 	}
@@ -436,8 +456,12 @@ func (s *Server) getDecision(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getAlerts(w http.ResponseWriter, r *http.Request) error {
+	kind, err := queryEnum(r, "kind", alertKinds...)
+	if err != nil {
+		return err
+	}
 	qv := r.URL.Query()
-	q := store.AlertQuery{Kind: qv.Get("kind"), Account: qv.Get("account"), Symbol: qv.Get("symbol")}
+	q := store.AlertQuery{Kind: kind, Account: qv.Get("account"), Symbol: qv.Get("symbol")}
 	if err := readWindow(r, &q.Since, &q.Until, &q.Before, &q.Limit); err != nil {
 		return err
 	}

@@ -33,10 +33,12 @@ const (
 )
 
 type fixture struct {
-	url string
-	svc *ingest.Service
-	eng *detect.Engine
-	st  *sqlite.Store
+	url  string
+	api  *Server
+	opts Options // the options of api
+	svc  *ingest.Service
+	eng  *detect.Engine
+	st   *sqlite.Store
 }
 
 // newFixture runs the real API on loopback over a real ingest service and SQLite file.
@@ -60,12 +62,15 @@ func newFixture(t *testing.T) *fixture {
 	done := make(chan struct{})
 	go func() { svc.Run(ctx); close(done) }()
 	desk := casework.New(casework.Options{Layer: eng.Campaign(), Accounts: eng.Accounts(), Store: st, Locks: eng, Wall: time.Now})
-	api := New(Options{Ingester: svc, Store: st, Gatherer: reg, Registerer: reg, MaxBatch: 50, MaxBodyBytes: 64 << 10,
+	opts := Options{Ingester: svc, Store: st, Gatherer: reg, MaxBatch: 50, MaxBodyBytes: 64 << 10,
 		Campaigns: eng.Campaign(), Desk: desk, Audit: st,
-		Keys: []Key{{Name: "edge", Role: RoleIngest, Hash: sha256.Sum256([]byte(ingestKey))},
+		Keys: StaticKeys{{Name: "edge", Role: RoleIngest, Hash: sha256.Sum256([]byte(ingestKey))},
 			{Name: "analyst", Role: RoleRead, Hash: sha256.Sum256([]byte(readKey))},
 			{Name: "desk-sato", Role: RoleAnalyst, Hash: sha256.Sum256([]byte(analystKey))},
-			{Name: "chief-ito", Role: RoleSupervisor, Hash: sha256.Sum256([]byte(superKey))}}})
+			{Name: "chief-ito", Role: RoleSupervisor, Hash: sha256.Sum256([]byte(superKey))}}}
+	withReg := opts
+	withReg.Registerer = reg
+	api := New(withReg)
 	hs := httptest.NewServer(api.Handler())
 	t.Cleanup(func() {
 		hs.Close()
@@ -73,7 +78,18 @@ func newFixture(t *testing.T) *fixture {
 		<-done
 		st.Close()
 	})
-	return &fixture{url: hs.URL, svc: svc, eng: eng, st: st}
+	return &fixture{url: hs.URL, api: api, opts: opts, svc: svc, eng: eng, st: st}
+}
+
+// serve runs another API on loopback over the fixture's service and store, with the fixture's options
+// changed by change.
+func (f *fixture) serve(t *testing.T, change func(o *Options)) string {
+	t.Helper()
+	o := f.opts
+	change(&o)
+	hs := httptest.NewServer(New(o).Handler())
+	t.Cleanup(hs.Close)
+	return hs.URL
 }
 
 func (f *fixture) do(t *testing.T, method, path, key, body string) (int, map[string]any, string) {
