@@ -90,25 +90,68 @@ func hex4(b []byte, i int) (rune, bool) {
 
 // keys of the wire object and of a holding, each with its bit.
 var (
-	wireKeys    = jsonNames(reflect.TypeFor[wire]())
-	holdingKeys = jsonNames(reflect.TypeFor[Holding]())
-	holdingsBit = wireKeys["holdings"]
+	wireKeys    = newKeyTable(reflect.TypeFor[wire]())
+	holdingKeys = newKeyTable(reflect.TypeFor[Holding]())
+	holdingsBit = wireKeys.bit("holdings")
 )
 
-func jsonNames(t reflect.Type) map[string]uint64 {
-	m := map[string]uint64{}
+// keyTable finds a contract key by a perfect hash of its length and first, second and last bytes: a
+// lookup for each key of every event is a multiplication and one comparison.
+type keyTable struct {
+	mul   uint32
+	slots [256]keySlot
+	names []string
+}
+
+type keySlot struct {
+	name string
+	bit  uint64
+}
+
+func newKeyTable(t reflect.Type) *keyTable {
+	kt := &keyTable{}
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name == "" || name == "-" {
-			continue
+		if name != "" && name != "-" {
+			kt.names = append(kt.names, name)
 		}
-		if len(m) == 64 {
-			panic("event: more than 64 keys in " + t.Name())
-		}
-		m[name] = 1 << len(m)
 	}
-	return m
+	if len(kt.names) > 64 {
+		panic("event: more than 64 keys in " + t.Name())
+	}
+search:
+	for mul := uint32(0x9e3779b1); ; mul += 2 {
+		kt.mul = mul
+		clear(kt.slots[:])
+		for i, name := range kt.names {
+			s := &kt.slots[kt.slot([]byte(name))]
+			if s.name != "" {
+				continue search
+			}
+			s.name, s.bit = name, 1<<i
+		}
+		return kt
+	}
 }
+
+func (kt *keyTable) slot(k []byte) uint32 {
+	if len(k) < 2 {
+		return 0
+	}
+	h := uint32(len(k))<<24 | uint32(k[0])<<16 | uint32(k[1])<<8 | uint32(k[len(k)-1])
+	return (h * kt.mul) >> 24
+}
+
+// lookup returns the bit of key, or 0.
+func (kt *keyTable) lookup(key []byte) uint64 {
+	s := &kt.slots[kt.slot(key)]
+	if s.name == string(key) {
+		return s.bit
+	}
+	return 0
+}
+
+func (kt *keyTable) bit(name string) uint64 { return kt.lookup([]byte(name)) }
 
 // checkKeys refuses an object (the event, or one of its holdings) that has a key twice, or a key that
 // is one of the contract's only when case is ignored. raw has been decoded without error, so it is
@@ -123,9 +166,10 @@ func checkKeys(raw []byte) *FieldError {
 }
 
 // objectKeys checks the keys of the object at raw[i] and returns the index after it.
-func objectKeys(raw []byte, i int, known map[string]uint64, prefix string) (int, *FieldError) {
+func objectKeys(raw []byte, i int, known *keyTable, prefix string) (int, *FieldError) {
 	var seen uint64
-	var others [][]byte // keys outside the contract, unescaped
+	var othersBuf [8][]byte
+	others := othersBuf[:0] // keys outside the contract, unescaped
 	i++
 	for {
 		i = skipSpace(raw, i)
@@ -142,7 +186,7 @@ func objectKeys(raw []byte, i int, known map[string]uint64, prefix string) (int,
 		default:
 			return len(raw), nil
 		}
-		end, esc := stringEnd(raw, i)
+		end, esc := keyEnd(raw, i)
 		if end >= len(raw) {
 			return end, nil
 		}
@@ -154,7 +198,8 @@ func objectKeys(raw []byte, i int, known map[string]uint64, prefix string) (int,
 			}
 			key = []byte(s)
 		}
-		bit, ok := known[string(key)]
+		bit := known.lookup(key)
+		ok := bit != 0
 		switch {
 		case ok && seen&bit != 0:
 			return i, &FieldError{Field: prefix + string(key), Code: CodeDuplicateKey, Msg: "the key appears twice in the object"}
@@ -215,7 +260,7 @@ func holdingsKeys(raw []byte, i int) (int, *FieldError) {
 }
 
 // foldedKey returns the contract key that key equals when case is ignored, or "".
-func foldedKey(key []byte, known map[string]uint64) string {
+func foldedKey(key []byte, known *keyTable) string {
 	var buf [32]byte
 	if len(key) > len(buf) {
 		return ""
@@ -232,13 +277,13 @@ func foldedKey(key []byte, known map[string]uint64) string {
 		buf[i] = c
 	}
 	if ascii {
-		if _, ok := known[string(buf[:len(key)])]; ok {
+		if known.lookup(buf[:len(key)]) != 0 {
 			return string(buf[:len(key)])
 		}
 		return ""
 	}
 	// Unicode folding: "ſ" is "s" and "K" (Kelvin) is "k" to a case-insensitive match.
-	for name := range known {
+	for _, name := range known.names {
 		if strings.EqualFold(name, string(key)) {
 			return name
 		}
@@ -260,26 +305,48 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// stringEnd returns the index of the quote that closes the string opening at b[i], and whether the
-// string has escapes; len(b) when it is not closed.
-func stringEnd(b []byte, i int) (int, bool) {
+// keyEnd returns the index of the quote that closes the key opening at b[i], and whether the key has
+// escapes; len(b) when it is not closed. Keys are short: a loop beats a search.
+func keyEnd(b []byte, i int) (int, bool) {
 	esc := false
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '"':
+			return j, esc
+		case '\\':
+			esc = true
+			j++
+		}
+	}
+	return len(b), esc
+}
+
+// stringEnd returns the index of the quote that closes the string opening at b[i]; len(b) when it is
+// not closed.
+func stringEnd(b []byte, i int) int {
 	j := i + 1
+	// Most values are short: look at their first bytes before calling the search.
+	for n := min(len(b), j+24); j < n; j++ {
+		switch b[j] {
+		case '"':
+			return j
+		case '\\':
+			goto search
+		}
+	}
+search:
 	for {
 		k := bytes.IndexByte(b[j:], '"')
 		if k < 0 {
-			return len(b), esc
+			return len(b)
 		}
 		q := j + k
 		n := 0
 		for p := q - 1; p > i && b[p] == '\\'; p-- {
 			n++
 		}
-		if !esc && bytes.IndexByte(b[j:q], '\\') >= 0 {
-			esc = true
-		}
 		if n%2 == 0 {
-			return q, esc
+			return q
 		}
 		j = q + 1
 	}
@@ -292,14 +359,14 @@ func skipValue(b []byte, i int) int {
 	}
 	switch b[i] {
 	case '"':
-		end, _ := stringEnd(b, i)
+		end := stringEnd(b, i)
 		return end + 1
 	case '{', '[':
 		depth := 0
 		for i < len(b) {
 			switch b[i] {
 			case '"':
-				end, _ := stringEnd(b, i)
+				end := stringEnd(b, i)
 				i = end + 1
 				continue
 			case '{', '[':
@@ -343,7 +410,7 @@ func keyAt(raw []byte, off int) string {
 		if raw[i] != '"' {
 			return ""
 		}
-		end, _ := stringEnd(raw, i)
+		end, _ := keyEnd(raw, i)
 		if end >= off {
 			return "" // in the key itself
 		}
@@ -354,9 +421,6 @@ func keyAt(raw []byte, off int) string {
 		}
 		next := skipValue(raw, skipSpace(raw, i+1))
 		if off < next {
-			if _, ok := wireKeys[string(key)]; ok {
-				return string(key)
-			}
 			return quoteKey(key)
 		}
 		i = next
