@@ -32,6 +32,8 @@ type ReplayOptions struct {
 	// its batch is stored and written. Keep runs on the engine's goroutine, the critical path.
 	Observe func(ev *event.Event, out *detect.Outcome)
 	Keep    func(ev *event.Event) bool
+	// Limits bound the amounts and quantities of events (zero: the defaults).
+	Limits event.Limits
 }
 
 // Replay processes a time-ordered JSON Lines log (plain or gzip) and writes one decision per event that
@@ -49,7 +51,7 @@ func Replay(ctx context.Context, in io.Reader, o ReplayOptions) (Summary, error)
 
 	inputs := make(chan []decoded, 8)
 	readErr := make(chan error, 1)
-	go func() { readErr <- decodeLoop(ctx, rd, inputs) }()
+	go func() { readErr <- decodeLoop(ctx, rd, o.Limits, inputs) }()
 
 	outputs := make(chan *outBatch, 4)
 	// Written batches come back to be filled again, so that a long replay does not allocate them anew.
@@ -134,7 +136,7 @@ type decodedBatch struct {
 }
 
 // decodeLoop reads lines in batches and decodes them on every core; the batches come out in input order.
-func decodeLoop(ctx context.Context, rd *event.Reader, out chan<- []decoded) error {
+func decodeLoop(ctx context.Context, rd *event.Reader, lim event.Limits, out chan<- []decoded) error {
 	defer close(out)
 	workers := max(1, runtime.GOMAXPROCS(0))
 	jobs := make(chan *rawBatch, workers)
@@ -145,7 +147,7 @@ func decodeLoop(ctx context.Context, rd *event.Reader, out chan<- []decoded) err
 		go func() {
 			defer wg.Done()
 			for b := range jobs {
-				results <- decodedBatch{seq: b.seq, evs: decodeBatchLines(b)}
+				results <- decodedBatch{seq: b.seq, evs: decodeBatchLines(b, lim)}
 			}
 		}()
 	}
@@ -224,7 +226,7 @@ func readBatches(ctx context.Context, rd *event.Reader, jobs chan<- *rawBatch) e
 	}
 }
 
-func decodeBatchLines(b *rawBatch) []decoded {
+func decodeBatchLines(b *rawBatch, lim event.Limits) []decoded {
 	out := make([]decoded, len(b.lines))
 	for i, raw := range b.lines {
 		n := b.nums[i]
@@ -233,7 +235,7 @@ func decodeBatchLines(b *rawBatch) []decoded {
 			out[i].err = err
 			continue
 		}
-		ev, err := event.Decode(raw)
+		ev, err := lim.Decode(raw)
 		if err != nil {
 			fe, _ := err.(*event.FieldError)
 			out[i].err = &event.LineError{Line: n, ID: ev.ID, Err: fe}
