@@ -84,7 +84,7 @@ func runReplay(ctx context.Context, args []string, std IO) error {
 		return fmt.Errorf("shadow decisions: %w", err)
 	}
 	opts := ingest.ReplayOptions{Engine: p.engine, Store: st, Decisions: dw, Alerts: aw, Shadow: sw,
-		Timing: ingest.Timing{Lateness: cfg.Lateness, Future: cfg.FutureTolerance, Now: time.Now}}
+		Timing: ingest.Timing{Lateness: cfg.Lateness, Future: cfg.FutureTolerance, Now: time.Now}, Limits: cfg.Limits.Event()}
 	if p.shadow != nil {
 		opts.ShadowVersion = p.shadow.Version
 	}

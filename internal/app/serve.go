@@ -93,7 +93,7 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	metrics := ingest.NewMetrics(reg)
 	reg.MustRegister(ingest.NewRuleCollector(p.live, p.shadow))
 	so := ingest.ServiceOptions{Engine: p.engine, Store: st, Metrics: metrics, Log: log, CommitDelay: cfg.Server.CommitDelay,
-		Timing: ingest.Timing{Lateness: cfg.Lateness, Future: cfg.FutureTolerance, Now: time.Now}}
+		Timing: ingest.Timing{Lateness: cfg.Lateness, Future: cfg.FutureTolerance, Now: time.Now}, Limits: cfg.Limits.Event()}
 	if p.shadow != nil {
 		so.ShadowVersion = p.shadow.Version
 	}
@@ -125,7 +125,7 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	// Keys issued with brokerguard key add are looked up in the store: keys added or revoked while the
 	// server runs take effect within keyCacheFor.
 	ao := httpapi.Options{Ingester: svc, Store: st, Keys: newKeyRing(keys, st, time.Now), Gatherer: reg, Registerer: reg, Log: log,
-		DataNow: dataClock(svc),
+		DataNow:      dataClock(svc),
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, MaxBatch: cfg.Server.MaxBatch, Desk: desk, Audit: st}
 	if c := p.engine.Campaign(); c != nil {
 		ao.Campaigns = c

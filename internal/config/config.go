@@ -20,6 +20,7 @@ import (
 
 	"github.com/brokerguard/brokerguard/internal/campaign"
 	"github.com/brokerguard/brokerguard/internal/detect"
+	"github.com/brokerguard/brokerguard/internal/event"
 )
 
 // Config is the whole configuration.
@@ -45,6 +46,8 @@ type Config struct {
 	Thresholds *detect.Thresholds `yaml:"thresholds"`
 	// AlertScore is the lowest score of a challenged event that raises an account_takeover alert.
 	AlertScore int `yaml:"alert_score"`
+	// Limits bound the money and shares that an event may carry; beyond them it is refused.
+	Limits Limits `yaml:"limits"`
 
 	// Campaign configures the cross-account campaign layer.
 	Campaign Campaign `yaml:"campaign"`
@@ -67,6 +70,16 @@ type Campaign struct {
 	Enabled         bool `yaml:"enabled"`
 	campaign.Config `yaml:",inline"`
 }
+
+// Limits bound the numbers of an event: a price, amount, cash, cost or fee above MaxYen, or a quantity,
+// volume, lot or share count above MaxShares, is refused (out_of_range) in serve and replay alike.
+type Limits struct {
+	MaxYen    float64 `yaml:"max_yen"`
+	MaxShares float64 `yaml:"max_shares"`
+}
+
+// Event returns the limits as the event decoder takes them.
+func (l Limits) Event() event.Limits { return event.Limits{MaxYen: l.MaxYen, MaxShares: l.MaxShares} }
 
 // Server configures the HTTP API.
 type Server struct {
@@ -119,6 +132,7 @@ func Default() Config {
 		Lateness:        5 * time.Minute,
 		FutureTolerance: 5 * time.Minute,
 		AlertScore:      850,
+		Limits:          Limits{MaxYen: event.DefaultMaxYen, MaxShares: event.DefaultMaxShares},
 		Campaign:        Campaign{Enabled: true},
 		Server: Server{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20, MaxBatch: 1000,
 			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, ShutdownTimeout: 15 * time.Second,
@@ -224,6 +238,11 @@ func (c *Config) Validate() error {
 	}
 	if c.AlertScore < 0 || c.AlertScore > 1000 {
 		bad("alert_score: %d, want 0..1000", c.AlertScore)
+	}
+	if c.Limits.MaxYen == 0 || c.Limits.MaxShares == 0 {
+		bad("limits: max_yen and max_shares must not be 0 (omit them for %g yen and %g shares)", float64(event.DefaultMaxYen), float64(event.DefaultMaxShares))
+	} else if err := c.Limits.Event().Validate(); err != nil {
+		bad("limits.%v", err)
 	}
 	if c.Thresholds != nil {
 		if err := c.Thresholds.Validate(); err != nil {

@@ -39,6 +39,9 @@ func TestFullFileValues(t *testing.T) {
 	if c.Lateness != 2*time.Minute || c.Server.MaxBatch != 10 || c.Server.MaxBodyBytes != 4<<20 || c.AlertScore != 800 {
 		t.Errorf("got %+v", c)
 	}
+	if c.Limits.MaxYen != 1e12 || c.Limits.MaxShares != 1e12 {
+		t.Errorf("got limits %+v, want max_yen 1e12 from the file and the default max_shares 1e12", c.Limits)
+	}
 	if got := c.RedactedDB(); strings.Contains(got, "secret") {
 		t.Errorf("RedactedDB %q shows the password", got)
 	}
@@ -49,7 +52,7 @@ func TestBadFiles(t *testing.T) {
 		"unknown-key.bad.yml": {"field listen not found"},
 		"bad-values.bad.yml": {"db:", "lateness:", "alert_score:", "thresholds.order[1]", "server.max_batch",
 			`api_keys[0].role: "god"`, "api_keys[0].sha256", `api_keys[1].name: "a" used twice`,
-			"api_keys[1]: give exactly one of", `log.level: "loud"`},
+			"api_keys[1]: give exactly one of", `log.level: "loud"`, "limits.max_yen: 1e+300"},
 	}
 	for file, wants := range tests {
 		t.Run(file, func(t *testing.T) {
@@ -124,5 +127,38 @@ func TestKeyFileReadableByOthersIsRefused(t *testing.T) {
 		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "api_keys[0].key_file") || !strings.Contains(err.Error(), "chmod 600 "+path)) {
 			t.Errorf("mode %04o: got %v, want an error naming the setting and the fix", tc.mode, err)
 		}
+	}
+}
+
+func TestLimits(t *testing.T) {
+	tests := []struct {
+		name, yaml, err string
+	}{
+		{"defaults", "", ""},
+		{"both", "limits: {max_yen: 5e14, max_shares: 1000000}", ""},
+		{"yen above the ceiling", "limits: {max_yen: 1e16}", "limits.max_yen: 1e+16, want 1 to 1e+15"},
+		{"shares below one", "limits: {max_shares: 0.5}", "limits.max_shares: 0.5, want 1 to 1e+15"},
+		{"zero", "limits: {max_yen: 0}", "limits: max_yen and max_shares must not be 0"},
+		{"infinite", "limits: {max_yen: .inf}", "limits.max_yen: +Inf"},
+		{"not a number", "limits: {max_shares: .nan}", "limits.max_shares: NaN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yml")
+			os.WriteFile(path, []byte(tt.yaml), 0o600)
+			c, err := Load(path, nil)
+			if err == nil {
+				err = c.Validate()
+			}
+			switch {
+			case tt.err == "" && err != nil:
+				t.Errorf("got %v, want valid", err)
+			case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+				t.Errorf("got %v, want an error with %q", err, tt.err)
+			}
+			if err == nil && c.Limits.Event().Validate() != nil {
+				t.Errorf("valid config gives invalid event limits %+v", c.Limits)
+			}
+		})
 	}
 }

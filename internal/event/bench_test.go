@@ -17,3 +17,14 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRawChecks measures the checks of the raw bytes (UTF-8, escapes, keys) that Decode adds to
+// the JSON decoder's work, on the same mix.
+func BenchmarkRawChecks(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		raw := benchLines[i%len(benchLines)]
+		if checkUTF8(raw) != nil || checkKeys(raw) != nil {
+			b.Fatal("refused")
+		}
+	}
+}

@@ -24,12 +24,17 @@ const (
 	CodeLineTooLong    = "line_too_long"
 	CodeTooLate        = "too_late"
 	CodeInFuture       = "in_future"
+	CodeOutOfRange     = "out_of_range"  // a number above its bound (Limits) or not finite
+	CodeInvalidUTF8    = "invalid_utf8"  // bytes that are not UTF-8, or an escape that is no character
+	CodeDuplicateKey   = "duplicate_key" // a key twice in one object
+	CodeKeyCase        = "key_case"      // a key that is the contract's only when case is ignored
 )
 
 // Codes lists every error code, for metrics and summaries that report zero counts too.
 func Codes() []string {
 	return []string{CodeMalformedJSON, CodeWrongType, CodeMissingField, CodeBadValue, CodeUnknownType,
-		CodeOversizedField, CodeBadTime, CodeLineTooLong, CodeTooLate, CodeInFuture}
+		CodeOversizedField, CodeBadTime, CodeLineTooLong, CodeTooLate, CodeInFuture, CodeOutOfRange, CodeInvalidUTF8,
+		CodeDuplicateKey, CodeKeyCase}
 }
 
 // Size limits of the decoder.
@@ -39,7 +44,6 @@ const (
 	MaxUserAgentLen = 1024
 	MaxNoteLen      = 4096
 	MaxHoldings     = 10000
-	maxQuantity     = 1e13
 )
 
 // FieldError says what is wrong with one event and which field it is.
@@ -109,13 +113,19 @@ func (o *optFloat) UnmarshalJSON(b []byte) error {
 	}
 	v, err := strconv.ParseFloat(string(b), 64)
 	if err != nil {
+		if math.IsInf(v, 0) {
+			return errOutOfRange
+		}
 		return errWrongType
 	}
 	o.v, o.set = v, true
 	return nil
 }
 
-var errWrongType = errors.New("wrong type")
+var (
+	errWrongType  = errors.New("wrong type")
+	errOutOfRange = errors.New("out of range")
+)
 
 // wire is the JSON layout of every event type together; encoding/json fills it and ignores unknown fields.
 type wire struct {
@@ -169,14 +179,41 @@ type wire struct {
 	Note string `json:"note"`
 }
 
-// Decode parses and validates one JSON object of the contract. raw is kept (not copied) as Event.Raw.
-// The error, when not nil, is a *FieldError.
-func Decode(raw []byte) (Event, error) {
+// Decode parses and validates one JSON object of the contract, with the default Limits. raw is kept
+// (not copied) as Event.Raw. The error, when not nil, is a *FieldError.
+func Decode(raw []byte) (Event, error) { return decode(raw, &defaultBounds) }
+
+// Decode is the package's Decode with the limits l.
+func (l Limits) Decode(raw []byte) (Event, error) {
+	if l.MaxYen == 0 && l.MaxShares == 0 {
+		return decode(raw, &defaultBounds)
+	}
+	b := l.bounds()
+	return decode(raw, &b)
+}
+
+// DecodeStored decodes an event read back from a store: one that this or an earlier version accepted.
+// It validates as Decode does, but takes any finite number, any time that a store can hold, and the
+// raw forms that earlier versions took (bytes that are not UTF-8, repeated keys), so that a stricter
+// release or tighter Limits never leave a store that cannot be rebuilt.
+func DecodeStored(raw []byte) (Event, error) { return decode(raw, &storedBounds) }
+
+func decode(raw []byte, b *bounds) (Event, error) {
+	if !b.stored {
+		if fe := checkUTF8(raw); fe != nil {
+			return Event{}, fe
+		}
+	}
 	var w wire
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return Event{}, jsonError(err, raw)
 	}
-	ev, ferr := w.validate()
+	if !b.stored {
+		if fe := checkKeys(raw); fe != nil {
+			return Event{ID: w.ID}, fe
+		}
+	}
+	ev, ferr := w.validate(b)
 	if ferr != nil {
 		return Event{ID: w.ID}, ferr
 	}
@@ -191,7 +228,12 @@ func jsonError(err error, raw []byte) error {
 		if field == "" {
 			return &FieldError{Code: CodeMalformedJSON, Msg: "want a JSON object, got " + te.Value}
 		}
-		return &FieldError{Field: field, Code: CodeWrongType, Msg: "want " + kindName(te.Type.Kind().String()) + ", got " + te.Value}
+		kind := kindName(te.Type.Kind().String())
+		if kind == "number" && strings.HasPrefix(te.Value, "number") {
+			// A number the float64 cannot hold (1e400).
+			return &FieldError{Field: field, Code: CodeOutOfRange, Msg: te.Value + " is not a finite float64"}
+		}
+		return &FieldError{Field: field, Code: CodeWrongType, Msg: "want " + kind + ", got " + te.Value}
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
@@ -199,6 +241,9 @@ func jsonError(err error, raw []byte) error {
 	}
 	if errors.Is(err, errWrongType) {
 		return &FieldError{Field: numberFieldNear(raw), Code: CodeWrongType, Msg: "want number"}
+	}
+	if errors.Is(err, errOutOfRange) {
+		return &FieldError{Field: numberFieldNear(raw), Code: CodeOutOfRange, Msg: "not a finite number"}
 	}
 	var fe *FieldError
 	if errors.As(err, &fe) {
@@ -293,39 +338,6 @@ func oneOf(field, v string, required bool, allowed ...string) *FieldError {
 	return badValue(field, v, strings.Join(allowed, " | "))
 }
 
-func finiteNonNeg(field string, v float64) *FieldError {
-	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-		return badValue(field, strconv.FormatFloat(v, 'g', -1, 64), "a number ≥ 0")
-	}
-	return nil
-}
-
-func wholeQuantity(field string, o optFloat, required bool) (int64, *FieldError) {
-	if !o.set {
-		if required {
-			return 0, missing(field)
-		}
-		return 0, nil
-	}
-	if o.v != math.Trunc(o.v) || o.v < 0 || o.v > maxQuantity {
-		return 0, &FieldError{Field: field, Code: CodeWrongType, Msg: "want a whole number of shares ≥ 0, got " + strconv.FormatFloat(o.v, 'g', -1, 64)}
-	}
-	return int64(o.v), nil
-}
-
-func positivePrice(field string, o optFloat, required bool) *FieldError {
-	if !o.set {
-		if required {
-			return missing(field)
-		}
-		return nil
-	}
-	if math.IsNaN(o.v) || math.IsInf(o.v, 0) || o.v <= 0 {
-		return badValue(field, strconv.FormatFloat(o.v, 'g', -1, 64), "a price > 0")
-	}
-	return nil
-}
-
 func ipField(field, v string, required bool) *FieldError {
 	if v == "" {
 		if required {
@@ -374,7 +386,7 @@ var (
 	reportChans   = []string{"phone", "web", "branch"}
 )
 
-func (w *wire) validate() (Event, *FieldError) {
+func (w *wire) validate(b *bounds) (Event, *FieldError) {
 	if err := firstErr(text("id", w.ID, MaxIDLen, true), text("type", w.Type, MaxTextLen, true)); err != nil {
 		return Event{}, err
 	}
@@ -388,6 +400,9 @@ func (w *wire) validate() (Event, *FieldError) {
 	t, err := ParseTime(w.Time)
 	if err != nil {
 		return Event{}, err.(*FieldError)
+	}
+	if err := b.checkTime(t, "time"); err != nil {
+		return Event{}, err
 	}
 	if err := text("account", w.Account, MaxIDLen, typ != TypeInstrument && typ != TypeQuote); err != nil {
 		return Event{}, err
@@ -412,23 +427,20 @@ func (w *wire) validate() (Event, *FieldError) {
 	switch typ {
 	case TypeInstrument:
 		if err := firstErr(text("symbol", w.Symbol, MaxTextLen, true), oneOf("market", w.Market, false, markets...),
-			finiteNonNeg("shares_outstanding", w.SharesOutstanding), finiteNonNeg("prev_close", w.PrevClose),
-			finiteNonNeg("avg_daily_volume", w.AvgDailyVolume)); err != nil {
+			b.wholeShares("lot", w.Lot), b.sharesField("shares_outstanding", w.SharesOutstanding),
+			b.yenField("prev_close", w.PrevClose), b.sharesField("avg_daily_volume", w.AvgDailyVolume)); err != nil {
 			return Event{}, err
-		}
-		if w.Lot < 0 {
-			return Event{}, badValue("lot", strconv.FormatInt(w.Lot, 10), "a whole number ≥ 0")
 		}
 		ev.Name, ev.Market, ev.Lot = w.Name, w.Market, w.Lot
 		ev.SharesOutstanding, ev.PrevClose, ev.AvgDailyVolume = w.SharesOutstanding, w.PrevClose, w.AvgDailyVolume
 	case TypeQuote:
-		vol, err := wholeQuantity("volume", w.Volume, true)
-		if err := firstErr(text("symbol", w.Symbol, MaxTextLen, true), positivePrice("price", w.Price, true), err); err != nil {
+		vol, err := b.wholeQuantity("volume", w.Volume, true)
+		if err := firstErr(text("symbol", w.Symbol, MaxTextLen, true), b.positivePrice("price", w.Price, true), err); err != nil {
 			return Event{}, err
 		}
 		ev.Price, ev.HasPrice, ev.Volume = w.Price.v, true, vol
 	case TypeSnapshot:
-		if err := firstErr(finiteNonNeg("cash", w.Cash), oneOf("mfa", w.MFA, false, mfas...)); err != nil {
+		if err := firstErr(b.yenField("cash", w.Cash), oneOf("mfa", w.MFA, false, mfas...)); err != nil {
 			return Event{}, err
 		}
 		if w.Opened != "" {
@@ -447,10 +459,7 @@ func (w *wire) validate() (Event, *FieldError) {
 			if len(h.Symbol) > MaxTextLen {
 				return Event{}, tooLong(f+"symbol", len(h.Symbol), MaxTextLen)
 			}
-			if h.Quantity < 0 {
-				return Event{}, badValue(f+"quantity", strconv.FormatInt(h.Quantity, 10), "a whole number ≥ 0")
-			}
-			if err := finiteNonNeg(f+"cost", h.Cost); err != nil {
+			if err := firstErr(b.wholeShares(f+"quantity", h.Quantity), b.yenField(f+"cost", h.Cost)); err != nil {
 				return Event{}, err
 			}
 		}
@@ -476,9 +485,9 @@ func (w *wire) validate() (Event, *FieldError) {
 		}
 		ev.Field, ev.Value = w.Field, w.Value
 	case TypeOrder:
-		qty, qerr := wholeQuantity("quantity", w.Quantity, true)
+		qty, qerr := b.wholeQuantity("quantity", w.Quantity, true)
 		if err := firstErr(text("order_id", w.OrderID, MaxIDLen, true), text("symbol", w.Symbol, MaxTextLen, true),
-			oneOf("side", w.Side, true, sides...), qerr, positivePrice("price", w.Price, false),
+			oneOf("side", w.Side, true, sides...), qerr, b.positivePrice("price", w.Price, false),
 			oneOf("account_type", w.AccountType, false, accountTypes...), oneOf("channel", w.Channel, false, orderChannels...),
 			ipField("ip", w.IP, w.Channel != "phone")); err != nil {
 			return Event{}, err
@@ -497,10 +506,10 @@ func (w *wire) validate() (Event, *FieldError) {
 		}
 		ev.OrderID = w.OrderID
 	case TypeExecution:
-		qty, qerr := wholeQuantity("quantity", w.Quantity, true)
+		qty, qerr := b.wholeQuantity("quantity", w.Quantity, true)
 		if err := firstErr(text("order_id", w.OrderID, MaxIDLen, true), text("exec_id", w.ExecID, MaxIDLen, false),
 			text("symbol", w.Symbol, MaxTextLen, true), oneOf("side", w.Side, true, sides...), qerr,
-			positivePrice("price", w.Price, true), finiteNonNeg("fee", w.Fee)); err != nil {
+			b.positivePrice("price", w.Price, true), b.yenField("fee", w.Fee)); err != nil {
 			return Event{}, err
 		}
 		ev.OrderID, ev.ExecID, ev.Side, ev.Quantity, ev.Price, ev.HasPrice, ev.Fee = w.OrderID, w.ExecID, w.Side, qty, w.Price.v, true, w.Fee
@@ -508,7 +517,7 @@ func (w *wire) validate() (Event, *FieldError) {
 		if !w.Amount.set {
 			return Event{}, missing("amount")
 		}
-		if err := firstErr(finiteNonNeg("amount", w.Amount.v), ipField("ip", w.IP, true),
+		if err := firstErr(b.yenField("amount", w.Amount.v), ipField("ip", w.IP, true),
 			text("destination", w.Destination, MaxTextLen, false)); err != nil {
 			return Event{}, err
 		}

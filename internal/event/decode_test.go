@@ -5,9 +5,11 @@ import (
 	"compress/gzip"
 	"errors"
 	"io"
+	"math"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestDecodeValid(t *testing.T) {
@@ -203,11 +205,19 @@ func TestAppendDecisionIsValidJSON(t *testing.T) {
 	}
 }
 
+// FuzzDecode: Decode never panics; an error is a coded *FieldError; an accepted event is complete and
+// stable, its time has Unix nanoseconds and a store can hold it, its numbers are finite and within the
+// default Limits, its raw bytes are UTF-8 with no repeated or case-variant contract key, and what the
+// contract's own keys say is what the event holds.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"id":"e1","type":"login","time":"2025-03-17T09:00:01.250+09:00","account":"A1","result":"success","method":"password_otp","session":"s1","ip":"153.156.10.20"}`))
 	f.Add([]byte(`{"id":"o","type":"order","time":"2025-03-17T09:00:01Z","account":"A","order_id":"x","symbol":"1","side":"buy","quantity":1,"price":10.5,"ip":"::1"}`))
-	f.Add([]byte(`{"id":"s","type":"snapshot","time":"2025-03-17T09:00:01Z","account":"A","holdings":[{"symbol":"1","quantity":5,"cost":1}]}`))
+	f.Add([]byte(`{"id":"s","type":"snapshot","time":"2025-03-17T09:00:01Z","account":"A","cash":5,"holdings":[{"symbol":"1","quantity":5,"cost":1}]}`))
 	f.Add([]byte(`{"id":"q","type":"quote","time":"2025-03-17T09:00:01Z","symbol":"1","price":1e308,"volume":1e13}`))
+	f.Add([]byte(`{"id":"w","type":"withdrawal","time":"1600-01-01T00:00:00Z","account":"A","ip":"1.1.1.1","amount":1e300}`))
+	f.Add([]byte(`{"id":"i","type":"instrument","time":"2262-04-11T23:47:16.854775807Z","symbol":"1","lot":100,"prev_close":1,"shares_outstanding":1,"avg_daily_volume":1}`))
+	f.Add([]byte(`{"id":"e","type":"logout","time":"2025-03-17T09:00:01Z","account":"A","ACCOUNT":"B","\u0061ccount":"C"}`))
+	f.Add([]byte("{\"id\":\"e\",\"type\":\"logout\",\"time\":\"2025-03-17T09:00:01Z\",\"account\":\"A\xff\\udc00\"}"))
 	f.Add([]byte(`{`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ev, err := Decode(b)
@@ -215,6 +225,9 @@ func FuzzDecode(f *testing.F) {
 			var fe *FieldError
 			if !errors.As(err, &fe) || fe.Code == "" {
 				t.Fatalf("error %v is not a coded *FieldError", err)
+			}
+			if !utf8.ValidString(fe.Field) {
+				t.Fatalf("field %q of %v is not UTF-8", fe.Field, err)
 			}
 			return
 		}
@@ -226,8 +239,41 @@ func FuzzDecode(f *testing.F) {
 		if err != nil || again.ID != ev.ID || !again.Time.Equal(ev.Time) || again.Time.Location().String() != ev.Time.Location().String() {
 			t.Fatalf("decode not stable: %v", err)
 		}
-		if ev.Time.Year() < 0 || ev.Time.After(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		if ev.Time.Before(MinTime) || !ev.Time.Before(MaxTime) || !time.Unix(0, ev.Time.UnixNano()).Equal(ev.Time) {
 			t.Fatalf("time out of range accepted: %v", ev.Time)
+		}
+		if _, err := DecodeStored(b); err != nil {
+			t.Fatalf("accepted, but not as a stored event: %v", err)
+		}
+		for name, v := range map[string]float64{"price": ev.Price, "prev_close": ev.PrevClose, "cash": ev.Cash, "fee": ev.Fee, "amount": ev.Amount} {
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > DefaultMaxYen {
+				t.Fatalf("%s %v accepted", name, v)
+			}
+		}
+		for name, v := range map[string]float64{"quantity": float64(ev.Quantity), "volume": float64(ev.Volume), "lot": float64(ev.Lot),
+			"shares_outstanding": ev.SharesOutstanding, "avg_daily_volume": ev.AvgDailyVolume} {
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > DefaultMaxShares {
+				t.Fatalf("%s %v accepted", name, v)
+			}
+		}
+		for _, h := range ev.Holdings {
+			if h.Quantity < 0 || float64(h.Quantity) > DefaultMaxShares || math.IsNaN(h.Cost) || h.Cost < 0 || h.Cost > DefaultMaxYen {
+				t.Fatalf("holding %+v accepted", h)
+			}
+		}
+		if !utf8.Valid(b) {
+			t.Fatalf("accepted bytes that are not UTF-8: %q", b)
+		}
+		// The standard library's reading of the same bytes (exact keys, last wins) agrees with the event
+		// on every contract string that it holds once.
+		var m map[string]any
+		if err := jsonUnmarshal(b, &m); err == nil {
+			for key, got := range map[string]string{"id": ev.ID, "account": ev.Account, "symbol": ev.Symbol, "session": ev.Session,
+				"ip": ev.IP, "device": ev.Device, "order_id": ev.OrderID, "user_agent": ev.UserAgent} {
+				if v, ok := m[key].(string); ok && v != got {
+					t.Fatalf("key %q holds %q, the event %q", key, v, got)
+				}
+			}
 		}
 	})
 }

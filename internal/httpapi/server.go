@@ -505,7 +505,7 @@ func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) getReady(w http.ResponseWriter, r *http.Request) error {
 	if !s.o.Ingester.Ready() {
-		return errorf(http.StatusServiceUnavailable, CodeUnavailable, "rebuilding state from the store")
+		return errorf(http.StatusServiceUnavailable, CodeUnavailable, "not taking events: rebuilding state from the store, the store is not committing, or shutting down")
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()

@@ -37,6 +37,8 @@ type ReplayOptions struct {
 	// latest event) are looked up, a decoded batch at a time, on the decoding goroutines.
 	Held      func(ctx context.Context, ids []string) ([]bool, error)
 	HeldUntil time.Time
+	// Limits bound the amounts and quantities of events (zero: the defaults).
+	Limits event.Limits
 }
 
 // Replay processes a time-ordered JSON Lines log (plain or gzip) and writes one decision per event that
@@ -54,7 +56,7 @@ func Replay(ctx context.Context, in io.Reader, o ReplayOptions) (Summary, error)
 
 	inputs := make(chan []decoded, 8)
 	readErr := make(chan error, 1)
-	go func() { readErr <- decodeLoop(ctx, rd, inputs, o.held()) }()
+	go func() { readErr <- decodeLoop(ctx, rd, o.Limits, inputs, o.held()) }()
 
 	outputs := make(chan *outBatch, 4)
 	// Written batches come back to be filled again, so that a long replay does not allocate them anew.
@@ -169,7 +171,7 @@ type decodedBatch struct {
 
 // decodeLoop reads lines in batches and decodes them on every core (marking the events held, when
 // held is set); the batches come out in input order.
-func decodeLoop(ctx context.Context, rd *event.Reader, out chan<- []decoded, held func(context.Context, []decoded) error) error {
+func decodeLoop(ctx context.Context, rd *event.Reader, lim event.Limits, out chan<- []decoded, held func(context.Context, []decoded) error) error {
 	defer close(out)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -182,7 +184,7 @@ func decodeLoop(ctx context.Context, rd *event.Reader, out chan<- []decoded, hel
 		go func() {
 			defer wg.Done()
 			for b := range jobs {
-				r := decodedBatch{seq: b.seq, evs: decodeBatchLines(b)}
+				r := decodedBatch{seq: b.seq, evs: decodeBatchLines(b, lim)}
 				if held != nil {
 					r.err = held(ctx, r.evs)
 				}
@@ -272,7 +274,7 @@ func readBatches(ctx context.Context, rd *event.Reader, jobs chan<- *rawBatch) e
 	}
 }
 
-func decodeBatchLines(b *rawBatch) []decoded {
+func decodeBatchLines(b *rawBatch, lim event.Limits) []decoded {
 	out := make([]decoded, len(b.lines))
 	for i, raw := range b.lines {
 		n := b.nums[i]
@@ -281,7 +283,7 @@ func decodeBatchLines(b *rawBatch) []decoded {
 			out[i].err = err
 			continue
 		}
-		ev, err := event.Decode(raw)
+		ev, err := lim.Decode(raw)
 		if err != nil {
 			fe, _ := err.(*event.FieldError)
 			out[i].err = &event.LineError{Line: n, ID: ev.ID, Err: fe}

@@ -47,16 +47,25 @@ type ServiceOptions struct {
 	// CommitDelay is how long the committer waits for more requests to join a transaction once one is
 	// waiting (0: commit at once). A short delay trades a little latency for far fewer writes under load.
 	CommitDelay time.Duration
+	// Limits bound the amounts and quantities of events (zero: the defaults).
+	Limits event.Limits
 }
 
 // Service ingests events one request at a time, concurrently across requests, and acknowledges them
 // only after they are stored: concurrent requests are committed together in one transaction.
 type Service struct {
-	o      ServiceOptions
-	seen   *seenIDs
-	latest atomic.Int64 // unix nanoseconds of the latest accepted event
+	o    ServiceOptions
+	seen *seenIDs
+	// latest is the unix nanoseconds of the latest stored event: the lateness watermark. It moves only
+	// once a request's events are committed, so that an event that is refused, or whose request fails
+	// to be stored, never makes later events too late.
+	latest atomic.Int64
 	ready  atomic.Bool
-	reqs   chan *commit
+	// halted is set once Run stops committing. failed counts failed commits; recovered is the count
+	// that the last successful commit or store probe saw: the store is failing while they differ.
+	halted            atomic.Bool
+	failed, recovered atomic.Uint64
+	reqs              chan *commit
 	// place is held (shared) from an event's lateness check until the engine has placed it, and taken
 	// alone to read the latest time from which account histories are forgotten: no event that passed
 	// the check then finds its account's history gone.
@@ -93,15 +102,31 @@ func (s *Service) DataTime() time.Time {
 	return time.Time{}
 }
 
-// Ready reports whether the state has been rebuilt and events are taken.
-func (s *Service) Ready() bool { return s.ready.Load() }
+// Ready reports whether events are taken: the state has been rebuilt, the committer has not stopped,
+// and the store is committing (after a failed commit, not until the store answers again; see
+// probeStore).
+func (s *Service) Ready() bool {
+	return s.ready.Load() && !s.halted.Load() && !s.failing()
+}
+
+func (s *Service) failing() bool { return s.failed.Load() != s.recovered.Load() }
+
+// recover marks the failed commits up to n as behind us.
+func (s *Service) recover(n uint64) {
+	for {
+		cur := s.recovered.Load()
+		if n <= cur || s.recovered.CompareAndSwap(cur, n) {
+			return
+		}
+	}
+}
 
 // Rebuild restores the engine's state by processing every stored event again, in stored order. Stored
 // decisions are not written again.
 func (s *Service) Rebuild(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.o.Store.ScanEvents(ctx, 0, func(seq int64, rec store.EventRecord) error {
-		ev, err := event.Decode(rec.Raw)
+		ev, err := event.DecodeStored(rec.Raw)
 		if err != nil {
 			return fmt.Errorf("stored event %q (seq %d) no longer decodes: %w", rec.ID, seq, err)
 		}
@@ -154,10 +179,13 @@ func (s *Service) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
 	var b store.Batch
 	var accepted []string
 	var dups []int
+	// newest is the latest time of the request's accepted events: its later events are checked against
+	// it as against the stored ones, and the watermark moves to it once the request is committed.
+	var newest int64
 	for i, raw := range raws {
 		r := &results[i]
 		r.Index = i
-		ev, err := event.Decode(raw)
+		ev, err := s.o.Limits.Decode(raw)
 		r.ID = ev.ID
 		if err != nil {
 			s.reject(r, err.(*event.FieldError))
@@ -167,7 +195,7 @@ func (s *Service) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
 			s.reject(r, fe)
 			continue
 		}
-		out, took, fe, dup := s.admit(&ev)
+		out, took, fe, dup := s.admit(&ev, newest)
 		if fe != nil {
 			s.reject(r, fe)
 			continue
@@ -181,6 +209,7 @@ func (s *Service) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
 			continue
 		}
 		accepted = append(accepted, ev.ID)
+		newest = max(newest, ev.Time.UnixNano())
 		if m != nil {
 			m.latency.Observe(took.Seconds())
 			m.events[ev.Type].Inc()
@@ -229,6 +258,7 @@ func (s *Service) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
 		s.forget(accepted)
 		return nil, err
 	}
+	s.advance(time.Unix(0, newest))
 	return results, nil
 }
 
@@ -243,19 +273,20 @@ func (s *Service) forgetHistory() {
 	}
 }
 
-// admit checks that ev is not too late and not a repeat, and has the engine process it. It holds the
-// place lock shared from the check until the engine has placed the event (see Service.place).
-// It returns how long the engine took.
-func (s *Service) admit(ev *event.Event) (out detect.Outcome, took time.Duration, fe *event.FieldError, dup bool) {
+// admit checks that ev is not too late (against the stored events and newest, the latest of its
+// request's events so far) and not a repeat, and has the engine process it. It holds the place lock
+// shared from the check until the engine has placed the event (see Service.place): the watermark that
+// forgetHistory reads is never ahead of what the check used, since it moves only after a commit, and
+// forwards. It returns how long the engine took.
+func (s *Service) admit(ev *event.Event, newest int64) (out detect.Outcome, took time.Duration, fe *event.FieldError, dup bool) {
 	s.place.RLock()
 	defer s.place.RUnlock()
-	if latest := s.latest.Load(); latest != 0 && s.o.Timing.Lateness >= 0 && ev.Time.UnixNano() < latest-int64(s.o.Timing.Lateness) {
+	if latest := max(s.latest.Load(), newest); latest != 0 && s.o.Timing.Lateness >= 0 && ev.Time.UnixNano() < latest-int64(s.o.Timing.Lateness) {
 		return out, 0, tooLate(ev, time.Unix(0, latest).In(ev.Time.Location()), s.o.Timing.Lateness), false
 	}
 	if !s.seen.add(ev.ID) {
 		return out, 0, nil, true
 	}
-	s.advance(ev.Time)
 	start := time.Now()
 	out = s.o.Engine.Process(ev)
 	took = time.Since(start)
@@ -279,27 +310,34 @@ func (s *Service) reject(r *Result, fe *event.FieldError) {
 	}
 }
 
-// historyEvery is how often Run lets the engine forget the account histories kept for late events;
-// Rebuild does it every rebuildForgetEvery events.
+// Run lets the engine forget the account histories kept for late events every historyTicks ticks;
+// Rebuild does it every rebuildForgetEvery events. After a failed commit, the store is probed every
+// tick (see probeStore).
 const (
-	historyEvery       = 10 * time.Second
+	tick               = time.Second
+	historyTicks       = 10
 	rebuildForgetEvery = 1 << 16
+	maxProbeBackoff    = 32 // ticks
 )
 
 // Run commits requests until ctx is done, then refuses new requests and commits those already in.
 func (s *Service) Run(ctx context.Context) error {
 	// Forgetting histories walks every account: not on the committer's goroutine, which every
-	// acknowledgement waits for.
-	forgetDone := make(chan struct{})
-	defer func() { <-forgetDone }()
+	// acknowledgement waits for; nor is probing the store.
+	bgDone := make(chan struct{})
+	defer func() { <-bgDone }()
 	go func() {
-		defer close(forgetDone)
-		tick := time.NewTicker(historyEvery)
-		defer tick.Stop()
-		for {
+		defer close(bgDone)
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		var p probe
+		for n := 1; ; n++ {
 			select {
-			case <-tick.C:
-				s.forgetHistory()
+			case <-t.C:
+				if n%historyTicks == 0 {
+					s.forgetHistory()
+				}
+				s.probeStore(ctx, &p)
 			case <-ctx.Done():
 				return
 			}
@@ -310,6 +348,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case c := <-s.reqs:
 			s.commitGroup(c)
 		case <-ctx.Done():
+			s.halted.Store(true)
 			s.mu.Lock()
 			s.stopped = true
 			s.mu.Unlock()
@@ -371,8 +410,51 @@ gather:
 	err := s.o.Store.Append(context.Background(), b)
 	if err != nil {
 		s.o.Log.Error("store append failed", "events", len(b.Events), "err", err)
+		s.failed.Add(1)
+	} else {
+		s.recover(s.failed.Load()) // only this goroutine adds to failed
 	}
 	for _, c := range group {
 		c.done <- err
 	}
+}
+
+// probe is probeStore's state, on Run's background goroutine.
+type probe struct {
+	failed  uint64 // the failed commits at the last tick
+	wait    int    // ticks before the store is asked again
+	backoff int    // ticks of the last wait; 0 after a successful commit
+}
+
+// probeStore runs every tick. A failed commit makes the service not ready, so that a load balancer
+// sends the events elsewhere; but then no request would come to show that the store has recovered. So
+// once the store answers a ping again, after a wait that doubles (1 to 32 s) with each failure not
+// followed by a successful commit, the service is ready again and the next request tries the store.
+func (s *Service) probeStore(ctx context.Context, p *probe) {
+	failed := s.failed.Load()
+	if !s.failing() {
+		if failed == p.failed {
+			p.backoff = 0 // commits succeed
+		}
+		p.failed, p.wait = failed, 0
+		return
+	}
+	if p.wait == 0 || failed != p.failed { // a new failure
+		p.backoff = min(max(1, 2*p.backoff), maxProbeBackoff)
+		p.wait = p.backoff
+		p.failed = failed
+	}
+	if p.wait--; p.wait > 0 {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, tick)
+	err := s.o.Store.Ping(pctx)
+	cancel()
+	if err != nil {
+		p.wait = 1 // ask again at the next tick
+		return
+	}
+	s.o.Log.Info("the store answers again after failed commits: taking events")
+	s.recover(failed)
+	p.wait = 0
 }

@@ -105,7 +105,6 @@ func TestMoneyFromRawEvent(t *testing.T) {
 	for _, tc := range []struct{ line, want string }{
 		{`{"id":"e1","type":"quote","time":"2025-04-10T09:00:00+09:00","symbol":"X","price":0.30000000000000004,"volume":1}`, "0.30000000000000004"},
 		{`{"id":"e1","type":"quote","time":"2025-04-10T09:00:00+09:00","symbol":"X","pr\u0069ce":123.4,"volume":1}`, "123.4"},
-		{`{"id":"e1","type":"quote","time":"2025-04-10T09:00:00+09:00","symbol":"X","PRICE":99.9,"volume":1}`, "99.9"},
 	} {
 		ev, err := event.Decode([]byte(tc.line))
 		if err != nil {
