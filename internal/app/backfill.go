@@ -280,7 +280,7 @@ type historySummary struct {
 // not check event times against the wall clock: history is in the past.
 func detectHistory(ctx context.Context, in io.Reader, eng *detect.Engine, lateness time.Duration,
 	keep func(ev *event.Event) bool, observe func(ev *event.Event, out *detect.Outcome), progress func(lines int64)) (historySummary, error) {
-	sum, err := ingest.Replay(ctx, in, ingest.ReplayOptions{Engine: eng, Timing: ingest.Timing{Lateness: lateness},
+	sum, err := ingest.Replay(ctx, in, ingest.ReplayOptions{Engine: eng, Timing: ingest.Timing{Lateness: lateness, Now: time.Now},
 		Keep: keep, Observe: observe, Progress: progress})
 	return historySummary{Lines: sum.Lines, Accepted: sum.Accepted, Duplicates: sum.Duplicates, Rejected: sum.ErrorCount(),
 		FirstErrors: sum.FirstErrors}, err

@@ -75,7 +75,7 @@ func runBench(ctx context.Context, args []string, std IO) error {
 			return err
 		}
 		o := ingest.ReplayOptions{Engine: p.engine, Decisions: io.Discard, Alerts: io.Discard,
-			Timing: ingest.Timing{Lateness: cfg.Lateness}}
+			Timing: ingest.Timing{Lateness: cfg.Lateness, Now: time.Now}}
 		dir, err := os.MkdirTemp("", "brokerguard-bench-")
 		if err != nil {
 			return err

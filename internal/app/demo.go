@@ -181,7 +181,7 @@ func replayFiles(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	}
 	defer af.Close()
 	sum, err := ingest.Replay(ctx, in, ingest.ReplayOptions{Engine: p.engine, Store: st, Decisions: df, Alerts: af,
-		Timing: ingest.Timing{Lateness: cfg.Lateness}, Progress: progress})
+		Timing: ingest.Timing{Lateness: cfg.Lateness, Now: time.Now}, Progress: progress})
 	if err != nil {
 		return sum, err
 	}

@@ -23,9 +23,9 @@ func TestEventsAtTheEdgesOfTheInput(t *testing.T) {
 		resultFields  []string
 		resultsStatus []string
 	}{
-		{name: "a time of 1600", body: old, status: 422, code: CodeInvalidEvent, field: "time", inMessage: "bad_time"},
-		{name: "a price of 1e308", body: huge, status: 422, code: CodeInvalidEvent, field: "price", inMessage: "out_of_range"},
-		{name: "a case-variant key", body: twice, status: 422, code: CodeInvalidEvent, field: "account", inMessage: "key_case"},
+		{name: "a time of 1600", body: old, status: 422, code: "bad_time", field: "time", inMessage: "bad_time"},
+		{name: "a price of 1e308", body: huge, status: 422, code: "out_of_range", field: "price", inMessage: "out_of_range"},
+		{name: "a case-variant key", body: twice, status: 422, code: "key_case", field: "account", inMessage: "key_case"},
 		{name: "in an array", body: "[" + old + "," + huge + "," + twice + "," + lines[0] + "]", status: 200,
 			resultCodes: []string{"bad_time", "out_of_range", "key_case", ""}, resultFields: []string{"time", "price", "account", ""},
 			resultsStatus: []string{"rejected", "rejected", "rejected", "accepted"}},

@@ -387,7 +387,12 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !batch {
 		if res := results[0]; res.Error != nil {
-			return &apiError{status: http.StatusUnprocessableEntity, code: CodeInvalidEvent, message: res.Error.Error(), field: res.Error.Field}
+			// The decoder's own code (bad_time, out_of_range, too_late, …) says what is wrong.
+			code := res.Error.Code
+			if code == "" {
+				code = CodeInvalidEvent
+			}
+			return &apiError{status: http.StatusUnprocessableEntity, code: code, message: res.Error.Error(), field: res.Error.Field}
 		}
 		writeJSON(w, http.StatusOK, out[0])
 		return nil

@@ -233,8 +233,8 @@ func TestBadInput(t *testing.T) {
 		status     int
 		code       string
 	}{
-		{"malformed single", `{"id":`, 422, CodeInvalidEvent},
-		{"missing field single", `{"id":"a","type":"logout","time":"2025-03-01T08:00:00+09:00"}`, 422, CodeInvalidEvent},
+		{"malformed single", `{"id":`, 422, "malformed_json"},
+		{"missing field single", `{"id":"a","type":"logout","time":"2025-03-01T08:00:00+09:00"}`, 422, "missing_field"},
 		{"not an array", `[1,`, 400, CodeBadRequest},
 		{"empty", ``, 400, CodeBadRequest},
 		{"empty array", `[]`, 400, CodeBadRequest},

@@ -155,8 +155,18 @@ type Timing struct {
 	Lateness time.Duration
 	// Future is how far ahead of the wall clock an event time may be.
 	Future time.Duration
-	// Now is the wall clock.
+	// Now is the wall clock. It checks Future and times the run (the summary's wall time and rate, the
+	// progress calls, the decision latency metric); nil leaves all of that unmeasured. Decisions never
+	// read it: they run on the events' own times.
 	Now func() time.Time
+}
+
+// clock is tm.Now, or a stopped clock when there is none.
+func (tm *Timing) clock() func() time.Time {
+	if tm.Now == nil {
+		return func() time.Time { return time.Time{} }
+	}
+	return tm.Now
 }
 
 func (tm *Timing) checkFuture(ev *event.Event) *event.FieldError {

@@ -45,7 +45,8 @@ type ReplayOptions struct {
 // needs one, in event-time order. Bad lines are counted and reported in the summary; they never stop the
 // run. The returned error is for the run itself: unreadable input, a store or output that fails.
 func Replay(ctx context.Context, in io.Reader, o ReplayOptions) (Summary, error) {
-	start := time.Now()
+	now := o.Timing.clock()
+	start := now()
 	sum := newSummary()
 	rd, err := event.NewReader(in)
 	if err != nil {
@@ -64,7 +65,7 @@ func Replay(ctx context.Context, in io.Reader, o ReplayOptions) (Summary, error)
 	writeErr := make(chan error, 1)
 	go func() { writeErr <- writeLoop(ctx, o, outputs, free) }()
 
-	p := &replayer{o: o, sum: &sum, seen: newSeenIDs(), r: reorder{lateness: o.Timing.Lateness}, free: free}
+	p := &replayer{o: o, now: now, sum: &sum, seen: newSeenIDs(), r: reorder{lateness: o.Timing.Lateness}, free: free}
 	p.out = p.newOutBatch()
 	var lastProgress time.Time
 	var runErr error
@@ -83,8 +84,8 @@ loop:
 					break loop
 				}
 			}
-			if o.Progress != nil && time.Since(lastProgress) > 500*time.Millisecond {
-				lastProgress = time.Now()
+			if t := now(); o.Progress != nil && t.Sub(lastProgress) > 500*time.Millisecond {
+				lastProgress = t
 				o.Progress(sum.Lines)
 			}
 		case err := <-writeErr:
@@ -110,7 +111,7 @@ loop:
 	if err := <-readErr; err != nil {
 		return sum, err
 	}
-	sum.Wall = time.Since(start)
+	sum.Wall = now().Sub(start)
 	if o.Progress != nil {
 		o.Progress(sum.Lines)
 	}
@@ -339,6 +340,7 @@ func (b *outBatch) reset() {
 
 type replayer struct {
 	o    ReplayOptions
+	now  func() time.Time
 	sum  *Summary
 	seen *seenIDs
 	r    reorder
@@ -395,11 +397,11 @@ func (p *replayer) process(it *item) {
 	m := p.o.Metrics
 	var start time.Time
 	if m != nil {
-		start = time.Now()
+		start = p.now()
 	}
 	res := p.o.Engine.Process(ev)
 	if m != nil {
-		m.latency.Observe(time.Since(start).Seconds())
+		m.latency.Observe(p.now().Sub(start).Seconds())
 		m.events[ev.Type].Inc()
 	}
 	p.sum.Accepted++

@@ -287,9 +287,10 @@ func (s *Service) admit(ev *event.Event, newest int64) (out detect.Outcome, took
 	if !s.seen.add(ev.ID) {
 		return out, 0, nil, true
 	}
-	start := time.Now()
+	now := s.o.Timing.clock()
+	start := now()
 	out = s.o.Engine.Process(ev)
-	took = time.Since(start)
+	took = now().Sub(start)
 	if out.Unplaced {
 		s.seen.remove(ev.ID)
 		return out, took, unplaceable(ev), false
