@@ -21,7 +21,7 @@ import (
 // TestREADME runs README.md as a new user would: every ```sh block, in order, in a scratch copy of the
 // repository's test data, against a fresh build of brokerguard, with testscript (rogpeppe/go-internal)
 // as the harness and bash as the shell. The README is turned into one script (readmeScript):
-//   - `go run ./cmd/brokerguard` becomes the fresh binary, `127.0.0.1:8080` a free port;
+//   - `go run ./cmd/brokerguard` becomes the fresh binary, `127.0.0.1:8080` a free port (BG_PORT);
 //   - `go test` lines are left out (this test is what they run);
 //   - `brokerguard demo` and `brokerguard serve` start in the background (a running one is stopped
 //     first) and the script waits until /readyz answers;
@@ -43,7 +43,8 @@ func TestREADME(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	script, err := readmeScript(string(readme))
+	port := freePort(t)
+	script, err := readmeScript(string(readme), port)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,10 +57,10 @@ func TestREADME(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
 	testscript.Run(t, testscript.Params{
 		Dir:                 dir,
 		RequireExplicitExec: true,
+		TestWork:            os.Getenv("BROKERGUARD_README_KEEP") != "",
 		Setup: func(env *testscript.Env) error {
 			// The scratch checkout: what the README's commands read, and shared/ beside it.
 			co := filepath.Join(env.WorkDir, "brokerguard")
@@ -108,7 +109,7 @@ func TestREADME(t *testing.T) {
 }
 
 // readmeScript turns the README into a testscript archive (see TestREADME).
-func readmeScript(readme string) (string, error) {
+func readmeScript(readme, port string) (string, error) {
 	var (
 		script  strings.Builder
 		files   strings.Builder
@@ -121,7 +122,7 @@ func readmeScript(readme string) (string, error) {
 	emit := func(name string, cmds []string) {
 		fmt.Fprintf(&files, "-- %s --\nset -euo pipefail\nset -a\n[ -f \"$BG_STATE\" ] && . \"$BG_STATE\"\n%s\nexport -p > \"$BG_STATE\"\n",
 			name, strings.Join(cmds, "\n"))
-		fmt.Fprintf(&script, "exec bash %s\n", name)
+		fmt.Fprintf(&script, "exec bash $WORK/%s\n", name)
 	}
 	for i := 0; i < len(lines); i++ {
 		line := strings.TrimSpace(lines[i])
@@ -168,7 +169,7 @@ func readmeScript(readme string) (string, error) {
 		}
 		for _, c := range cmds {
 			c = strings.ReplaceAll(c, "go run ./cmd/brokerguard", "brokerguard")
-			c = strings.ReplaceAll(c, "127.0.0.1:8080", "127.0.0.1:${BG_PORT}")
+			c = strings.ReplaceAll(c, "127.0.0.1:8080", "127.0.0.1:"+port)
 			cmd := strings.TrimSpace(stripComment(c))
 			if cmd == "" || strings.HasPrefix(cmd, "go test") {
 				continue
@@ -181,8 +182,8 @@ func readmeScript(readme string) (string, error) {
 				servers++
 				name := fmt.Sprintf("server%d.sh", servers)
 				logf := fmt.Sprintf("server%d.log", servers)
-				fmt.Fprintf(&files, "-- %s --\nexec %s --listen 127.0.0.1:${BG_PORT} >%s 2>&1\n", name, cmd, logf)
-				fmt.Fprintf(&script, "exec bash %s &srv&\nreadyz %s\n", name, logf)
+				fmt.Fprintf(&files, "-- %s --\nexec %s --listen 127.0.0.1:%s >%s 2>&1\n", name, cmd, port, logf)
+				fmt.Fprintf(&script, "exec bash $WORK/%s &srv&\nreadyz %s\n", name, logf)
 				serving = true
 				continue
 			}
