@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
-
 	"github.com/brokerguard/brokerguard/internal/store"
+	"github.com/brokerguard/brokerguard/internal/store/sqlstore"
 )
 
 // AddKey stores a new API key; a name or hash already stored gives ErrExists.
@@ -28,43 +26,20 @@ func (s *Store) AddKey(ctx context.Context, k store.APIKey) error {
 	return nil
 }
 
-const keyColumns = "name, role, hash, created_ns, revoked_ns"
-
-func scanKey(row pgx.Row) (store.APIKey, error) {
-	var (
-		k       store.APIKey
-		hash    []byte
-		created int64
-		revoked pgtype.Int8
-	)
-	if err := row.Scan(&k.Name, &k.Role, &hash, &created, &revoked); err != nil {
-		return k, err
-	}
-	if len(hash) != len(k.Hash) {
-		return k, fmt.Errorf("key %q: stored hash of %d bytes", k.Name, len(hash))
-	}
-	copy(k.Hash[:], hash)
-	k.Created = time.Unix(0, created).UTC()
-	if revoked.Valid {
-		k.Revoked = time.Unix(0, revoked.Int64).UTC()
-	}
-	return k, nil
-}
-
 // Keys returns every key by name.
 func (s *Store) Keys(ctx context.Context) ([]store.APIKey, error) {
 	if err := s.enter("keys"); err != nil {
 		return nil, err
 	}
 	defer s.leave()
-	rows, err := s.pool.Query(ctx, "SELECT "+keyColumns+" FROM api_keys ORDER BY name")
+	rows, err := s.pool.Query(ctx, "SELECT "+sqlstore.KeyColumns+" FROM api_keys ORDER BY name")
 	if err != nil {
 		return nil, translate(ctx, "keys", err)
 	}
 	defer rows.Close()
 	var out []store.APIKey
 	for rows.Next() {
-		k, err := scanKey(rows)
+		k, err := sqlstore.ScanKey(rows)
 		if err != nil {
 			return nil, translate(ctx, "keys", err)
 		}
@@ -82,7 +57,7 @@ func (s *Store) RevokeKey(ctx context.Context, name string, at time.Time) (store
 		return store.APIKey{}, err
 	}
 	defer s.leave()
-	k, err := scanKey(s.pool.QueryRow(ctx, "UPDATE api_keys SET revoked_ns = coalesce(revoked_ns, $1) WHERE name = $2 RETURNING "+keyColumns,
+	k, err := sqlstore.ScanKey(s.pool.QueryRow(ctx, "UPDATE api_keys SET revoked_ns = coalesce(revoked_ns, $1) WHERE name = $2 RETURNING "+sqlstore.KeyColumns,
 		at.UnixNano(), name))
 	if err != nil {
 		return store.APIKey{}, translate(ctx, fmt.Sprintf("revoke key %q", name), err)
@@ -96,7 +71,7 @@ func (s *Store) KeyByHash(ctx context.Context, hash [32]byte) (store.APIKey, err
 		return store.APIKey{}, err
 	}
 	defer s.leave()
-	k, err := scanKey(s.pool.QueryRow(ctx, "SELECT "+keyColumns+" FROM api_keys WHERE hash = $1", hash[:]))
+	k, err := sqlstore.ScanKey(s.pool.QueryRow(ctx, "SELECT "+sqlstore.KeyColumns+" FROM api_keys WHERE hash = $1", hash[:]))
 	if err != nil {
 		return store.APIKey{}, translate(ctx, "key by hash", err)
 	}

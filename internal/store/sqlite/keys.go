@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/store"
+	"github.com/brokerguard/brokerguard/internal/store/sqlstore"
 )
 
 // AddKey stores a new API key; a name or hash already stored gives ErrExists.
@@ -37,29 +38,6 @@ func (s *Store) AddKey(ctx context.Context, k store.APIKey) error {
 	return nil
 }
 
-const keyColumns = "name, role, hash, created_ns, revoked_ns"
-
-func scanKey(row interface{ Scan(...any) error }) (store.APIKey, error) {
-	var (
-		k       store.APIKey
-		hash    []byte
-		created int64
-		revoked sql.NullInt64
-	)
-	if err := row.Scan(&k.Name, &k.Role, &hash, &created, &revoked); err != nil {
-		return k, err
-	}
-	if len(hash) != len(k.Hash) {
-		return k, fmt.Errorf("key %q: stored hash of %d bytes", k.Name, len(hash))
-	}
-	copy(k.Hash[:], hash)
-	k.Created = time.Unix(0, created).UTC()
-	if revoked.Valid {
-		k.Revoked = time.Unix(0, revoked.Int64).UTC()
-	}
-	return k, nil
-}
-
 // Keys returns every key by name.
 func (s *Store) Keys(ctx context.Context) ([]store.APIKey, error) {
 	if err := s.enter("keys"); err != nil {
@@ -67,8 +45,8 @@ func (s *Store) Keys(ctx context.Context) ([]store.APIKey, error) {
 	}
 	defer s.leave()
 	var out []store.APIKey
-	_, err := queryRows(ctx, s.read, "SELECT "+keyColumns+" FROM api_keys ORDER BY name", nil, func(rows *sql.Rows) error {
-		k, err := scanKey(rows)
+	_, err := queryRows(ctx, s.read, "SELECT "+sqlstore.KeyColumns+" FROM api_keys ORDER BY name", nil, func(rows *sql.Rows) error {
+		k, err := sqlstore.ScanKey(rows)
 		out = append(out, k)
 		return err
 	})
@@ -90,7 +68,7 @@ func (s *Store) RevokeKey(ctx context.Context, name string, at time.Time) (store
 		return store.APIKey{}, fmt.Errorf("sqlite: revoke key: %w", ctx.Err())
 	}
 	defer func() { <-s.wsem }()
-	k, err := scanKey(s.wconn.QueryRowContext(ctx, "UPDATE api_keys SET revoked_ns = coalesce(revoked_ns, ?) WHERE name = ? RETURNING "+keyColumns,
+	k, err := sqlstore.ScanKey(s.wconn.QueryRowContext(ctx, "UPDATE api_keys SET revoked_ns = coalesce(revoked_ns, ?) WHERE name = ? RETURNING "+sqlstore.KeyColumns,
 		at.UnixNano(), name))
 	if err != nil {
 		return store.APIKey{}, translate(ctx, fmt.Sprintf("revoke key %q", name), err)
@@ -105,7 +83,7 @@ func (s *Store) KeyByHash(ctx context.Context, hash [32]byte) (store.APIKey, err
 		return store.APIKey{}, err
 	}
 	defer s.leave()
-	k, err := scanKey(s.read.QueryRowContext(ctx, "SELECT "+keyColumns+" FROM api_keys WHERE hash = ?", hash[:]))
+	k, err := sqlstore.ScanKey(s.read.QueryRowContext(ctx, "SELECT "+sqlstore.KeyColumns+" FROM api_keys WHERE hash = ?", hash[:]))
 	if err != nil {
 		return store.APIKey{}, translate(ctx, "key by hash", err)
 	}

@@ -208,3 +208,29 @@ func ScanAudit(rows Rows) ([]store.AuditRecord, error) {
 	}
 	return out, rows.Err()
 }
+
+// KeyColumns are the columns of the api_keys table that ScanKey reads, in its order.
+const KeyColumns = "name, role, hash, created_ns, revoked_ns"
+
+// ScanKey reads one API key from a row of KeyColumns. The error is the driver's, for the store to
+// translate, or one naming a stored hash of the wrong size.
+func ScanKey(row interface{ Scan(...any) error }) (store.APIKey, error) {
+	var (
+		k       store.APIKey
+		hash    []byte
+		created int64
+		revoked *int64
+	)
+	if err := row.Scan(&k.Name, &k.Role, &hash, &created, &revoked); err != nil {
+		return k, err
+	}
+	if len(hash) != len(k.Hash) {
+		return k, fmt.Errorf("key %q: stored hash of %d bytes", k.Name, len(hash))
+	}
+	copy(k.Hash[:], hash)
+	k.Created = time.Unix(0, created).UTC()
+	if revoked != nil {
+		k.Revoked = time.Unix(0, *revoked).UTC()
+	}
+	return k, nil
+}
