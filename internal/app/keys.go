@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/brokerguard/brokerguard/internal/casework"
 	"github.com/brokerguard/brokerguard/internal/config"
 	"github.com/brokerguard/brokerguard/internal/httpapi"
 	"github.com/brokerguard/brokerguard/internal/store"
@@ -202,6 +204,9 @@ func runKeyRevoke(ctx context.Context, args []string, std IO) error {
 		fmt.Fprintf(std.Stdout, "key %q was revoked already, at %s\n", name, k.Revoked.Local().Format(time.RFC3339))
 		return nil
 	}
+	if err := auditKey(ctx, st, casework.ActionKeyRevoke, name, k.Role, now); err != nil {
+		return fmt.Errorf("key revoke: the key %q is revoked, but its audit record is not: %w", name, err)
+	}
 	fmt.Fprintf(std.Stdout, "key %q (role %s) revoked; a running server refuses it within %s\n", name, k.Role, keyCacheFor)
 	return nil
 }
@@ -246,8 +251,33 @@ func addKey(ctx context.Context, st store.Store, name, role string, now time.Tim
 	if errors.Is(err, store.ErrExists) {
 		return "", fmt.Errorf("key add: a key named %q exists already (revoked keys keep their names); choose another name", name)
 	}
-	return secret, err
+	if err != nil {
+		return "", err
+	}
+	if err := auditKey(ctx, st, casework.ActionKeyAdd, name, role, now); err != nil {
+		return "", fmt.Errorf("key add: the key %q is stored, but its audit record is not (revoke it): %w", name, err)
+	}
+	return secret, nil
 }
+
+// auditKey records a key's issue or revocation in the store's audit trail, as an action of the command
+// line, at the data time of the store's latest event.
+func auditKey(ctx context.Context, st store.Store, action, name, role string, now time.Time) error {
+	data, err := json.Marshal(map[string]string{"role": role})
+	if err != nil {
+		return err
+	}
+	r := &store.AuditRecord{Time: now.UTC(), Actor: keyActor, Action: action, Target: "key:" + name,
+		Reason: "brokerguard key, from the command line", Data: data}
+	if ext, err := st.Extent(ctx); err == nil && !ext.Last.IsZero() {
+		r.DataTime = ext.Last.UTC()
+	}
+	return st.AppendAudit(ctx, r)
+}
+
+// keyActor is the audit trail's name for whoever runs brokerguard key: the command line has no API key
+// of its own, and its access is the store's (the database file or server credentials).
+const keyActor = "command-line"
 
 // writeSecretFile writes a secret to a new file that only its owner may read; an existing file is
 // replaced, never reused with its permissions.

@@ -117,6 +117,21 @@ func TestKeyCommands(t *testing.T) {
 	if err != nil || k.Name != "sato" || k.Role != "supervisor" || !k.Revoked.IsZero() {
 		t.Errorf("KeyByHash(the printed secret): got %+v, %v; want sato, supervisor, valid", k, err)
 	}
+	// Each issue and revocation is in the audit trail; the trail holds no secret either.
+	recs, err := st.Audit(t.Context(), store.AuditQuery{Action: "key."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trail []string
+	for _, r := range recs {
+		trail = append(trail, r.Action+" "+r.Target+" "+r.Actor)
+		if strings.Contains(string(r.Data), "bg_") {
+			t.Errorf("audit record %d holds a secret: %s", r.Seq, r.Data)
+		}
+	}
+	if got, want := strings.Join(trail, "; "), "key.add key:sato command-line; key.add key:suzuki command-line; key.revoke key:suzuki command-line"; got != want {
+		t.Errorf("audit trail: got %q, want %q", got, want)
+	}
 	st.Close()
 	for _, f := range []string{"brokerguard.db", "brokerguard.db-wal"} {
 		b, _ := os.ReadFile(filepath.Join(data, f))

@@ -29,6 +29,10 @@ const (
 	ActionWatchRemove = "watchlist.remove"
 	ActionWatchPin    = "watchlist.pin"
 	ActionUnlock      = "account.unlock"
+	// ActionKeyAdd and ActionKeyRevoke are recorded by brokerguard key (the command line), not by the
+	// desk; the desk leaves them alone when it restores the trail.
+	ActionKeyAdd    = "key.add"
+	ActionKeyRevoke = "key.revoke"
 )
 
 // Errors a caller presents to the analyst.

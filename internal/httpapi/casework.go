@@ -297,7 +297,7 @@ func auditActions() []string {
 	var out []string
 	for _, a := range []string{casework.ActionWatchAdd, casework.ActionWatchRemove, casework.ActionWatchPin, casework.ActionUnlock,
 		casework.ActionIncidentOpen, casework.ActionIncidentOrders, casework.ActionIncidentExecs, casework.ActionIncidentAssess,
-		casework.ActionIncidentApprove, casework.ActionTallyFile} {
+		casework.ActionIncidentApprove, casework.ActionTallyFile, casework.ActionKeyAdd, casework.ActionKeyRevoke} {
 		family, _, _ := strings.Cut(a, ".")
 		if !slices.Contains(out, family+".") {
 			out = append(out, family+".")
