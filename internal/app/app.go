@@ -49,6 +49,7 @@ func commands() map[string]command {
 		"bench":      {"measure replay throughput, decision latency and HTTP latency on synthetic events", runBench},
 		"simulate":   {"write a simulated brokerage's event log and its ground truth", runSimulate},
 		"evaluate":   {"score decisions and alerts against a simulation's ground truth", runEvaluate},
+		"sweep":      {"simulate, decide and evaluate scenarios over many seeds: median and worst case per measure", runSweep},
 		"demo":       {"simulate a firm under attack, decide on it, print what was caught, and serve it", runDemo},
 		"compensate": {"value unauthorized trading per incident and apply a compensation policy", runCompensate},
 		"tally":      {"the regulator's monthly tally of unauthorized accesses and trades", runTally},

@@ -17,6 +17,8 @@ type Options struct {
 	Seed     int64
 	Accounts int // 0 = the scenario's
 	Days     int // trading days; 0 = the scenario's. Campaigns and waves after the last day are left out.
+	// Vary draws every attack and market parameter per campaign and victim from wide ranges (see doc.go).
+	Vary bool
 	// Progress, when set, is called about once a simulated minute with the simulated seconds done and
 	// in total.
 	Progress func(done, total int64)
