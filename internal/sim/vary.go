@@ -145,7 +145,7 @@ func surpriseFields(sp *SurpriseParams) []surpriseField {
 
 // Base ranges of the surprises that scenarios leave at 0, before the multiplier.
 var newSurpriseBase = map[string]Range{
-	"corporate_egress": {0.02, 0.05}, "aggregators": {0.02, 0.06},
+	"corporate_egress": {0.01, 0.03}, "aggregators": {0.005, 0.02},
 	"portfolio_switch": {0.005, 0.015}, "domestic_travel": {0.01, 0.03},
 }
 
