@@ -22,6 +22,7 @@ func runSimulate(ctx context.Context, args []string, std IO) error {
 	seed := fs.Int64("seed", 1, "random seed: the same seed gives the same output")
 	accounts := fs.Int("accounts", 0, "accounts (0: the scenario's)")
 	days := fs.Int("days", 0, "trading days (0: the scenario's)")
+	vary := fs.Bool("vary", false, "draw the attack, market and surprise parameters from wide ranges (per seed); the truth records the draws")
 	if err := parse(fs, args, std); err != nil {
 		return helpOK(err)
 	}
@@ -46,7 +47,7 @@ func runSimulate(ctx context.Context, args []string, std IO) error {
 	bw := bufio.NewWriterSize(ew, 1<<20)
 	began := time.Now()
 	prog := newProgress(std.Stderr)
-	st, err := sim.Generate(ctx, sc, sim.Options{Seed: *seed, Accounts: *accounts, Days: *days, Progress: func(done, total int64) {
+	st, err := sim.Generate(ctx, sc, sim.Options{Seed: *seed, Accounts: *accounts, Days: *days, Vary: *vary, Progress: func(done, total int64) {
 		prog.show("simulating", float64(done)/float64(max(total, 1)))
 	}}, bw, tf)
 	prog.clear()

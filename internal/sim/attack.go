@@ -10,6 +10,15 @@ type crew struct {
 	style string
 	addrs []addr // careless: a few hosting or foreign addresses shared by all victims
 	mule  string // careless: one withdrawal destination for all victims
+
+	// Varied runs: careful crews rent one residential proxy per victim, copy the victim's client and
+	// often run another TLS stack.
+	varied   bool
+	mobile   float64 // share of the proxies on mobile carriers
+	uaCopy   float64 // share that send the victim's exact User-Agent
+	mismatch float64 // share whose TLS stack does not match the User-Agent
+	thiefTLS float64 // share of session thieves on another TLS stack than the victim's
+	used     map[uint32]bool
 }
 
 // newCrew sets up the infrastructure of a crew.
@@ -52,6 +61,9 @@ func (c *crew) address(g *gen, victim *account, i int) addr {
 	if c.style == StyleCareless {
 		return c.addrs[i%len(c.addrs)]
 	}
+	if c.varied {
+		return g.distinctResidential(c, victim, c.mobile)
+	}
 	return g.residential(victim)
 }
 
@@ -79,6 +91,9 @@ func (g *gen) attackerSession(c *crew, v *account, day int64, ip addr, tk *Takeo
 	s.ua = userAgent(br, day, 0, s.dev.model)
 	s.tls = br.info().ja4
 	s.lang = acceptLanguage(lang, br)
+	if c.varied && c.style == StyleCareful && tk.vd != nil {
+		g.varyAttackerClient(s, v, day, tk.vd, c.uaCopy, c.mismatch)
+	}
 	return s
 }
 
@@ -87,7 +102,9 @@ func (g *gen) relogin(prev *session, ip addr) *session {
 	s := *prev
 	s.id = g.ra.id('s', 24)
 	s.ip = ip
-	s.devID = prev.dev.id
+	if prev.dev != nil {
+		s.devID = prev.dev.id
+	}
 	return &s
 }
 
@@ -245,8 +262,17 @@ func (g *gen) planCampaign(c *CampaignParams, used map[*account]bool) {
 		rp.afterDrift = append(rp.afterDrift, -[]float64{0.09, 0.06, 0.04, 0.02}[k])
 	}
 	in.ramp = rp
+	cd := g.cv[c.ID]
+	if cd != nil {
+		g.varyRamp(rp, cd, c.Day)
+	}
 
 	cr := map[string]*crew{StyleCareless: g.newCrew(StyleCareless), StyleCareful: g.newCrew(StyleCareful)}
+	if cd != nil {
+		for _, k := range cr {
+			k.varied, k.mobile, k.uaCopy, k.mismatch, k.thiefTLS = true, cd.MobileShare, cd.UACopy, cd.TLSMismatch, cd.ThiefTLSChange
+		}
+	}
 
 	// Beneficiaries: the criminals' own accounts, bought in quietly before the ramp.
 	for i := 0; i < c.Beneficiaries; i++ {
@@ -259,6 +285,11 @@ func (g *gen) planCampaign(c *CampaignParams, used map[*account]bool) {
 			style = StyleCareful
 		}
 		cmp.Beneficiaries = append(cmp.Beneficiaries, b.id)
+		if cd != nil {
+			b.opened = g.firstDay - int64(r.between(cd.BeneficiaryOpenedDays[0], cd.BeneficiaryOpenedDays[1]))
+			g.planBeneficiaryVaried(b, cmp, cd, rp, R)
+			continue
+		}
 		g.planBeneficiary(b, cmp, cr[style], rp, R)
 	}
 
@@ -299,12 +330,30 @@ func (g *gen) planCampaign(c *CampaignParams, used map[*account]bool) {
 			buy = R + int64(r.uniform(spread.Min, spread.Max)*float64(msMinute)) + sec(r, 0, 60)
 		}
 		buy = adjustMinute(buy)
+		if cd != nil {
+			// Varied: the victims are entered over the drawn window; the buys follow within minutes
+			// (before 09:00 they wait for the open).
+			h := g.hijackTime(cd, day)
+			gap := r.uniform(6, 35)
+			if style == StyleCareless {
+				gap = r.uniform(2, 15)
+			}
+			buy = adjustMinute(h + int64(gap*float64(msMinute)))
+			tk.vd = &VictimDraws{Account: v.id, Kind: kind, Style: style, hijackMs: h}
+			cd.Takeovers = append(cd.Takeovers, tk.vd)
+			if kind == KindStolenSession {
+				tk.Night = r.chance(c.Night)
+			}
+		}
 		switch kind {
 		case KindCredentialStuffing:
 			tk.Night = true
 			stuffed = append(stuffed, v)
 			stuffedTk = append(stuffedTk, tk)
 			tk.Style = "" // the wave decides
+			if tk.vd != nil {
+				tk.vd.Style, tk.vd.Night = "", true
+			}
 			g.pendingBuy[tk] = buy
 		case KindStolenSession:
 			g.planStolen(v, tk, cr[style], cmp, c, buy, i)
@@ -486,11 +535,17 @@ func (g *gen) insideSteps(s *session, notif, email float64, careless bool) []act
 
 // buySteps are the hijacked buys of the target: proceeds and, where enabled, margin, in steps.
 func (g *gen) buySteps(s *session, cmp *Campaign, careless bool) []act {
+	return g.buyStepsFor(s, cmp, careless, false)
+}
+
+// buyStepsFor are the hijacked buys; queued ones are placed outside trading hours as market orders on
+// margin where the account has it, to execute at the open.
+func (g *gen) buyStepsFor(s *session, cmp *Campaign, careless, queued bool) []act {
 	r := g.ra
 	v := s.a
 	in := cmp.in
 	n := r.between(3, 6)
-	useMargin := v.margin && r.chance(0.75)
+	useMargin := v.margin && (queued || r.chance(0.75))
 	var budget float64
 	var acts []act
 	weights := make([]float64, n)
@@ -530,7 +585,7 @@ func (g *gen) buySteps(s *session, cmp *Campaign, careless bool) []act {
 				}
 			}
 			limit := 0.0
-			if r.chance(0.3) {
+			if r.chance(0.3) && !queued {
 				limit = math.Ceil(in.price * r.uniform(1.01, 1.05))
 			}
 			g.nextCmp = cmp
@@ -608,6 +663,12 @@ func (g *gen) planRelay(v *account, tk *Takeover, c *crew, cmp *Campaign, cp *Ca
 		start = dayStart(cmp.dayNum) - int64(r.uniform(1.5, 6.5)*float64(msHour))
 	} else {
 		start = buy - int64(r.uniform(6, 35)*float64(msMinute))
+		if tk.vd != nil {
+			start = tk.vd.hijackMs
+		}
+	}
+	if tk.vd != nil {
+		tk.vd.Night, tk.vd.Hijack, tk.vd.Address = tk.Night, formatTime(max(start, g.now)), ip.kind().String()
 	}
 	g.at(start, func(t int64) {
 		s := g.attackerSession(c, v, jstDay(t), ip, tk)
@@ -621,6 +682,12 @@ func (g *gen) planRelay(v *account, tk *Takeover, c *crew, cmp *Campaign, cp *Ca
 		acts = append(acts, g.insideSteps(s, cp.NotificationsOff, cp.EmailChange, careless)...)
 		withdraw := r.chance(cp.WithdrawalAttempt)
 		if tk.Night {
+			dayBuy := true
+			if tk.vd != nil {
+				// Varied: the margin buys are queued with the sells for the open.
+				acts = append(acts, g.buyStepsFor(s, cmp, careless, true)...)
+				dayBuy = !v.margin || r.chance(0.5)
+			}
 			if withdraw && r.chance(0.5) {
 				acts = append(acts, g.withdrawalSteps(s, c)...)
 				withdraw = false
@@ -629,9 +696,12 @@ func (g *gen) planRelay(v *account, tk *Takeover, c *crew, cmp *Campaign, cp *Ca
 				acts = append(acts, act{sec(r, 10, 60), func(t int64) { g.emitLogout(t, s) }})
 			}
 			g.run(t, acts)
+			if !dayBuy {
+				return
+			}
 			ip2 := ip
 			if !careless && r.chance(0.5) {
-				ip2 = g.residential(v)
+				ip2 = c.address(g, v, i)
 			}
 			lead := sec(r, 60, 480)
 			g.at(buy-lead, func(t int64) {
@@ -675,7 +745,22 @@ func (g *gen) planStolen(v *account, tk *Takeover, c *crew, cmp *Campaign, cp *C
 	if victimLogin > start-5*msMinute {
 		victimLogin = start - 5*msMinute
 	}
+	night := tk.vd != nil && tk.Night
+	if tk.vd != nil {
+		// Varied: the thief uses the session when the drawn window says, or the evening before.
+		if night {
+			victimLogin = dayStart(cmp.dayNum) - int64(r.uniform(2, 7)*float64(msHour))
+			start = victimLogin + int64(r.uniform(10, 90)*float64(msMinute))
+		} else {
+			start = tk.vd.hijackMs
+			victimLogin = max(start-int64(r.uniform(10, 180)*float64(msMinute)), dayStart(cmp.dayNum)+6*msHour)
+			victimLogin = min(victimLogin, start-5*msMinute)
+		}
+	}
 	ip := c.address(g, v, i)
+	if tk.vd != nil {
+		tk.vd.Night, tk.vd.Hijack, tk.vd.Address = night, formatTime(max(start, g.now)), ip.kind().String()
+	}
 	g.at(victimLogin, func(t int64) {
 		pc := v.browserDevice()
 		if pc.id == "" {
@@ -695,9 +780,22 @@ func (g *gen) planStolen(v *account, tk *Takeover, c *crew, cmp *Campaign, cp *C
 					s.ua = userAgent(br, jstDay(t), 0, r.intn(100))
 					s.tls = br.info().ja4
 				}
+			} else if c.varied && r.chance(c.thiefTLS) {
+				s.tls = otherTLS(r, s.tls) // the stolen cookie in another client
+			}
+			if tk.vd != nil {
+				tk.vd.TLSMismatch = s.tls != vs.tls
 			}
 			acts := []act{{0, func(int64) {}}}
 			acts = append(acts, g.insideSteps(s, cp.NotificationsOff*0.6, cp.EmailChange*0.5, careless)...)
+			if night {
+				acts = append(acts, g.buyStepsFor(s, cmp, careless, true)...)
+				if r.chance(cp.WithdrawalAttempt) {
+					acts = append(acts, g.withdrawalSteps(s, c)...)
+				}
+				g.run(t, acts)
+				return
+			}
 			g.run(t, acts)
 			g.at(buy, func(t int64) {
 				acts := g.buySteps(s, cmp, careless)
@@ -815,6 +913,9 @@ func (g *gen) planWave(id, campaign, style string, start, dur int64, attempts, s
 			v, tk := victims[vi], tks[vi]
 			w.Successes = append(w.Successes, v.id)
 			tried[v.id] = true
+			if tk.vd != nil {
+				tk.vd.Style, tk.vd.Hijack, tk.vd.Address = style, formatTime(max(t, g.now)), src.kind().String()
+			}
 			g.planStuffedTakeover(t, v, tk, c, src, ua, tlsv, lang, wc)
 			continue
 		}
@@ -871,7 +972,7 @@ func (g *gen) planStuffedTakeover(t int64, v *account, tk *Takeover, c *crew, sr
 		withdraw := r.chance(cp.WithdrawalAttempt)
 		ip2 := src
 		if !careless {
-			ip2 = g.residential(v)
+			ip2 = c.address(g, v, 0)
 		} else if len(c.addrs) > 0 {
 			ip2 = c.addrs[r.intn(len(c.addrs))]
 		}
@@ -896,6 +997,13 @@ func (g *gen) planStandalone(used map[*account]bool) {
 	sp := g.sc.Standalone
 	r := g.ra
 	crews := map[string]*crew{StyleCareless: g.newCrew(StyleCareless), StyleCareful: g.newCrew(StyleCareful)}
+	sd := (*StandaloneDraws)(nil)
+	if g.truth.Draws != nil {
+		sd = g.truth.Draws.Standalone
+		for _, k := range crews {
+			k.varied, k.mobile, k.uaCopy, k.mismatch, k.thiefTLS = true, 0.35, sd.UACopy, sd.TLSMismatch, 0.8
+		}
+	}
 	for i := 0; i < sp.Count; i++ {
 		kind := g.pickKind(sp.Kinds)
 		if kind == KindCredentialStuffing {
@@ -916,6 +1024,10 @@ func (g *gen) planStandalone(used map[*account]bool) {
 		g.truth.Takeovers = append(g.truth.Takeovers, tk)
 		g.count("takeover." + kind)
 		g.count("takeover.style." + style)
+		if sd != nil {
+			tk.vd = &VictimDraws{Account: v.id, Kind: kind, Style: style}
+			sd.Takeovers = append(sd.Takeovers, tk.vd)
+		}
 		dayIdx := 1 + r.intn(len(g.tradingDays))
 		if len(g.tradingDays) > 1 {
 			dayIdx = 2 + r.intn(len(g.tradingDays)-1)
@@ -930,6 +1042,9 @@ func (g *gen) planStandalone(used map[*account]bool) {
 			tk.Night = true
 		}
 		ip := c.address(g, v, i)
+		if tk.vd != nil {
+			tk.vd.Night, tk.vd.Hijack, tk.vd.Address = tk.Night, formatTime(start), ip.kind().String()
+		}
 		if kind == KindStolenSession {
 			victimLogin := start - int64(r.uniform(10, 120)*float64(msMinute))
 			g.at(victimLogin, func(t int64) {
@@ -943,6 +1058,11 @@ func (g *gen) planStandalone(used map[*account]bool) {
 					s := &session{a: v, id: vs.id, dev: pc, devID: pc.id, ip: ip, ua: vs.ua, tls: vs.tls, lang: vs.lang, channel: "web", tk: tk}
 					if careless && r.chance(0.6) {
 						s.tls = ja4Python
+					} else if !careless && c.varied && r.chance(c.thiefTLS) {
+						s.tls = otherTLS(r, s.tls)
+					}
+					if tk.vd != nil {
+						tk.vd.TLSMismatch = s.tls != vs.tls
 					}
 					acts := []act{{0, func(int64) {}}}
 					acts = append(acts, g.insideSteps(s, 0.4, 0.2, careless)...)
@@ -965,4 +1085,111 @@ func (g *gen) planStandalone(used map[*account]bool) {
 		}
 		g.fraudReport(v, tk, start+2*msHour, Range{6, 96}, 0.6)
 	}
+}
+
+// planBeneficiaryVaried scripts a beneficiary of a varied campaign: quiet buys on most of the lead days
+// (or a position at the start when those days precede the data), then sells into the ramp in steps with
+// rising limits, and what is left into the next day's pump. Its sessions come from its own home or
+// phone, and only now and then from the address or the device the campaign's beneficiaries share.
+func (g *gen) planBeneficiaryVaried(b *account, cmp *Campaign, cd *CampaignDraws, rp *ramp, R int64) {
+	r := g.ra
+	in := cmp.in
+	budget := b.cash * r.uniform(0.6, 0.85)
+	var inData, active []int64
+	for _, d := range rp.leadDays {
+		if d >= g.firstDay && d != g.firstDay {
+			inData = append(inData, d)
+			if r.chance(0.8) {
+				active = append(active, d)
+			}
+		}
+	}
+	if len(inData) > 0 && len(active) == 0 {
+		active = inData[len(inData)-1:]
+	}
+	share := 1.0
+	if len(rp.leadDays) > 0 {
+		share = float64(len(inData)) / float64(len(rp.leadDays))
+	}
+	if before := budget * (1 - share); before > 0 {
+		if qty := int64(before/in.price/100) * 100; qty > 0 {
+			b.pos = append(b.pos, g.newPosition(position{in: in, qty: qty, avail: qty, cost: in.price, typ: acCash}))
+			b.cash -= before
+			cmp.BeneficiaryBuyShares += qty
+		}
+	}
+	login := func(t int64) *session {
+		ip, dev := b.home, b.devices[0]
+		if r.chance(0.3) {
+			ip = g.poolAddr(b.carrier)
+		}
+		if r.chance(cd.BeneficiaryLinkage) {
+			l := g.beneficiaryLink(cd, b)
+			if r.chance(0.5) {
+				ip = l.ip
+			} else {
+				dev = l.dev
+			}
+			g.count("beneficiary.linked_session")
+		}
+		return g.beneficiarySession(t, b, dev, ip)
+	}
+	perDay := 0.0
+	if len(active) > 0 {
+		perDay = budget * share / float64(len(active))
+	}
+	for _, d := range active {
+		t := adjustMinute(dayStart(d) + amOpen + sec(r, 300, 5.5*3600))
+		value := perDay
+		g.at(t, func(t int64) {
+			s := login(t)
+			k := r.between(1, 3)
+			for j := 0; j < k; j++ {
+				g.at(t+sec(r, 30, 900)*int64(j+1), func(t int64) {
+					qty := int64(value/float64(k)/in.price/100) * 100
+					g.nextBenef = cmp
+					g.placeOrder(t, s, b, in, true, qty, in.round(in.price-float64(r.intn(3))*tickSize(in.price)), acCash, s.channel)
+					g.nextBenef = nil
+				})
+			}
+		})
+	}
+	// Selling into the ramp: steps from early in the ramp to the peak, each limit above the last.
+	steps := r.between(3, 8)
+	span := float64(rp.peakMin-rp.startMin) * float64(msMinute)
+	first := adjustMinute(R + int64(span*r.uniform(0.05, 0.25)))
+	lastLimit := 0.0
+	sell := func(s *session, t int64, left int) {
+		p := b.position(in, acCash)
+		if p == nil || p.avail <= 0 {
+			return
+		}
+		qty := p.avail
+		if left > 1 {
+			qty = (p.avail / int64(left)) / 100 * 100
+		}
+		limit := in.round(math.Max(in.price*r.uniform(1.0, 1.025), lastLimit+tickSize(lastLimit+1)))
+		lastLimit = limit
+		g.nextBenef = cmp
+		g.placeOrder(t, s, b, in, false, qty, limit, acCash, s.channel)
+		g.nextBenef = nil
+	}
+	g.at(first-sec(r, 60, 300), func(t int64) {
+		s := login(t)
+		for j := 0; j < steps; j++ {
+			left := steps - j
+			frac := float64(j) / float64(max(steps-1, 1))
+			tt := adjustMinute(first + int64((span*0.95-float64(first-R))*frac) + sec(r, 0, 120))
+			g.at(max(tt, t+msSecond), func(t int64) { sell(s, t, left) })
+		}
+	})
+	if sec2 := rp.second; sec2 != nil {
+		at := adjustMinute(sec2.startT + int64(float64(sec2.peakMin-sec2.startMin)*float64(msMinute)*r.uniform(0.3, 0.9)))
+		g.at(at-sec(r, 60, 300), func(t int64) {
+			s := login(t)
+			lastLimit = 0
+			g.at(at, func(t int64) { sell(s, t, 1) })
+		})
+	}
+	g.count("beneficiary")
 }

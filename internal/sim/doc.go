@@ -36,6 +36,48 @@
 // reference data in shared/ipdata, with its attribution; the table is embedded, so the simulator
 // needs no files at run time. Scenarios are YAML (see scenarios/*.yaml for every parameter).
 //
+// # Variation
+//
+// A scenario is one point; with Options.Vary (simulate --vary, or the scenario key vary: true) it
+// becomes a distribution. The parameters below are drawn from a stream of the seed of their own, so the
+// same seed and vary give the same output and different seeds different draws; the truth records them
+// under "draws". Without vary nothing below happens and a seed's output is what it always was.
+//
+//   - Per run: every legitimate surprise rate and share times a multiplier in [1, 3] (shares capped at
+//     1), and the kinds only varied runs add, at base rates times the multiplier: corporate_egress
+//     (share of customers whose office PC reaches the firm through their employer's proxy on a Japanese
+//     cloud, 8:30-19:00 on trading days; 0.01-0.03), aggregators (share with a household-finance service
+//     that logs in with the password between 01:00 and 05:00 from a few Japanese cloud addresses shared by
+//     all its users, channel api, no device id; 0.005-0.02), portfolio_switch (sell most holdings and buy
+//     one to three others in one session; 0.005-0.015 per account-month) and domestic_travel (hotel Wi-Fi
+//     on another Japanese ISP or a hosting network, 1-5 days; 0.01-0.03 per account-month). A third of
+//     day traders' API bots run on a VPS anywhere. The chance that a campaign pumps again is 0.3-0.5.
+//   - Per campaign: timing burst (victims entered from up to 10 minutes before to 15-75 minutes after the
+//     ramp start; 25%), spread (a 1.5-5 hour window starting up to 2 hours before the ramp, not before
+//     07:00 nor past 14:45; 45%) or stealthy (08:00-14:45; 30%); the buys follow 6-35 minutes after
+//     entry (careless crews 2-15), orders before 09:00 or in the lunch break wait for the session. A
+//     share of 0-0.4 of relay and stolen-session victims is hit the evening before (17:00-22:30): sells
+//     and market buys on margin where the account has it are queued for the open, and half of those with
+//     margin, and all without, come back on the ramp day to buy with the proceeds. Victims 0.5-1.5x the
+//     scenario's (at least 2), each way in's share 0.5-1.5x. Careful share 0.1-0.7 (burst), 0.2-0.9
+//     (spread), 0.6-1.0 (stealthy). Ramp start 09:05-13:59, 45-240 trading minutes to the peak (stealthy
+//     90-240), shape 0 (volume and rise close to the peak) to 1 (wide and flat; stealthy 0.5-1), 3-15
+//     bursts of 1-4 minutes drawn along the curve carrying 0-90% of the rest of the market's ramp volume,
+//     the price rising with the volume; volume multiple 50-300, rise 0.12-0.40. A campaign that pumps
+//     again does so on the next trading day from 09:00-13:20, for 30-150 minutes, with 15-50% of the ramp
+//     day's volume and 30-60% of its rise.
+//   - Careful attackers (campaigns and standalone): one Japanese fixed-line or mobile-carrier address per
+//     victim, never reused (mobile share 0.1-0.6), the victim's client family in the User-Agent and the
+//     victim's exact string with a share of 0.3-1.0, a TLS stack other than the User-Agent's with a share
+//     of 0.3-0.9, the one-time code relayed in real time, no device id. Session thieves use the victim's
+//     session and device id from a new address; careful ones on another TLS stack with a share of
+//     0.6-0.95 (careless ones as without vary).
+//   - Beneficiaries: 1 to the scenario's count + 2, accounts opened 60-300 days before the data, buying
+//     quietly on about 80% of 1-5 .. 2-13 lead days, selling into the ramp in 3-8 limit orders, each above
+//     the last, from early in the ramp to its peak, and what is left into a next-day pump. With a chance
+//     of 0-0.5 per session a beneficiary uses the address or the device the campaign's beneficiaries
+//     share; otherwise its own home or phone.
+//
 // # Output
 //
 // Events are JSON Lines in strict time order (ties in the order the simulator made them), with
@@ -66,7 +108,13 @@
 //	  "legitimate": {"accounts": 0, "logins": 0, "failed_logins": 0, "profile_changes": 0, "orders": 0,
 //	    "order_yen": 0, "withdrawals": 0},
 //	  "surprises": {"travel_abroad": {"count": 0, "opportunities": 0, "unit": "account_day", "rate": 0.008}, ...},
-//	  "behaviours": {"login.success": 0, "attack.target_buy": 0, "events.quote": 0, ...}
+//	  "behaviours": {"login.success": 0, "attack.target_buy": 0, "events.quote": 0, ...},
+//	  "draws": {"surprise_multiplier": 2.1, "surprises": {...}, "repump_share": 0.4,
+//	    "campaigns": [{"id": "cmp-1", "timing": "spread", "hijack_from": "08:40", "hijack_to": "12:55",
+//	      "night": 0.3, "careful": 0.7, "ramp_minutes": 150, "ramp_shape": 0.6, "burstiness": 0.4, ...,
+//	      "takeovers": [{"account": "A...", "kind": "phishing_relay", "style": "careful", "night": false,
+//	        "hijack": "...", "address": "jp_mobile", "ua_copied": true, "tls_mismatch": true}]}],
+//	    "standalone": {...}, "offices": 12, "aggregators": [{"name": "...", "addresses": [...], "tls": "..."}]}
 //	}
 //
 // A takeover's events are every event the attacker caused, in time order: its logins (failed ones

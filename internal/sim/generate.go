@@ -17,7 +17,8 @@ type Options struct {
 	Seed     int64
 	Accounts int // 0 = the scenario's
 	Days     int // trading days; 0 = the scenario's. Campaigns and waves after the last day are left out.
-	// Vary draws every attack and market parameter per campaign and victim from wide ranges (see doc.go).
+	// Vary draws the attack, market and surprise parameters from wide ranges, deterministically from
+	// the seed (see doc.go); the truth records them as draws. The scenario key vary: true does the same.
 	Vary bool
 	// Progress, when set, is called about once a simulated minute with the simulated seconds done and
 	// in total.
@@ -83,6 +84,14 @@ type gen struct {
 	rm *rng // market
 	rp *rng // population
 	ra *rng // attacks
+	rv *rng // varied parameters
+	rx *rng // habits that only varied runs or the newer surprise keys add
+
+	vary     bool
+	cv       map[string]*CampaignDraws // varied campaigns by id
+	offices  int
+	aggs     []AggregatorDraws
+	aggAccts []*account
 
 	nets *netTable
 	pool [][]uint32 // carrier-grade NAT address pools by mobile range
@@ -175,8 +184,14 @@ func Generate(ctx context.Context, sc *Scenario, opts Options, events io.Writer,
 	g.sIPPhone, g.sIPPC = g.surpriseEntry("session_ip_change"), g.surpriseEntry("session_ip_change_pc")
 	g.truth = &Truth{Version: 1, Scenario: s.Name, Seed: opts.Seed, TradingDays: s.TradingDays, Accounts: s.Accounts}
 	g.calendar()
+	g.rv, g.rx = newRNG(opts.Seed, 5), newRNG(opts.Seed, 6)
+	if opts.Vary || s.Vary {
+		g.vary = true
+		g.drawVariation()
+	}
 	g.buildMarket()
 	g.buildPopulation()
+	g.varyPopulation()
 	// Nothing planned may happen before the reference data and snapshots: the first ten minutes.
 	g.now = g.start + 10*msMinute
 	g.planAttacks()

@@ -54,7 +54,9 @@ type ramp struct {
 	afterMult  []float64
 	afterDrift []float64
 	cmp        *Campaign
-	startT     int64 // the ramp start
+	startT     int64     // the ramp start
+	up         []float64 // varied runs: each minute's log rise before the peak (nil: an even rise)
+	second     *ramp     // varied runs: a weaker pump on the next trading day
 }
 
 // tickSize is the TSE tick for a price (standard table).
@@ -395,12 +397,19 @@ func (g *gen) minute(t int64, day int64, m int) {
 		exp := in.adv / sessMins * intraday[m] * in.dayFactor
 		drift := 0.0
 		noise := in.sigma / math.Sqrt(sessMins)
-		if rp := in.ramp; rp != nil && rp.day == day && m >= rp.startMin {
+		rp := in.ramp
+		if rp != nil && rp.day != day && rp.second != nil && rp.second.day == day {
+			rp = rp.second
+		}
+		if rp != nil && rp.day == day && m >= rp.startMin {
 			exp += rp.mult * in.prevVol * rp.weights[m-rp.startMin]
 			k := m - rp.startMin
 			peak := rp.peakMin - rp.startMin
 			if k < peak {
 				drift = rp.rise / float64(peak)
+				if rp.up != nil {
+					drift = rp.up[k]
+				}
 				noise *= 3
 			} else if rem := sessMins - rp.peakMin; rem > 0 {
 				drift = -rp.rise * (1 - rp.closeKeep) / float64(rem)

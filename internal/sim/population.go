@@ -146,6 +146,8 @@ type account struct {
 	phone      bool // places some orders by phone
 	trip       *trip
 	taken      *Takeover // the takeover of this account, if any
+	office     *addr     // the cloud egress of the customer's employer (varied runs), nil when none
+	agg        int8      // household-finance service that logs in nightly (1-based; 0 = none)
 }
 
 type trip struct {
@@ -340,6 +342,9 @@ func (g *gen) buildPopulation() {
 		if kind == kDayTrader && r.chance(sc.Surprises.APITraders) {
 			a.api = g.newDevice(r, []browser{brPythonTool, brGoTool}[r.intn(2)])
 			a.apiAddr = g.nets.drawKind(r, kindHosting, "JP")
+			if g.vary && r.chance(0.3) {
+				a.apiAddr = g.nets.drawKind(r, kindHosting, "") // a VPS wherever it is cheap
+			}
 			g.apiTraders++
 		}
 		a.bank = "bk-" + r.hex(10)

@@ -37,6 +37,9 @@ type Scenario struct {
 	StuffingWaves []WaveParams `yaml:"stuffing_waves"`
 	// Standalone are takeovers outside any campaign: the attacker sells and tries to withdraw.
 	Standalone StandaloneParams `yaml:"standalone"`
+	// Vary draws the attack, market and surprise parameters from wide ranges around the scenario's, per
+	// run, campaign and victim (see doc.go); the same as Options.Vary.
+	Vary bool `yaml:"vary"`
 }
 
 // MarketParams sizes the instrument universe.
@@ -98,6 +101,10 @@ type SurpriseParams struct {
 	SessionIPChange   float64 `yaml:"session_ip_change"`      // share of phone sessions whose address changes mid-session
 	SessionIPChangePC float64 `yaml:"session_ip_change_pc"`   // share of PC sessions whose address changes (laptop moves, VPN toggled)
 	APITraders        float64 `yaml:"api_traders"`            // share of day traders whose program trades through the API from a cloud server
+	CorporateEgress   float64 `yaml:"corporate_egress"`       // share of customers whose office PC reaches the firm through a cloud egress
+	Aggregators       float64 `yaml:"aggregators"`            // share of customers with a household-finance service that logs in nightly from a Japanese cloud
+	PortfolioSwitch   float64 `yaml:"portfolio_switch"`       // sell most holdings and buy others in one session, per account-month
+	DomesticTravel    float64 `yaml:"domestic_travel"`        // trips in Japan (hotel Wi-Fi), per account-month
 }
 
 // Range is an interval [Min, Max] written in YAML as [min, max] or as one number.
@@ -463,14 +470,16 @@ func (sc *Scenario) validate(lines map[string]int) error {
 		"travel_abroad": s.TravelAbroad, "new_device": s.NewDevice, "liquidation_withdrawal": s.Liquidation,
 		"first_margin": s.FirstMargin, "small_cap_speculation": s.SmallCap, "forgotten_password": s.ForgottenPassword,
 		"email_change": s.EmailChange, "notifications_off": s.NotificationsOff, "bank_account_change": s.BankChange,
-		"passkey_enrolment": s.PasskeyEnrolment, "withdrawal": s.Withdrawal,
+		"passkey_enrolment": s.PasskeyEnrolment, "withdrawal": s.Withdrawal, "portfolio_switch": s.PortfolioSwitch,
+		"domestic_travel": s.DomesticTravel,
 	} {
 		v.rate("surprises."+p, x)
 	}
 	for p, x := range map[string]float64{
 		"cleared_cookies": s.ClearedCookies, "vpn_users": s.VPNUsers, "vpn_logins": s.VPNLogins,
 		"shared_household": s.SharedHousehold, "shared_device": s.SharedDevice, "session_ip_change": s.SessionIPChange,
-		"session_ip_change_pc": s.SessionIPChangePC, "api_traders": s.APITraders,
+		"session_ip_change_pc": s.SessionIPChangePC, "api_traders": s.APITraders, "corporate_egress": s.CorporateEgress,
+		"aggregators": s.Aggregators,
 	} {
 		v.share("surprises."+p, x)
 	}

@@ -110,6 +110,9 @@ func (g *gen) planDay(now int64, day int64) {
 		}
 	}
 	g.planSurprises(now, day)
+	if len(g.aggAccts) > 0 {
+		g.planAggregators(now, day)
+	}
 }
 
 // pickNetwork chooses the address a session of a on dev starts from.
@@ -130,6 +133,12 @@ func (g *gen) pickNetwork(t int64, a *account, dev *device, vpnAllowed bool) (ad
 		if r.chance(g.sc.Surprises.VPNLogins) {
 			g.sVPN.Count++
 			return g.nets.draw(r, a.vpnRange), false
+		}
+	}
+	if a.office != nil && !mobile && g.isTrading(jstDay(t)) {
+		if o := timeOfDay(t); o >= 8*msHour+30*msMinute && o < 19*msHour && r.chance(0.7) {
+			g.count("corporate_egress.login")
+			return *a.office, false // the office PC, through the employer's cloud proxy
 		}
 	}
 	if mobile {
@@ -354,6 +363,9 @@ func (g *gen) sellPart(t int64, s *session, frac float64, filter func(*position)
 	a := s.a
 	var cands []*position
 	for _, p := range a.pos {
+		if g.vary && a.role == roleBeneficiary && p.in.ramp != nil {
+			continue // a beneficiary keeps the target for the ramp
+		}
 		if p.avail > 0 && (filter == nil || filter(p)) {
 			cands = append(cands, p)
 		}

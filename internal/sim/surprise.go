@@ -45,7 +45,7 @@ func (g *gen) surpriseCount(name string) {
 func (g *gen) surpriseDefs() []surpriseDef {
 	sp := g.sc.Surprises
 	customer := func(a *account, t int64) bool { return a.role == roleCustomer }
-	return []surpriseDef{
+	defs := []surpriseDef{
 		{"travel_abroad", sp.TravelAbroad, func(a *account, t int64) bool {
 			return a.role == roleCustomer && (a.trip == nil || a.trip.to <= t)
 		}, g.travel, false},
@@ -75,6 +75,19 @@ func (g *gen) surpriseDefs() []surpriseDef {
 				})
 			}, false},
 	}
+	// Surprises that only varied runs or scenarios that set them have: their absence leaves the others'
+	// draws as they were.
+	if sp.PortfolioSwitch > 0 {
+		defs = append(defs, surpriseDef{"portfolio_switch", sp.PortfolioSwitch, func(a *account, t int64) bool {
+			return a.role == roleCustomer && len(a.pos) > 0
+		}, g.portfolioSwitch, false})
+	}
+	if sp.DomesticTravel > 0 {
+		defs = append(defs, surpriseDef{"domestic_travel", sp.DomesticTravel, func(a *account, t int64) bool {
+			return a.role == roleCustomer && (a.trip == nil || a.trip.to <= t)
+		}, g.domesticTravel, false})
+	}
+	return defs
 }
 
 // planSurprises draws the day's surprises: each eligible account has rate/30 chance of each.
@@ -330,4 +343,57 @@ func (g *gen) withdraw(t int64, s *session, amount float64, dest string) {
 	if s.tk == nil && amount <= s.a.cash {
 		s.a.cash -= amount
 	}
+}
+
+// domesticTravel: a trip in Japan; the PC or phone logs in over the hotel's Wi-Fi (another Japanese
+// ISP, or a hosting network that runs the hotel's access).
+func (g *gen) domesticTravel(t int64, a *account) {
+	r := g.rx
+	k := kindJPFixed
+	if r.chance(0.3) {
+		k = kindHosting
+	}
+	days := int64(r.between(1, 5))
+	a.trip = &trip{from: t - msHour, to: t + days*msDay, country: "JP", rng: g.nets.rangeOf(r, k, "JP")}
+	dev := a.devices[0]
+	if a.hasApp() && r.chance(0.5) {
+		dev = a.deviceFor(true)
+	}
+	g.forced(t, a, dev, g.tradingActsMaybe)
+}
+
+// portfolioSwitch: the customer sells most holdings (funds and NISA included) and, minutes later, buys
+// one to three other instruments with the proceeds: a takeover's liquidation followed by buys.
+func (g *gen) portfolioSwitch(t int64, a *account) {
+	r := g.rx
+	g.forced(t, a, g.chooseDevice(a, t), func(s *sref) []act {
+		var steps []act
+		for _, p := range a.pos {
+			p := p
+			if r.chance(0.2) {
+				continue
+			}
+			steps = append(steps, act{sec(r, 15, 120), func(t int64) {
+				if p.avail > 0 {
+					g.placeOrder(t, s.s, a, p.in, false, p.avail, 0, p.typ, s.s.channel)
+				}
+			}})
+		}
+		for i, n := 0, r.between(1, 3); i < n; i++ {
+			in := g.primes[r.intn(len(g.primes))]
+			switch {
+			case r.chance(0.35):
+				in = g.funds[r.intn(len(g.funds))]
+			case r.chance(0.15):
+				in = g.smalls[r.intn(len(g.smalls))]
+			}
+			share := 1 / float64(n-i)
+			steps = append(steps, act{sec(r, 60, 600), func(t int64) {
+				if v := math.Max(a.cash-5000, 0) * share * 0.95; v > 20_000 {
+					g.buyValue(t, s.s, in, v, acCash)
+				}
+			}})
+		}
+		return steps
+	})
 }

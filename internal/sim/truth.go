@@ -37,6 +37,9 @@ type Truth struct {
 	Households             int `json:"households"`
 	HouseholdAccounts      int `json:"household_accounts"`
 	SharedDeviceHouseholds int `json:"shared_device_households"`
+
+	// Draws are the parameters a varied run drew (absent without variation).
+	Draws *Draws `json:"draws,omitempty"`
 }
 
 // Attack kinds and attacker styles of the truth.
@@ -68,7 +71,8 @@ type Takeover struct {
 	FraudReport     string `json:"fraud_report,omitempty"`
 	FraudReportTime string `json:"fraud_report_time,omitempty"`
 
-	ms      []int64 // event times, parallel to Events (for sorting)
+	vd      *VictimDraws // varied runs: this takeover's draws
+	ms      []int64      // event times, parallel to Events (for sorting)
 	seq     []uint64
 	sessSet map[string]bool
 	addrSet map[string]bool
@@ -310,6 +314,14 @@ func (g *gen) finishTruth() {
 		}
 	}
 	t.Surprises["api_traders"] = SurpriseCount{Count: g.apiTraders, Opportunities: dayTraders, Unit: "account", Rate: sp.APITraders}
+	if sp.CorporateEgress > 0 {
+		t.Surprises["corporate_egress"] = SurpriseCount{Count: int64(g.offices), Opportunities: int64(t.Legitimate.Accounts),
+			Unit: "account", Rate: sp.CorporateEgress}
+	}
+	if sp.Aggregators > 0 {
+		t.Surprises["aggregators"] = SurpriseCount{Count: int64(len(g.aggAccts)), Opportunities: int64(t.Legitimate.Accounts),
+			Unit: "account", Rate: sp.Aggregators}
+	}
 	t.Surprises["vpn_users"] = SurpriseCount{Count: vpnUsers, Opportunities: int64(len(g.accts)), Unit: "account", Rate: sp.VPNUsers}
 	t.Surprises["shared_household"] = SurpriseCount{Count: int64(t.HouseholdAccounts), Opportunities: int64(len(g.accts)),
 		Unit: "account", Rate: sp.SharedHousehold}
