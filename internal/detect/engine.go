@@ -261,6 +261,7 @@ type request struct {
 	uaFam      string
 	uaKey      uint64
 	tlsKey     uint64
+	stackKey   uint64 // the TLS stack the user agent's client would carry (tlsStack)
 	acct       uint64
 	addrOthers int
 	devOthers  int
@@ -333,7 +334,10 @@ func (e *Engine) Process(ev *event.Event) Outcome {
 		if ev.TLS != "" {
 			rq.tlsKey = profile.Hash(ev.TLS)
 			if ev.Type == event.TypeLogin && rq.uaKey != 0 {
-				rq.tls = e.links.ObserveTLS(rq.tlsKey, rq.uaKey)
+				// Fingerprints are learned per TLS stack, not per browser brand: Chrome on Windows and
+				// Edge carry the same one, and so do Safari and every other browser on an iPhone.
+				rq.stackKey = profile.Hash("tls:" + tlsStack(rq.uaFam))
+				rq.tls = e.links.ObserveTLS(rq.tlsKey, rq.stackKey)
 			}
 		}
 		if ev.Type == event.TypeWithdrawal && ev.Destination != "" {
@@ -508,9 +512,16 @@ func (e *Engine) decideAccount(ev *event.Event, p *profile.Profile, t uint32, rq
 		sess = p.Session(profile.Hash(ev.Session))
 		if sess != nil && sess.Verified {
 			// The customer passed a phishing-resistant step-up in this session: who is at the keyboard
-			// is settled. Changes within the session still count.
-			for _, s := range []Signal{NewDevice, NoDeviceID, NewASN, NewNetwork, NewCountry, NewUserAgent, NewTLS} {
-				ss.Strength[s] = 0
+			// is settled for the network and client that passed it. A request of the session from
+			// elsewhere is not covered (a stolen cookie of a verified session is still stolen): what is
+			// new about its network or client still counts, and so do changes within the session.
+			if !rq.addr.IsValid() || sess.Net == 0 || rq.netKey == sess.Net {
+				ss.Strength[NewASN], ss.Strength[NewNetwork], ss.Strength[NewCountry] = 0, 0, 0
+			}
+			if rq.tlsKey == 0 || sess.TLS == 0 || rq.tlsKey == sess.TLS {
+				for _, s := range [...]Signal{NewDevice, NoDeviceID, NewUserAgent, NewTLS} {
+					ss.Strength[s] = 0
+				}
 			}
 		}
 	}
@@ -722,7 +733,9 @@ func (e *Engine) accessSignals(ev *event.Event, p *profile.Profile, t uint32, rq
 		if known && !p.TLS.Has(rq.tlsKey) {
 			ss.Set(NewTLS, 1, 0, 0, "")
 		}
-		if rq.tls.Total >= 20 && rq.tls.DominantShare >= 0.9 && rq.tls.ThisShare < 0.02 && rq.tls.Dominant != rq.uaKey {
+		// The fingerprint is well known, another stack usually carries it, and the one the user agent
+		// claims almost never does: a copied user agent over a tool's or another browser's TLS.
+		if rq.tls.Total >= 30 && rq.tls.DominantShare >= 0.6 && rq.tls.ThisShare < 0.02 && rq.tls.Dominant != rq.stackKey {
 			ss.Set(UATLSMismatch, 1, 0, 0, rq.uaFam)
 		}
 	}
@@ -764,6 +777,21 @@ func (e *Engine) loginSignals(ev *event.Event, p *profile.Profile, t uint32, rq 
 			ss.Set(WeakerMethod, 1, 0, 0, ev.Method)
 		}
 	}
+	// A password or a one-time code can be relayed by a phishing page in real time; a passkey or the app's
+	// biometrics cannot. Such a login on a client the account does not know (no device id, or a new one)
+	// from an address block it never used is what a relayed login looks like.
+	if history(p) && rq.addr.IsValid() && !p.Prefixes.Has(rq.prefix) && phishable(ev.Method) &&
+		(ev.Device == "" || !p.Devices.Has(profile.Hash(ev.Device))) {
+		// Strongest without a device id (a relaying tool keeps none) and from a network never used.
+		v := 1.0
+		if ev.Device != "" {
+			v = 0.5
+		}
+		if p.ASNs.Has(rq.netKey) {
+			v *= 0.6
+		}
+		ss.Set(PhishableLoginNewAddress, v, 0, 0, ev.Method)
+	}
 	if p.Logins >= 10 {
 		h := jstHour(ev.Time)
 		n := int(p.LoginHours[h]) + int(p.LoginHours[(h+23)%24]) + int(p.LoginHours[(h+1)%24])
@@ -772,6 +800,9 @@ func (e *Engine) loginSignals(ev *event.Event, p *profile.Profile, t uint32, rq 
 		}
 	}
 }
+
+// phishable reports whether a login method can be relayed by a phishing page in real time.
+func phishable(method string) bool { return method == "password" || method == "password_otp" }
 
 func jstHour(t time.Time) int { return int(((t.Unix()+9*3600)%86400+86400)%86400) / 3600 }
 
@@ -951,6 +982,11 @@ func (e *Engine) orderSignals(ev *event.Event, p *profile.Profile, t uint32, ins
 				ss.Set(Liquidation, (share-0.3)/0.6, share, float64(t-first), "")
 			}
 		}
+		// The first sells of a takeover come before they add up to a liquidation; once they do,
+		// LIQUIDATION and the changes' own signals say it.
+		if !ss.Has(Liquidation) && longHeldValue(p, ev.Symbol, ev.Quantity, price, t) > 0 {
+			sellAfterChange(p, t, ss)
+		}
 	} else {
 		if share, since := liquidation(p, t, day); share >= 0.5 {
 			ss.Set(Liquidation, (share-0.3)/0.6, share, float64(since), "")
@@ -981,6 +1017,19 @@ func (e *Engine) orderSignals(ev *event.Event, p *profile.Profile, t uint32, ins
 		}
 	}
 	return value
+}
+
+// sellAfterChange raises SellAfterAccountChange on a sell of long-held shares within a day of the changes
+// that come before a takeover's sells: notices off, a new email or phone, a new bank account.
+func sellAfterChange(p *profile.Profile, t uint32, ss *Signals) {
+	for _, i := range [...]int{profile.ChangeNotifications, profile.ChangeEmail, profile.ChangePhone, profile.ChangeBankAccount} {
+		if c := p.Changed[i]; c > 0 && t >= c && t-c < day {
+			if i == profile.ChangeNotifications && p.Notifications {
+				continue // turned back on, or only ever turned on
+			}
+			ss.Set(SellAfterAccountChange, 1, float64(t-c), 0, profile.ChangeName(i))
+		}
+	}
 }
 
 // illiquidSignal rates how thin a symbol is for the size of the buy.

@@ -53,6 +53,8 @@ const (
 	WatchedAccount
 	MarketRamp
 	CampaignUnderWay
+	PhishableLoginNewAddress
+	SellAfterAccountChange
 	NumSignals
 )
 
@@ -99,20 +101,23 @@ var signalNames = [NumSignals]string{
 	WatchedAccount:             "WATCHED_ACCOUNT",
 	MarketRamp:                 "MARKET_RAMP",
 	CampaignUnderWay:           "CAMPAIGN_UNDER_WAY",
+	PhishableLoginNewAddress:   "PHISHABLE_LOGIN_FROM_NEW_ADDRESS",
+	SellAfterAccountChange:     "SELL_AFTER_ACCOUNT_CHANGE",
 }
 
 // accessSignals are those that describe who is at the keyboard; a login passes them on to its session.
 const accessSignals = 1<<NewDevice | 1<<NoDeviceID | 1<<NewASN | 1<<NewNetwork | 1<<HostingASN | 1<<VPNASN |
 	1<<NewCountry | 1<<ImpossibleTravel | 1<<FailedLoginsBefore | 1<<AddressShared | 1<<DeviceShared |
 	1<<NewUserAgent | 1<<NewTLS | 1<<UATLSMismatch | 1<<WeakerMethod | 1<<UnusualHour | 1<<DormantReactivated |
-	1<<StuffingWave
+	1<<StuffingWave | 1<<PhishableLoginNewAddress
 
 // takeoverSigns say that someone other than the customer may be at the keyboard, or is preparing the
 // account: the campaign layer counts a first buy of a thin symbol with any of them as hijack-like.
 const takeoverSigns = 1<<NewDevice | 1<<NewASN | 1<<HostingASN | 1<<VPNASN | 1<<NewCountry | 1<<ImpossibleTravel |
 	1<<FailedLoginsBefore | 1<<AddressShared | 1<<DeviceShared | 1<<UATLSMismatch | 1<<DormantReactivated |
 	1<<SessionNetworkChanged | 1<<SessionTLSChanged | 1<<SessionDeviceChanged | 1<<NotificationsOff |
-	1<<EmailChangedRecently | 1<<MFADowngrade | 1<<StuffingWave | 1<<WatchedInfrastructure | 1<<WatchedAccount
+	1<<EmailChangedRecently | 1<<MFADowngrade | 1<<StuffingWave | 1<<WatchedInfrastructure | 1<<WatchedAccount |
+	1<<PhishableLoginNewAddress
 
 // String returns the signal's stable code.
 func (s Signal) String() string {
@@ -305,6 +310,10 @@ func (ss *Signals) Detail(s Signal) string {
 		d = d[:len(d)-1]
 	case CampaignUnderWay:
 		d = "a campaign is under way (" + orSome(a.s, "a thin symbol") + "pumped with hijacked accounts " + dur(a.a) + " ago)"
+	case PhishableLoginNewAddress:
+		d = "logged in by " + orSome(a.s, "password") + "(a code a phishing page can relay) on a client the account does not know, from an address block it never used"
+	case SellAfterAccountChange:
+		d = "sell of long-held shares " + dur(a.a) + " after " + orSome(a.s, "an account change") + "changed"
 	case MarketRamp:
 		d = "the symbol's market volume is " + strconv.FormatFloat(a.a, 'f', 0, 64) + "x an average day's by now, price " +
 			strconv.FormatFloat(100*a.b, 'f', 1, 64) + "% on the previous close"
@@ -376,4 +385,32 @@ func uaFamily(ua string) string {
 		b = "safari"
 	}
 	return b + "/" + os
+}
+
+// tlsStack names the TLS stack a user agent's own client would carry: the stack is the networking
+// library's, not the browser's brand. Chrome, Edge, Opera and other Chromium browsers share one on every
+// system but iOS; every browser on iOS (Chrome and Firefox included) uses Apple's, as Safari does on a
+// Mac; Firefox uses its own elsewhere. Apps and scripts, which name themselves, are their own stack. A
+// client whose TLS fingerprint is carried by another stack everywhere else lies about what it is.
+func tlsStack(fam string) string {
+	b, os, _ := strings.Cut(fam, "/")
+	switch {
+	case os == "ios" && b != "other" && isBrowser(b):
+		return "apple"
+	case b == "safari":
+		return "apple"
+	case b == "chrome" || b == "edge" || b == "opera":
+		return "chromium"
+	case b == "firefox":
+		return "gecko"
+	}
+	return fam
+}
+
+func isBrowser(b string) bool {
+	switch b {
+	case "chrome", "edge", "opera", "firefox", "safari":
+		return true
+	}
+	return false
 }
