@@ -54,6 +54,7 @@ func commands() map[string]command {
 		"compensate": {"value unauthorized trading per incident and apply a compensation policy", runCompensate},
 		"tally":      {"the regulator's monthly tally of unauthorized accesses and trades", runTally},
 		"backfill":   {"re-run detection over history and propose incidents for takeovers never reported", runBackfill},
+		"fit":        {"fit the scoring model's weights on simulated firms (varied), for --model", runFit},
 		"version":    {"print brokerguard's version, commit and Go version", runVersion},
 		"key":        {"API keys in the store: key add --role ROLE --name NAME | key list | key revoke NAME", runKey},
 	}

@@ -28,7 +28,8 @@ func runSweep(ctx context.Context, args []string, std IO) error {
 	fs.StringVar(&c.model, "model", "", "scoring model file (default: the shipped model)")
 	fs.BoolVar(&c.noCampaign, "no-campaign", false, "turn the cross-account campaign layer off")
 	scenarios := fs.String("scenario", "small", "scenarios, comma-separated: built-in names ("+strings.Join(sim.BuiltinScenarios(), ", ")+") or YAML files")
-	seeds := fs.Int("seeds", 5, "seeds per scenario: 1 to N")
+	seeds := fs.Int("seeds", 5, "seeds per scenario: N seeds from --first-seed")
+	firstSeed := fs.Int64("first-seed", 1, "the first seed (seeds apart from those a model was fitted on evaluate it fairly)")
 	vary := fs.Bool("vary", false, "draw every attack and market parameter per seed from wide ranges, instead of the scenario's")
 	accounts := fs.Int("accounts", 0, "accounts to simulate (0: each scenario's)")
 	days := fs.Int("days", 0, "trading days to simulate (0: each scenario's)")
@@ -80,7 +81,7 @@ func runSweep(ctx context.Context, args []string, std IO) error {
 			return err
 		}
 	}
-	sw, err := sweep(ctx, sweepPlan{cfg: cfg, log: log, names: names, scenarios: scs, seeds: *seeds,
+	sw, err := sweep(ctx, sweepPlan{cfg: cfg, log: log, names: names, scenarios: scs, seeds: *seeds, firstSeed: *firstSeed,
 		opts: sim.Options{Accounts: *accounts, Days: *days, Vary: *vary}, parallel: *parallel, progress: std.Stderr})
 	if err != nil {
 		return err
@@ -91,13 +92,14 @@ func runSweep(ctx context.Context, args []string, std IO) error {
 	return sw.WriteTable(std.Stdout)
 }
 
-// sweepPlan is what a sweep runs: every scenario under seeds 1 to seeds.
+// sweepPlan is what a sweep runs: every scenario under seeds firstSeed to firstSeed+seeds-1.
 type sweepPlan struct {
 	cfg       config.Config
 	log       *slog.Logger
 	names     []string
 	scenarios []*sim.Scenario
 	seeds     int
+	firstSeed int64       // 0 is taken as 1
 	opts      sim.Options // Accounts, Days and Vary; the seed is set per run
 	parallel  int
 	progress  io.Writer // a line per finished run (nil: none)
@@ -125,7 +127,7 @@ func sweep(ctx context.Context, plan sweepPlan) (*evaluate.Sweep, error) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				si, seed := j/plan.seeds, int64(j%plan.seeds+1)
+				si, seed := j/plan.seeds, max(plan.firstSeed, 1)+int64(j%plan.seeds)
 				began := time.Now()
 				opts := plan.opts
 				opts.Seed = seed

@@ -104,6 +104,11 @@ func (p *parts) useIP(ip detect.IPIntel) {
 
 // buildEngine loads the IP data, rules and model named by cfg and returns a fresh engine.
 func buildEngine(cfg config.Config, log *slog.Logger) (*parts, error) {
+	return buildEngineScoring(cfg, log, nil)
+}
+
+// buildEngineScoring is buildEngine with scorer in place of the model cfg names, when scorer is set.
+func buildEngineScoring(cfg config.Config, log *slog.Logger, scorer detect.Scorer) (*parts, error) {
 	p := &parts{cfg: cfg}
 	opts := detect.Options{Thresholds: cfg.Thresholds, AlertScore: cfg.AlertScore, Links: infra.New(24 * 3600),
 		NoCampaign: !cfg.Campaign.Enabled, LockFor: cfg.FraudReportLock}
@@ -144,6 +149,9 @@ func buildEngine(cfg config.Config, log *slog.Logger) (*parts, error) {
 			return nil, err
 		}
 		opts.Scorer = m
+	}
+	if scorer != nil {
+		opts.Scorer = scorer
 	}
 	e, err := detect.New(opts)
 	if err != nil {
