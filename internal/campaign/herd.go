@@ -144,7 +144,7 @@ type evidence struct {
 
 // evidence sums the symbol's victims at t, each at its strongest, joined with the market ramp and
 // the victims' share of the symbol's flow.
-func (l *Layer) evidence(s *symbol, ins *market.Instrument, t uint32) evidence {
+func (l *Layer) evidence(s *symbol, ins *market.Instrument, t uint32, r Ramp) evidence {
 	var ev evidence
 	now := tradingClock(t)
 	best := map[string]float64{}
@@ -181,8 +181,8 @@ func (l *Layer) evidence(s *symbol, ins *market.Instrument, t uint32) evidence {
 	if ins.ADV > 0 {
 		ev.flow += min(1, float64(ev.victimQ)/ins.ADV)
 	}
-	ev.ramp = l.rampFor(s, ins, t)
-	ev.market = ev.ramp.points()
+	ev.ramp = r
+	ev.market = r.points()
 	ev.joint = ev.victims * ev.flow * ev.market
 	return ev
 }
@@ -262,10 +262,15 @@ func (l *Layer) judge(s *symbol, ins *market.Instrument, t uint32, id string, at
 	if len(s.victims) == 0 || ins == nil || s.alertDay == market.DayNumber(at) {
 		return event.Alert{}, false
 	}
-	ev := l.evidence(s, ins, t)
 	// Herding alone is not enough: in a large firm, a popular thin stock sees first-time buyers with
-	// some sign of unfamiliar access every day. The market beyond the firm must move too.
-	if ev.market < 1 || ev.joint < evidenceAlert {
+	// some sign of unfamiliar access every day. The market beyond the firm must move too (measured
+	// first: it is cheap, and mostly it has not).
+	r := l.rampFor(s, ins, t)
+	if r.points() < 1 {
+		return event.Alert{}, false
+	}
+	ev := l.evidence(s, ins, t, r)
+	if ev.joint < evidenceAlert {
 		return event.Alert{}, false
 	}
 	return l.raiseCampaign(s, ins, t, id, at, o, ev), true
