@@ -28,7 +28,9 @@ import (
 
 // Config tunes the layer. Zero fields get defaults.
 type Config struct {
-	// HerdWindow is how long buys of one symbol count together, in seconds (default 3600).
+	// HerdWindow is how long a hijack-like buy counts toward its symbol's evidence: it halves every
+	// HerdWindow seconds of trading (nights and weekends do not count) and is forgotten after a whole
+	// session (default 10800).
 	HerdWindow uint32 `yaml:"herd_window_seconds" json:"herd_window_seconds"`
 	// ThinValue is the average daily traded value in yen below which a symbol is thin (default 300M).
 	ThinValue float64 `yaml:"thin_value_yen" json:"thin_value_yen"`
@@ -48,7 +50,7 @@ type Config struct {
 func (c *Config) defaults() {
 	const day = 86400
 	if c.HerdWindow == 0 {
-		c.HerdWindow = 3600
+		c.HerdWindow = 3 * 3600
 	}
 	if c.ThinValue == 0 {
 		c.ThinValue = 300e6
@@ -150,6 +152,9 @@ type Order struct {
 	PositionBuyDays int
 	PositionQty     int64
 	AccountOpened   uint32
+
+	// Set by the layer for limit sells: above the market, and above the account's previous limit.
+	limitAbove, limitRising bool
 }
 
 // hijackLike reports whether a buy looks driven by someone else: a first buy of the symbol by an
@@ -187,12 +192,16 @@ func (l *Layer) Order(o *Order) []event.Alert {
 		s = &symbol{name: o.Symbol}
 		l.symbols[o.Symbol] = s
 	}
+	if d := market.DayNumber(o.Time); d != s.ordDay {
+		s.ordDay, s.ordQty = d, 0
+	}
+	s.ordQty += o.Qty
 	var out []event.Alert
 	switch o.Side {
 	case "buy":
 		if a, ok := l.buy(s, o, t); ok {
 			out = append(out, a)
-			if b, ok := l.lookBack(s, o, t); ok {
+			if b, ok := l.lookBack(s, o.ID, o.Time, t); ok {
 				out = append(out, b)
 			}
 		}
@@ -291,13 +300,12 @@ func (l *Layer) Ramp(ins *market.Instrument, t uint32) Ramp {
 	if ins == nil {
 		return Ramp{}
 	}
-	var ours int64
 	l.symMu.Lock()
-	if s := l.symbols[ins.Symbol]; s != nil && s.ourDay == market.DayNumber(time.Unix(int64(t), 0)) {
-		ours = s.ourQty
+	defer l.symMu.Unlock()
+	if s := l.symbols[ins.Symbol]; s != nil {
+		return l.rampFor(s, ins, t)
 	}
-	l.symMu.Unlock()
-	return rampOf(ins, t, ours)
+	return rampOf(ins, t, 0)
 }
 
 func rampOf(ins *market.Instrument, t uint32, ours int64) Ramp {

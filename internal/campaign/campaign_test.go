@@ -38,38 +38,150 @@ func kinds(as []event.Alert) []string {
 	return out
 }
 
-func TestHerdingOfHijackedAccountsRaisesOneCampaignAlert(t *testing.T) {
+// rampIns is the thin symbol at t with the market beyond the firm trading x times what an average day
+// trades by then.
+func rampIns(x float64, t time.Time) *market.Instrument {
+	exp := 30000 * max(elapsedMinutes(unix(t)), 30) / tradingMinutes
+	return thinIns(int64(x*exp), t)
+}
+
+// TestVictimsSpreadOverHoursJoinAModestRamp: buys with takeover signs only (no liquidation before)
+// hours apart, into a symbol ramping 7x: one is not enough, the second joins the first's evidence,
+// decayed but not forgotten.
+func TestVictimsSpreadOverHoursJoinAModestRamp(t *testing.T) {
 	l := New(Config{})
-	// A modest market move beyond the firm: over 4x what an average day trades by 10:30-10:45.
-	ins := thinIns(42000, at(10, 0, 0))
-	var got []event.Alert
-	for i, acct := range []string{"A1", "A2", "A3", "A4"} {
-		now := at(10, 30+5*i, 0)
-		got = append(got, l.Order(hijackedBuy("e"+acct, acct, now, ins))...)
-		if i < 2 && len(got) > 0 {
-			t.Fatalf("alert after %d hijacked buys in a modest ramp: %+v", i+1, got)
-		}
+	weak := func(id, acct string, now time.Time) *Order {
+		o := hijackedBuy(id, acct, now, rampIns(7, now))
+		o.Liquidated = false
+		return o
 	}
+	if got := l.Order(weak("e1", "A1", at(9, 40, 0))); len(got) != 0 {
+		t.Fatalf("one buy with takeover signs only in a 7x ramp: %v, want nothing", kinds(got))
+	}
+	got := l.Order(weak("e2", "A2", at(13, 10, 0)))
 	if len(got) != 1 || got[0].Kind != event.AlertCampaign {
 		t.Fatalf("alerts = %v, want one campaign alert", kinds(got))
 	}
 	a := got[0]
-	if a.ID != "cmp-eA3" || !slices.Equal(a.Symbols, []string{"8012"}) || !slices.Equal(a.Accounts, []string{"A1", "A2", "A3"}) {
+	if a.ID != "cmp-e2" || !slices.Equal(a.Accounts, []string{"A1", "A2"}) {
 		t.Errorf("alert = %+v", a)
 	}
-	if a.Reasons[0].Code != "HERDING_ILLIQUID_BUY" || !strings.Contains(a.Reasons[0].Detail, "3 accounts") {
+	if d := a.Reasons[0].Detail; a.Reasons[0].Code != "HERDING_ILLIQUID_BUY" || !strings.Contains(d, "2 accounts") ||
+		!strings.Contains(d, "since 04-11 09:40 JST") || !strings.Contains(d, "evidence") {
 		t.Errorf("reasons = %+v", a.Reasons)
 	}
+	// The buy that revealed it carried only takeover signs: the symbol is watched, no address is.
 	w := l.Watchlist()
-	if e, ok := w.Symbol("8012", unix(at(11, 0, 0)), SeenAll); !ok || e.Source != SourceCampaign || e.Ref != "cmp-eA3" {
+	if e, ok := w.Symbol("8012", unix(at(14, 0, 0)), SeenAll); !ok || e.Ref != "cmp-e2" {
 		t.Errorf("symbol watch = %+v, %v", e, ok)
 	}
-	if _, ok := w.Infrastructure(netip.MustParseAddr("198.51.100.7"), "", "", unix(at(11, 0, 0)), SeenAll); !ok {
-		t.Error("the hijacked session's address is not watched")
+	// A third buyer joins the campaign; there is one alert a day.
+	if got := l.Order(weak("e3", "A3", at(14, 0, 0))); len(got) != 0 {
+		t.Errorf("second alert the same day: %v", kinds(got))
 	}
-	c, ok := l.Campaign("8012", at(12, 0, 0))
-	if !ok || !slices.Equal(c.Victims, []string{"A1", "A2", "A3", "A4"}) {
-		t.Errorf("campaign = %+v, %v (the fourth buyer joins it)", c, ok)
+	if c, ok := l.Campaign("8012", at(14, 30, 0)); !ok || !slices.Equal(c.Victims, []string{"A1", "A2", "A3"}) {
+		t.Errorf("campaign = %+v, %v", c, ok)
+	}
+}
+
+// TestEvidenceWeighsVictimsAndRamp: how many victims of each kind a ramp of each size needs.
+func TestEvidenceWeighsVictimsAndRamp(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		ramp      float64
+		takeover  bool // takeover signs
+		liquidate bool // right after selling the holdings
+		victims   int
+		wantAt    int // the victim whose buy raises the alert (0: none)
+	}{
+		{"whole pattern, ramp starting", 7, true, true, 1, 1},
+		{"whole pattern, no ramp", 1, true, true, 5, 0},
+		{"whole pattern, market moving 4x", 4, true, true, 5, 0},
+		{"takeover signs only, ramp starting", 7, true, false, 3, 2},
+		{"takeover signs only, strong ramp", 20, true, false, 1, 1},
+		{"liquidation only, ramp starting", 7, false, true, 5, 4},
+		{"liquidation only, strong ramp", 40, false, true, 3, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := New(Config{})
+			got := 0
+			for i := range c.victims {
+				now := at(10, 5*i, 0)
+				o := hijackedBuy(fmt.Sprintf("e%d", i+1), fmt.Sprintf("A%d", i+1), now, rampIns(c.ramp, now))
+				o.Takeover, o.Liquidated = c.takeover, c.liquidate
+				o.Qty = 1000
+				if as := l.Order(o); len(as) > 0 && got == 0 {
+					got = i + 1
+				}
+			}
+			if got != c.wantAt {
+				t.Errorf("alert at victim %d, want %d", got, c.wantAt)
+			}
+		})
+	}
+}
+
+// TestBuyQueuedTheEveningBeforeJoinsTheOpen: a hijacked buy queued on Thursday evening counts then;
+// when it executes into a ramp on Friday morning, the campaign is found at its execution.
+func TestBuyQueuedTheEveningBeforeJoinsTheOpen(t *testing.T) {
+	l := New(Config{})
+	eve := time.Date(2025, 4, 10, 21, 30, 0, 0, jst)
+	yesterday := &market.Instrument{Symbol: "8012", ADV: 30000, PrevClose: 200, Price: 200, Day: market.DayNumber(eve), DayVolume: 25000}
+	o := hijackedBuy("e1", "A1", eve, yesterday)
+	o.Market = true
+	if got := l.Order(o); len(got) != 0 {
+		t.Fatalf("evening order raised %v with no market", kinds(got))
+	}
+	// The opening auction alone is not a ramp.
+	open := at(9, 0, 5)
+	ins := thinIns(20000, open)
+	ins.AuctionVolume = 20000
+	if got := l.Execution(ins, "x1", 5000, open); len(got) != 0 {
+		t.Fatalf("the opening auction raised %v", kinds(got))
+	}
+	// Half an hour in, the market beyond the firm trades 8x what an average day does by then.
+	now := at(9, 31, 0)
+	ins = rampIns(8, now)
+	ins.DayVolume += 20000 + 5000
+	ins.AuctionVolume = 20000
+	got := l.Execution(ins, "x2", 100, now)
+	if len(got) != 1 || got[0].Kind != event.AlertCampaign || got[0].ID != "cmp-x2" || !slices.Equal(got[0].Accounts, []string{"A1"}) {
+		t.Fatalf("alerts = %+v", got)
+	}
+	// The evening's address is watched: it was the whole pattern from a foreign address.
+	if _, ok := l.Watchlist().Infrastructure(netip.MustParseAddr("198.51.100.7"), "", "", unix(now), SeenAll); !ok {
+		t.Error("the queued buy's address is not watched")
+	}
+	// A buy queued two evenings before is forgotten by the time the market has traded a session.
+	l2 := New(Config{})
+	l2.Order(hijackedBuy("e9", "A9", eve.AddDate(0, 0, -1), yesterday))
+	if got := l2.Execution(rampIns(8, now), "x3", 100, now); len(got) != 0 {
+		t.Errorf("a buy a whole session old raised %v", kinds(got))
+	}
+}
+
+// TestSymbolPumpedAgainKeepsItsHistory: the day after a campaign, the same symbol ramps again from its
+// pumped close; measured against its calm close it is still a ramp, and the campaign keeps its victims.
+func TestSymbolPumpedAgainKeepsItsHistory(t *testing.T) {
+	l := New(Config{})
+	now := at(10, 0, 0)
+	if got := l.Order(hijackedBuy("e1", "A1", now, rampIns(20, now))); len(got) != 1 {
+		t.Fatalf("day 1: %v", kinds(got))
+	}
+	next := time.Date(2025, 4, 14, 10, 0, 0, 0, jst) // Monday
+	ins := rampIns(8, next)
+	ins.PrevClose, ins.Price, ins.DailyMove = 260, 262, 0.02 // closed +30% on Friday; calm moves were 2%
+	o := hijackedBuy("e2", "A2", next, ins)
+	o.Liquidated = false
+	got := l.Order(o)
+	if len(got) != 1 || got[0].Kind != event.AlertCampaign {
+		t.Fatalf("day 2: %v", kinds(got))
+	}
+	if d := got[0].Reasons[1].Detail; got[0].Reasons[1].Code != "MARKET_RAMP" || !strings.Contains(d, "+31.0% on the previous close") {
+		t.Errorf("ramp = %+v", got[0].Reasons[1])
+	}
+	if c, ok := l.Campaign("8012", next.Add(time.Hour)); !ok || !slices.Equal(c.Victims, []string{"A1", "A2"}) {
+		t.Errorf("campaign = %+v, %v", c, ok)
 	}
 }
 
@@ -102,7 +214,7 @@ func TestOwnCustomersVolumeIsNotARamp(t *testing.T) {
 	now := at(9, 50, 0)
 	ins := thinIns(150000, now)
 	// Our own customers executed 148,000 of those shares: the market beyond the firm is quiet.
-	l.Execution(ins, 148000, at(9, 1, 0))
+	l.Execution(ins, "x1", 148000, at(9, 1, 0))
 	if got := l.Order(hijackedBuy("e1", "A1", now, ins)); len(got) != 0 {
 		t.Fatalf("alerts = %+v, want none", got)
 	}
@@ -138,7 +250,8 @@ func TestBeneficiarySellsIntoTheCampaign(t *testing.T) {
 	ins := thinIns(150000, now)
 	bought := unix(now.AddDate(0, 0, -4))
 	// A sell just before the campaign is found: kept, then named when it is.
-	early := &Order{ID: "s1", Account: "BEN1", Symbol: "8012", Side: "sell", Time: at(9, 45, 0), Qty: 8000, Ins: ins,
+	// It bought on two days this week and asks above the market.
+	early := &Order{ID: "s1", Account: "BEN1", Symbol: "8012", Side: "sell", Time: at(9, 45, 0), Qty: 8000, Value: 8000 * 212, Ins: ins,
 		PositionSince: bought, PositionLastBuy: bought + 86400, PositionBuyDays: 2, PositionQty: 20000}
 	// A momentum trader who bought once, yesterday, and sells a large position into the spike is not named.
 	trader := &Order{ID: "s0", Account: "TRADER", Symbol: "8012", Side: "sell", Time: at(9, 46, 0), Qty: 9000, Ins: ins,
@@ -399,5 +512,44 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if cs := l.Campaigns(at(10, 0, 0)); len(cs) != 1 || cs[0].Symbol != "8012" {
 		t.Errorf("campaigns = %+v", cs)
+	}
+}
+
+// TestBeneficiaryEvidenceIsGraded: no single window decides. An account opened seven months ago that
+// bought a small stake on two days is named when it raises its limit into the ramp; a swing trader's
+// like stake in a years-old account, selling the same way, is not.
+func TestBeneficiaryEvidenceIsGraded(t *testing.T) {
+	l := New(Config{})
+	now := at(9, 50, 0)
+	ins := thinIns(150000, now)
+	if got := l.Order(hijackedBuy("e1", "A1", now, ins)); len(got) != 1 {
+		t.Fatalf("campaign: %v", kinds(got))
+	}
+	bought := unix(now.AddDate(0, 0, -3))
+	sell := func(id, acct string, mm int, limit float64, opened time.Time) *Order {
+		return &Order{ID: id, Account: acct, Symbol: "8012", Side: "sell", Time: at(10, mm, 0), Qty: 1000, Value: 1000 * limit,
+			Ins: ins, PositionSince: bought, PositionLastBuy: bought + 86400, PositionBuyDays: 2, PositionQty: 2000,
+			AccountOpened: unix(opened)}
+	}
+	for _, c := range []struct {
+		o    *Order
+		want []string
+	}{
+		{sell("b1", "BEN", 10, 212, now.AddDate(0, -7, 0)), nil},
+		{sell("t1", "SWING", 12, 212, now.AddDate(-6, 0, 0)), nil},
+		{sell("b2", "BEN", 20, 216, now.AddDate(0, -7, 0)), []string{"BEN"}},
+		{sell("t2", "SWING", 22, 216, now.AddDate(-6, 0, 0)), nil},
+	} {
+		got := l.Order(c.o)
+		var named []string
+		for _, a := range got {
+			named = append(named, a.Accounts...)
+			if !strings.Contains(a.Reasons[0].Detail, "raised its limit") {
+				t.Errorf("%s: reason %q", c.o.ID, a.Reasons[0].Detail)
+			}
+		}
+		if !slices.Equal(named, c.want) {
+			t.Errorf("%s: named %v, want %v", c.o.ID, named, c.want)
+		}
 	}
 }

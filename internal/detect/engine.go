@@ -300,7 +300,7 @@ func (e *Engine) Process(ev *event.Event) Outcome {
 	t := profile.Unix(ev.Time)
 	if ev.Type == event.TypeExecution && e.campaign != nil {
 		if ins, ok := e.market.Get(ev.Symbol); ok {
-			e.campaign.Execution(&ins, ev.Quantity, ev.Time)
+			out.Alerts = append(out.Alerts, e.campaign.Execution(&ins, ev.ID, ev.Quantity, ev.Time)...)
 		}
 	}
 	var rq request
