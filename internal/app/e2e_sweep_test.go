@@ -33,6 +33,8 @@ func TestSweepFloors(t *testing.T) {
 	}
 	t.Logf("\n%s", table.String())
 
+	// The careful attackers of these three draws are not stopped today (0%): no floor is held for
+	// them until detection stops some, since a floor of zero cannot fail.
 	// Figures that should be high (shares stopped, detected, found): the worst seed and the median at
 	// least the floors. Figures that should be low (delays in seconds, false campaign alerts per 20
 	// trading days, customers' costs): the worst seed and the median at most the ceilings.
@@ -43,15 +45,14 @@ func TestSweepFloors(t *testing.T) {
 		seedsWithFigure int
 	}{
 		{"takeovers_stopped", 0.45, 0.55, true, 3},
-		{"stopped_careful", 0, 0, true, 3},
 		{"order_value_stopped", 0.75, 0.75, true, 3},
-		{"campaigns_detected", 0, 0.9, true, 3},
-		{"beneficiaries_precision", 0.9, 0.9, true, 2},
-		{"beneficiaries_recall", 0, 0.9, true, 3},
-		{"campaign_delay_max", 16000, 10000, false, 2},
+		{"campaigns_detected", 1, 1, true, 3},
+		{"beneficiaries_precision", 0.9, 0.9, true, 3},
+		{"beneficiaries_recall", 0.9, 0.9, true, 3},
+		{"campaign_delay_max", 16000, 7000, false, 3},
 		{"false_campaign_alerts", 1, 1, false, 3},
-		{"legit_logins_challenged", 0.08, 0.065, false, 3},
-		{"legit_orders_held", 0.022, 0.018, false, 3},
+		{"legit_logins_challenged", 0.085, 0.07, false, 3},
+		{"legit_orders_held", 0.023, 0.019, false, 3},
 	}
 	for _, c := range cases {
 		m, ok := s.Measure(c.measure)
