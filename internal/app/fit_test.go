@@ -49,3 +49,21 @@ func TestFitCommandWritesAModelThatLoads(t *testing.T) {
 		t.Error("fit without --out: want a usage error")
 	}
 }
+
+// TestShippedFittedModelLoads checks the fitted model the README offers: it loads, keeps the shipped
+// model's signals and interactions, and adds risk only.
+func TestShippedFittedModelLoads(t *testing.T) {
+	m, err := detect.LoadModel("../../models/varied-2026-12.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prior := detect.DefaultModel()
+	if len(m.Interactions) != len(prior.Interactions) {
+		t.Errorf("%d interactions; want the shipped model's %d", len(m.Interactions), len(prior.Interactions))
+	}
+	for s := detect.Signal(0); s < detect.NumSignals; s++ {
+		if m.Weight(s) < 0 || (m.Weight(s) != 0) != (prior.Weight(s) != 0) && m.Weight(s) != 0 {
+			t.Errorf("%s: weight %v (shipped %v)", s, m.Weight(s), prior.Weight(s))
+		}
+	}
+}
