@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -121,37 +120,11 @@ func runFit(ctx context.Context, args []string, std IO) error {
 
 // fitExamples simulates one firm and returns its decided events as examples, scored by prior.
 func fitExamples(ctx context.Context, cfg config.Config, prior *detect.Model, sc *sim.Scenario, opts sim.Options, attackWeight float64) ([]detect.Example, error) {
-	var events, truthBuf bytes.Buffer
-	if _, err := sim.Generate(ctx, sc, opts, &events, &truthBuf); err != nil {
-		return nil, err
-	}
-	var truth sim.Truth
-	if err := json.Unmarshal(truthBuf.Bytes(), &truth); err != nil {
-		return nil, fmt.Errorf("truth: %w", err)
-	}
-	attackerEvents := map[string]bool{}
-	for _, tk := range truth.Takeovers {
-		for _, e := range tk.Events {
-			attackerEvents[e.ID] = true
-		}
-	}
-	criminals := map[string]bool{}
-	for _, a := range truth.Beneficiaries {
-		criminals[a] = true
-	}
 	rec := &detect.Recorder{Model: prior}
-	p, err := buildEngineScoring(cfg, newLogger(io.Discard, cfg), rec)
-	if err != nil {
-		return nil, err
-	}
-	defer p.Close()
-	if cfg.IPDB == "" {
-		p.useIP(sim.IPIntel())
-	}
 	var out []detect.Example
+	var ids []idAccount
 	var observeErr error
-	_, err = ingest.Replay(ctx, bytes.NewReader(events.Bytes()), ingest.ReplayOptions{Engine: p.engine,
-		Timing: ingest.Timing{Lateness: cfg.Lateness, Now: time.Now}, Limits: cfg.Limits.Event(),
+	truthDoc, _, _, err := replaySimulated(ctx, cfg, newLogger(io.Discard, cfg), rec, sc, opts, ingest.ReplayOptions{
 		Observe: func(ev *event.Event, o *detect.Outcome) {
 			if !o.Decided || observeErr != nil {
 				return
@@ -161,15 +134,9 @@ func fitExamples(ctx context.Context, cfg config.Config, prior *detect.Model, sc
 				observeErr = fmt.Errorf("event %s: the signals recorded for it are of a %s", ev.ID, ex.Type)
 				return
 			}
-			if criminals[ev.Account] && !attackerEvents[ev.ID] {
-				return // the criminals' own accounts: neither a customer's nor a takeover
-			}
-			ex.Attack = attackerEvents[ev.ID]
 			ex.Weight = 1
-			if ex.Attack {
-				ex.Weight = attackWeight
-			}
 			out = append(out, ex)
+			ids = append(ids, idAccount{ev.ID, ev.Account})
 		}})
 	if err == nil {
 		err = observeErr
@@ -177,5 +144,36 @@ func fitExamples(ctx context.Context, cfg config.Config, prior *detect.Model, sc
 	if _, left := rec.Next(); err == nil && left {
 		err = fmt.Errorf("the engine scored events that no decision came out for")
 	}
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	var truth sim.Truth
+	if err := json.Unmarshal(truthDoc, &truth); err != nil {
+		return nil, fmt.Errorf("truth: %w", err)
+	}
+	attackerEvents, criminals := map[string]bool{}, map[string]bool{}
+	for _, tk := range truth.Takeovers {
+		for _, e := range tk.Events {
+			attackerEvents[e.ID] = true
+		}
+	}
+	for _, a := range truth.Beneficiaries {
+		criminals[a] = true
+	}
+	// Label the examples; the criminals' own accounts are neither a customer's nor a takeover.
+	kept := out[:0]
+	for i, ex := range out {
+		id := ids[i]
+		if criminals[id.account] && !attackerEvents[id.id] {
+			continue
+		}
+		ex.Attack = attackerEvents[id.id]
+		if ex.Attack {
+			ex.Weight = attackWeight
+		}
+		kept = append(kept, ex)
+	}
+	return kept, nil
 }
+
+type idAccount struct{ id, account string }

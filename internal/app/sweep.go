@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/config"
+	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/evaluate"
 	"github.com/brokerguard/brokerguard/internal/ingest"
 	"github.com/brokerguard/brokerguard/internal/sim"
@@ -183,28 +184,37 @@ func sweep(ctx context.Context, plan sweepPlan) (*evaluate.Sweep, error) {
 // and no store (the IP intelligence of cfg, or the simulator's table as in the demo), and evaluates
 // the decisions and alerts against the truth.
 func sweepRun(ctx context.Context, cfg config.Config, log *slog.Logger, sc *sim.Scenario, opts sim.Options) (*evaluate.Report, sweepStats, error) {
-	var events, truth bytes.Buffer
-	st, err := sim.Generate(ctx, sc, opts, &events, &truth)
+	var decisions, alerts bytes.Buffer
+	truth, st, sum, err := replaySimulated(ctx, cfg, log, nil, sc, opts, ingest.ReplayOptions{Decisions: &decisions, Alerts: &alerts})
 	if err != nil {
 		return nil, sweepStats{}, err
 	}
-	p, err := buildEngine(cfg, log)
+	rep, err := evaluate.Evaluate(bytes.NewReader(truth), &decisions, &alerts)
+	return rep, sweepStats{Stats: st, rejected: sum.ErrorCount()}, err
+}
+
+// replaySimulated simulates one scenario and seed into memory and replays its events through a fresh
+// engine (scoring with scorer when it is set) with no store, with the IP intelligence of cfg or, by
+// default, the simulator's table as in the demo. ro names the outputs; its engine, timing and limits
+// are set here. It returns the truth document.
+func replaySimulated(ctx context.Context, cfg config.Config, log *slog.Logger, scorer detect.Scorer, sc *sim.Scenario, opts sim.Options,
+	ro ingest.ReplayOptions) ([]byte, sim.Stats, ingest.Summary, error) {
+	var events, truth bytes.Buffer
+	st, err := sim.Generate(ctx, sc, opts, &events, &truth)
 	if err != nil {
-		return nil, sweepStats{}, err
+		return nil, st, ingest.Summary{}, err
+	}
+	p, err := buildEngineScoring(cfg, log, scorer)
+	if err != nil {
+		return nil, st, ingest.Summary{}, err
 	}
 	defer p.Close()
 	if cfg.IPDB == "" {
 		p.useIP(sim.IPIntel())
 	}
-	var decisions, alerts bytes.Buffer
-	sum, err := ingest.Replay(ctx, bytes.NewReader(events.Bytes()), ingest.ReplayOptions{Engine: p.engine, Decisions: &decisions, Alerts: &alerts,
-		Timing: ingest.Timing{Lateness: cfg.Lateness, Now: time.Now}, Limits: cfg.Limits.Event()})
-	if err != nil {
-		return nil, sweepStats{}, err
-	}
-	events = bytes.Buffer{}
-	rep, err := evaluate.Evaluate(&truth, &decisions, &alerts)
-	return rep, sweepStats{Stats: st, rejected: sum.ErrorCount()}, err
+	ro.Engine, ro.Timing, ro.Limits = p.engine, ingest.Timing{Lateness: cfg.Lateness, Now: time.Now}, cfg.Limits.Event()
+	sum, err := ingest.Replay(ctx, bytes.NewReader(events.Bytes()), ro)
+	return truth.Bytes(), st, sum, err
 }
 
 // sweepStats are a run's simulation figures and the events its replay rejected.
