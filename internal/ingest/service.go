@@ -135,7 +135,7 @@ func (s *Service) Rebuild(ctx context.Context) (int64, error) {
 		if s.o.Engine.Process(&ev).Unplaced {
 			// Stored in another order than it was placed (two requests of the account committed the
 			// other way round): it was accepted, so it is applied on the account's state as it stands.
-			s.o.Log.Warn("rebuild: stored event applied out of time order", "id", ev.ID, "account", ev.Account)
+			s.o.Log.Warn("rebuild: stored event applied out of time order", "id", ev.ID) // no account: personal data
 			s.o.Engine.ForgetAccountHistory(ev.Account)
 			s.o.Engine.Process(&ev)
 		}
