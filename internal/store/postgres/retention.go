@@ -173,4 +173,3 @@ func (s *Store) Compact(ctx context.Context) error {
 	}
 	return nil
 }
-
