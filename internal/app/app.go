@@ -56,6 +56,7 @@ func commands() map[string]command {
 		"backfill":   {"re-run detection over history and propose incidents for takeovers never reported", runBackfill},
 		"fit":        {"fit the scoring model's weights on simulated firms (varied), for --model", runFit},
 		"version":    {"print brokerguard's version, commit and Go version", runVersion},
+		"db":         {"what the store holds (db stats), and its retention applied (db compact)", runDB},
 		"key":        {"API keys in the store: key add --role ROLE --name NAME | key list | key revoke NAME", runKey},
 	}
 }

@@ -58,6 +58,9 @@ type Config struct {
 	// half_total, or a policy file (YAML). Empty: restore.
 	CompensationPolicy string `yaml:"compensation_policy"`
 
+	// Retention is how long the store keeps quotes and account events; brokerguard db compact applies it.
+	Retention Retention `yaml:"retention"`
+
 	Server  Server   `yaml:"server"`
 	APIKeys []APIKey `yaml:"api_keys"`
 	Log     Log      `yaml:"log"`
@@ -70,6 +73,21 @@ type Campaign struct {
 	Enabled         bool `yaml:"enabled"`
 	campaign.Config `yaml:",inline"`
 }
+
+// Retention is how long the store keeps events, measured in data time: back from the latest stored
+// event's time, not the wall clock. 0 keeps them forever (the default). Decisions, alerts, the audit
+// trail and instrument events are always kept. brokerguard db compact applies it.
+type Retention struct {
+	// Quotes older than this are deleted, except the last quote of each symbol and day and every quote
+	// of the two latest quote days (what the market state rebuilt at start and incident valuation need).
+	Quotes time.Duration `yaml:"quotes"`
+	// RawEvents: account events (logins, orders, …) older than this are deleted. Their decisions and
+	// alerts stay, but serve rebuilds its profiles at start from the events that remain.
+	RawEvents time.Duration `yaml:"raw_events"`
+}
+
+// MinRetention is the shortest retention accepted other than 0.
+const MinRetention = 24 * time.Hour
 
 // Limits bound the numbers of an event: a price, amount, cash, cost or fee above MaxYen, or a quantity,
 // volume, lot or share count above MaxShares, is refused (out_of_range) in serve and replay alike.
@@ -235,6 +253,11 @@ func (c *Config) Validate() error {
 	}
 	if c.FutureTolerance < 0 {
 		bad("future_tolerance: %s, want ≥ 0", c.FutureTolerance)
+	}
+	for name, d := range map[string]time.Duration{"retention.quotes": c.Retention.Quotes, "retention.raw_events": c.Retention.RawEvents} {
+		if d != 0 && d < MinRetention {
+			bad("%s: %s, want 0 (keep forever) or at least %s", name, d, MinRetention)
+		}
 	}
 	if c.AlertScore < 0 || c.AlertScore > 1000 {
 		bad("alert_score: %d, want 0..1000", c.AlertScore)

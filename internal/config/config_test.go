@@ -42,6 +42,9 @@ func TestFullFileValues(t *testing.T) {
 	if c.Limits.MaxYen != 1e12 || c.Limits.MaxShares != 1e12 {
 		t.Errorf("got limits %+v, want max_yen 1e12 from the file and the default max_shares 1e12", c.Limits)
 	}
+	if c.Retention.Quotes != 72*time.Hour || c.Retention.RawEvents != 0 {
+		t.Errorf("got retention %+v, want quotes 72h and raw_events 0", c.Retention)
+	}
 	if got := c.RedactedDB(); strings.Contains(got, "secret") {
 		t.Errorf("RedactedDB %q shows the password", got)
 	}
@@ -52,7 +55,8 @@ func TestBadFiles(t *testing.T) {
 		"unknown-key.bad.yml": {"field listen not found"},
 		"bad-values.bad.yml": {"db:", "lateness:", "alert_score:", "thresholds.order[1]", "server.max_batch",
 			`api_keys[0].role: "god"`, "api_keys[0].sha256", `api_keys[1].name: "a" used twice`,
-			"api_keys[1]: give exactly one of", `log.level: "loud"`, "limits.max_yen: 1e+300"},
+			"api_keys[1]: give exactly one of", `log.level: "loud"`, "limits.max_yen: 1e+300",
+			"retention.quotes: 1h0m0s, want 0 (keep forever) or at least 24h", "retention.raw_events: -24h0m0s"},
 	}
 	for file, wants := range tests {
 		t.Run(file, func(t *testing.T) {

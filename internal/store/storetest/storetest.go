@@ -49,6 +49,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Extent", testExtent},
 		{"EventsHeld", testEventsHeld},
 		{"Keys", testKeys},
+		{"Prune", testPrune},
+		{"Stats", testStats},
 		{"Concurrent", testConcurrent},
 		{"Reopen", testReopen},
 		{"Close", testClose},
