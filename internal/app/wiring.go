@@ -180,7 +180,7 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, string, err
 	}
 	s, err := sqlite.Open(ctx, path, sqlite.Options{})
 	if err != nil {
-		return nil, "", err
+		return nil, "", storeInUse(err, cfg, path)
 	}
 	return s, "sqlite " + path, nil
 }
