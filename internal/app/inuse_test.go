@@ -7,14 +7,16 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/brokerguard/brokerguard/internal/config"
 	"github.com/brokerguard/brokerguard/internal/store/sqlite"
 )
 
-// TestDataDirInUse: while a store holds the data directory, the commands that open it refuse at once,
-// saying which directory, who holds it and what to do, and leave the holder's data as it was.
+// TestDataDirInUse: while a store holds the data directory, the commands that would hold it too refuse
+// at once, saying which directory, who holds it and what to do, and leave the holder's data as it was;
+// the key commands work beside it.
 func TestDataDirInUse(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
@@ -35,9 +37,8 @@ func TestDataDirInUse(t *testing.T) {
 	}{
 		{"replay", []string{"replay", "--events", "../../testdata/sample.jsonl", "--decisions", filepath.Join(dir, "d.jsonl"),
 			"--alerts", filepath.Join(dir, "a.jsonl"), "--data-dir", data}, inDir},
-		{"key list", []string{"key", "list", "--data-dir", data}, inDir},
-		{"key add", []string{"key", "add", "--role", "read", "--name", "k", "--data-dir", data}, inDir},
-		{"key list --db", []string{"key", "list", "--db", filepath.Join(data, "brokerguard.db")}, inFile},
+		{"replay --db", []string{"replay", "--events", "../../testdata/sample.jsonl", "--decisions", filepath.Join(dir, "d.jsonl"),
+			"--alerts", filepath.Join(dir, "a.jsonl"), "--db", filepath.Join(data, "brokerguard.db")}, inFile},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -55,5 +56,18 @@ func TestDataDirInUse(t *testing.T) {
 	}
 	if c, err := held.Counts(context.Background()); err != nil || c.Events != 0 {
 		t.Errorf("the holder's store after the refusals: got %d events, %v; want 0", c.Events, err)
+	}
+
+	// Keys are issued to and revoked from a running server's store: the key commands open it beside
+	// the holder.
+	if _, errOut, err := run(t, "key", "add", "--role", "read", "--name", "auditor", "--data-dir", data); err != nil {
+		t.Fatalf("key add beside the holder: %v\n%s", err, errOut)
+	}
+	if out, errOut, err := run(t, "key", "list", "--data-dir", data); err != nil || !strings.Contains(out, "auditor") {
+		t.Fatalf("key list beside the holder: got %q, %v\n%s; want the key auditor", out, err, errOut)
+	}
+	keys, err := held.Keys(context.Background())
+	if err != nil || len(keys) != 1 || keys[0].Name != "auditor" {
+		t.Errorf("the holder's keys: got %+v, %v; want auditor", keys, err)
 	}
 }

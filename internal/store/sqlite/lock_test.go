@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/brokerguard/brokerguard/internal/store"
 )
 
 // TestSecondOpenIsRefused: while a Store holds a database, a second Open of the same file (here in the
@@ -126,5 +128,46 @@ func TestInUseMessage(t *testing.T) {
 		if got := inUse("x.db", []byte(c.content), since).Holder(); got != c.want {
 			t.Errorf("inUse(%q): got %q, want %q", c.content, got, c.want)
 		}
+	}
+}
+
+// TestGuestBesideHolder: a guest opens a database another Store holds, and what each writes the
+// other reads; closing the guest leaves the holder working.
+func TestGuestBesideHolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "brokerguard.db")
+	holder, err := Open(t.Context(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	guest, err := Open(t.Context(), path, Options{Guest: true})
+	if err != nil {
+		t.Fatalf("guest Open beside the holder: got %v, want nil", err)
+	}
+	k := store.APIKey{Name: "auditor", Role: "read", Hash: [32]byte{1}, Created: time.Unix(1742169600, 0)}
+	if err := guest.AddKey(t.Context(), k); err != nil {
+		t.Fatalf("guest AddKey: %v", err)
+	}
+	if got, err := holder.KeyByHash(t.Context(), k.Hash); err != nil || got.Name != k.Name {
+		t.Errorf("holder KeyByHash: got %+v, %v; want %q", got, err, k.Name)
+	}
+	if err := holder.Append(t.Context(), &store.Batch{Events: []store.EventRecord{{ID: "e1", Type: "quote", Time: k.Created, Raw: []byte("{}")}}}); err != nil {
+		t.Fatalf("holder Append: %v", err)
+	}
+	if c, err := guest.Counts(t.Context()); err != nil || c.Events != 1 {
+		t.Errorf("guest Counts: got %d, %v; want 1", c.Events, err)
+	}
+	if err := guest.Close(); err != nil {
+		t.Fatalf("guest Close: %v", err)
+	}
+	if err := holder.Append(t.Context(), &store.Batch{Events: []store.EventRecord{{ID: "e2", Type: "quote", Time: k.Created, Raw: []byte("{}")}}}); err != nil {
+		t.Errorf("holder Append after the guest left: %v", err)
+	}
+	// The lock is the holder's still.
+	if s, err := Open(t.Context(), path, Options{}); !errors.Is(err, ErrInUse) {
+		if s != nil {
+			s.Close()
+		}
+		t.Errorf("Open after the guest left: got %v, want %v", err, ErrInUse)
 	}
 }

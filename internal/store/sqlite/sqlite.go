@@ -54,6 +54,10 @@ type Options struct {
 	// Holder is what the lock file says holds the database, for the error another process gets at
 	// Open; "" = the program's name and its command, "brokerguard serve".
 	Holder string
+	// Guest opens the database beside the process that holds it, for a few short reads and writes (a
+	// key issued to a running server): it takes no lock and runs no checkpoint, leaving the WAL to the
+	// holder. Its writes and the holder's wait for each other, up to BusyTimeout: keep them few and small.
+	Guest bool
 }
 
 // Store is a store.Store in one SQLite file. It is safe for concurrent use.
@@ -111,9 +115,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if holder == "" {
 		holder = defaultHolder()
 	}
-	lk, err := lock(path, holder)
-	if err != nil {
-		return nil, err
+	var lk *fileLock
+	if !opts.Guest {
+		var err error
+		if lk, err = lock(path, holder); err != nil {
+			return nil, err
+		}
 	}
 	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
 		f.Close()
@@ -228,6 +235,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	ckptCtx, stop := context.WithCancel(context.Background())
 	s.ckpt = checkpointer{signal: make(chan struct{}, 1), stop: stop, done: make(chan struct{}), walPath: path + "-wal", walLimit: walLimit}
+	if opts.Guest {
+		s.ckpt.signal = nil // appended does nothing
+		close(s.ckpt.done)
+		return s, nil
+	}
 	go s.checkpoints(ckptCtx)
 	return s, nil
 }
