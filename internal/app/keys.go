@@ -76,13 +76,14 @@ func keyFlags(name, synopsis string, std IO, c *common) *flag.FlagSet {
 	return fs
 }
 
-// openKeyStore loads the configuration the flags name and opens its store.
+// openKeyStore loads the configuration the flags name and opens its store, as a guest: keys are issued
+// and revoked while a server holds the store.
 func openKeyStore(ctx context.Context, fs *flag.FlagSet, c *common, std IO) (store.Store, string, error) {
 	cfg, err := loadConfig(fs, c, std.Environ)
 	if err != nil {
 		return nil, "", err
 	}
-	return openStore(ctx, cfg)
+	return openStoreAs(ctx, cfg, true)
 }
 
 func runKeyAdd(ctx context.Context, args []string, std IO) error {

@@ -161,8 +161,15 @@ func buildEngineScoring(cfg config.Config, log *slog.Logger, scorer detect.Score
 	return p, nil
 }
 
-// openStore opens the store named by cfg.DB (SQLite in the data directory by default).
+// openStore opens the store named by cfg.DB (SQLite in the data directory by default). A SQLite
+// database is held by this process until the store is closed: another process opening it is refused.
 func openStore(ctx context.Context, cfg config.Config) (store.Store, string, error) {
+	return openStoreAs(ctx, cfg, false)
+}
+
+// openStoreAs opens the store named by cfg.DB; a guest opens a SQLite database beside the process that
+// holds it, for a few small reads and writes (see sqlite.Options.Guest).
+func openStoreAs(ctx context.Context, cfg config.Config, guest bool) (store.Store, string, error) {
 	dsn := cfg.DB
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		s, err := postgres.Open(ctx, dsn, postgres.Options{})
@@ -178,9 +185,9 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, string, err
 		}
 		path = filepath.Join(cfg.DataDir, "brokerguard.db")
 	}
-	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	s, err := sqlite.Open(ctx, path, sqlite.Options{Guest: guest})
 	if err != nil {
-		return nil, "", err
+		return nil, "", storeInUse(err, cfg, path)
 	}
 	return s, "sqlite " + path, nil
 }

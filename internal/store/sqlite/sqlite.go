@@ -1,6 +1,12 @@
 // Package sqlite is the embedded store.Store: one SQLite file in WAL mode, written by one dedicated
-// connection and read through a pool, so that queries run while a replay appends. The schema is
-// created and upgraded at Open from the migrations embedded in the binary.
+// connection and read through a pool of read-only connections, so that queries run while a replay
+// appends. The schema is created and upgraded at Open from the migrations embedded in the binary.
+//
+// One process at a time opens a database: Open takes an advisory lock on a file beside it
+// (brokerguard.db.lock, naming the holder's pid and command) and refuses with an *InUseError while
+// another Store holds it. Within the Store, only the writer connection ever takes SQLite's write lock
+// (appends, and the checkpoints that empty the WAL), so a writer never waits on a lock it could time
+// out on.
 package sqlite
 
 import (
@@ -42,22 +48,32 @@ const (
 // Options tune a Store. The zero value is the recommended configuration.
 type Options struct {
 	Synchronous Synchronous   // "" = SyncNormal
-	BusyTimeout time.Duration // how long to wait for another process's lock; 0 = 5s
+	BusyTimeout time.Duration // how long to wait for a lock held by another connection; 0 = 5s
 	ReadConns   int           // size of the read pool; 0 = max(4, GOMAXPROCS)
 	WALLimit    int64         // WAL size past which a checkpoint empties it, making writers wait; 0 = 1 GiB
+	// Holder is what the lock file says holds the database, for the error another process gets at
+	// Open; "" = the program's name and its command, "brokerguard serve".
+	Holder string
+	// Guest opens the database beside the process that holds it, for a few short reads and writes (a
+	// key issued to a running server): it takes no lock and runs no checkpoint, leaving the WAL to the
+	// holder. Its writes and the holder's wait for each other, up to BusyTimeout: keep them few and small.
+	Guest bool
 }
 
 // Store is a store.Store in one SQLite file. It is safe for concurrent use.
 type Store struct {
 	path  string
+	lock  *fileLock
 	write *sql.DB   // exactly one connection
 	wconn *sql.Conn // that connection, held for the life of the Store
-	read  *sql.DB   // query_only connections
+	read  *sql.DB   // read-only connections
+	pass  *sql.DB   // one connection for PASSIVE checkpoints, which take no lock a writer waits for
 	ins   *inserts
 	wsem  chan struct{} // one Append at a time
 	args  args          // the arguments of one INSERT, reused; owned by the holder of wsem
 
-	ckpt checkpointer
+	ckpt   checkpointer
+	busyMS string // the writer's busy_timeout
 
 	mu       sync.Mutex
 	closed   bool
@@ -65,7 +81,9 @@ type Store struct {
 }
 
 // Open opens the database at path, creating the file (mode 0600) and its directory (0700) when
-// missing, and brings its schema up to date. A database written by a newer brokerguard is refused with ErrSchemaTooNew.
+// missing, and brings its schema up to date. A database written by a newer brokerguard is refused with
+// ErrSchemaTooNew; one that another Store holds, in this process or another, with an *InUseError
+// (ErrInUse), before anything is read or written.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("sqlite: open %q: want a plain file path", path)
@@ -90,9 +108,24 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w: %v", store.ErrUnavailable, err)
 	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("sqlite: open %s: %w: is a directory", path, store.ErrUnavailable)
+	}
+	holder := opts.Holder
+	if holder == "" {
+		holder = defaultHolder()
+	}
+	var lk *fileLock
+	if !opts.Guest {
+		var err error
+		if lk, err = lock(path, holder); err != nil {
+			return nil, err
+		}
+	}
 	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
 		f.Close()
 	} else if !errors.Is(err, fs.ErrExist) {
+		lk.unlock()
 		return nil, fmt.Errorf("sqlite: open: %w: %v", store.ErrUnavailable, err)
 	}
 
@@ -114,6 +147,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	wq.Add("_pragma", "wal_autocheckpoint(0)")
 	write, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
+		lk.unlock()
 		return nil, fmt.Errorf("sqlite: open: %w: %v", store.ErrUnavailable, err)
 	}
 	write.SetMaxOpenConns(1)
@@ -121,7 +155,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
 
-	s := &Store{path: path, write: write, wsem: make(chan struct{}, 1)}
+	s := &Store{path: path, lock: lk, write: write, wsem: make(chan struct{}, 1), busyMS: busyMS}
 	fail := func(err error) (*Store, error) {
 		if s.ins != nil {
 			s.closeInserts()
@@ -132,7 +166,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		if s.read != nil {
 			s.read.Close()
 		}
+		if s.pass != nil {
+			s.pass.Close()
+		}
 		write.Close()
+		lk.unlock()
 		return nil, err
 	}
 	s.wconn, err = write.Conn(ctx)
@@ -158,10 +196,17 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return fail(translate(ctx, "open: prepare", err))
 	}
 
+	// The read pool opens the file read-only: a query cannot write, and cannot checkpoint either (a
+	// checkpoint other than PASSIVE takes the write lock).
 	rq := url.Values{}
+	rq.Set("mode", "ro")
 	rq.Add("_pragma", "busy_timeout("+busyMS+")")
 	rq.Add("_pragma", "query_only(1)")
-	s.read, err = sql.Open("sqlite", path+"?"+rq.Encode())
+	ruri, err := fileURI(path, rq)
+	if err != nil {
+		return fail(fmt.Errorf("sqlite: open: %w: %v", store.ErrUnavailable, err))
+	}
+	s.read, err = sql.Open("sqlite", ruri)
 	if err != nil {
 		return fail(fmt.Errorf("sqlite: open: %w: %v", store.ErrUnavailable, err))
 	}
@@ -170,21 +215,53 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := s.read.PingContext(ctx); err != nil {
 		return fail(translate(ctx, "open "+path, err))
 	}
+	pq := url.Values{}
+	pq.Add("_pragma", "busy_timeout("+busyMS+")")
+	pq.Add("_pragma", "query_only(1)")
+	s.pass, err = sql.Open("sqlite", path+"?"+pq.Encode())
+	if err != nil {
+		return fail(fmt.Errorf("sqlite: open: %w: %v", store.ErrUnavailable, err))
+	}
+	s.pass.SetMaxOpenConns(1)
+	s.pass.SetMaxIdleConns(1)
+	s.pass.SetConnMaxLifetime(0)
+	s.pass.SetConnMaxIdleTime(0)
+	if err := s.pass.PingContext(ctx); err != nil {
+		return fail(translate(ctx, "open "+path, err))
+	}
 	walLimit := opts.WALLimit
 	if walLimit <= 0 {
 		walLimit = defaultWALLimit
 	}
 	ckptCtx, stop := context.WithCancel(context.Background())
 	s.ckpt = checkpointer{signal: make(chan struct{}, 1), stop: stop, done: make(chan struct{}), walPath: path + "-wal", walLimit: walLimit}
-	go s.ckpt.run(ckptCtx, s.read)
+	if opts.Guest {
+		s.ckpt.signal = nil // appended does nothing
+		close(s.ckpt.done)
+		return s, nil
+	}
+	go s.checkpoints(ckptCtx)
 	return s, nil
+}
+
+// fileURI is the SQLite URI of the file at path with the parameters q.
+func fileURI(path string, q url.Values) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
+	if !strings.HasPrefix(u.Path, "/") { // a drive letter
+		u.Path = "/" + u.Path
+	}
+	return u.String(), nil
 }
 
 // checkpointInterval is the least time between two checkpoints: pages that several appends rewrite
 // (the ends of the tables and indexes) are copied into the database once per interval, not once per
 // append. Under the HTTP API's many small commits, a second rather than a quarter of one halved the
 // 99th-percentile request latency at 5,000 requests/s.
-const checkpointInterval = time.Second
+var checkpointInterval = time.Second
 
 // defaultWALLimit is the WAL size past which a checkpoint empties the WAL, making writers wait for it (about
 // 0.1 s per 60 MB of WAL written since the last checkpoint, on this workplace's disk). Sustained
@@ -192,9 +269,19 @@ const checkpointInterval = time.Second
 // second; the limit bounds the disk it takes at the cost of a rare pause.
 const defaultWALLimit = 1 << 30
 
-// checkpointer copies the WAL into the database file after appends, on a connection of the read pool,
-// so that an Append never waits for a checkpoint and its fsyncs. A PASSIVE checkpoint never blocks the
-// writer or readers; the WAL restarts from its beginning at the first append after a complete one.
+// truncateWait is how long a TRUNCATE checkpoint waits for the readers still using the WAL before it
+// gives up until the next one; the writer waits for it meanwhile.
+const truncateWait = 100 * time.Millisecond
+
+// checkpointer copies the WAL into the database file after appends. PASSIVE checkpoints run on a
+// connection of their own, beside the writer, so that an Append never waits for them and their fsyncs:
+// a PASSIVE checkpoint takes only the checkpoint lock, which no writer takes, and never waits for a
+// lock. The WAL restarts from its beginning at the first append after a complete one.
+//
+// A TRUNCATE checkpoint takes SQLite's write lock while it copies the rest of the WAL and waits for
+// readers. Run on any connection but the writer, it made the writer's BEGIN IMMEDIATE wait for it and
+// fail with SQLITE_BUSY once it lasted longer than the busy timeout (a 1 GiB WAL copied into a database
+// of a few GB takes longer than 5 s). It runs on the writer connection, between two Appends.
 type checkpointer struct {
 	walPath  string
 	walLimit int64
@@ -202,9 +289,11 @@ type checkpointer struct {
 	stop     context.CancelFunc
 	done     chan struct{}
 	err      atomic.Pointer[error] // the last checkpoint's failure, reported by Ping
+	runs     atomic.Int64          // checkpoints run
 }
 
-func (c *checkpointer) run(ctx context.Context, db *sql.DB) {
+func (s *Store) checkpoints(ctx context.Context) {
+	c := &s.ckpt
 	defer close(c.done)
 	for {
 		select {
@@ -212,25 +301,44 @@ func (c *checkpointer) run(ctx context.Context, db *sql.DB) {
 			return
 		case <-c.signal:
 		}
+		_, err := s.pass.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
 		// Under a steady stream of commits a PASSIVE checkpoint never catches up with the end of the WAL,
 		// so the WAL never restarts and grows. Past the limit, a TRUNCATE checkpoint makes writers wait
-		// while it copies the rest and empties the file.
-		mode := "PASSIVE"
-		if fi, err := os.Stat(c.walPath); err == nil && fi.Size() > c.walLimit {
-			mode = "TRUNCATE"
+		// while it copies the rest (little, after the PASSIVE one) and empties the file.
+		if fi, serr := os.Stat(c.walPath); err == nil && serr == nil && fi.Size() > c.walLimit {
+			err = s.truncateWAL(ctx)
 		}
-		if _, err := db.ExecContext(ctx, "PRAGMA wal_checkpoint("+mode+")"); err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil {
 			err = translate(ctx, "checkpoint", err)
 			c.err.Store(&err)
 		} else {
 			c.err.Store(nil)
 		}
+		c.runs.Add(1)
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(checkpointInterval):
 		}
 	}
+}
+
+// truncateWAL runs a TRUNCATE checkpoint on the writer connection, between two Appends. Readers that
+// keep it waiting longer than truncateWait leave the WAL as it is until the next one.
+func (s *Store) truncateWAL(ctx context.Context) error {
+	select {
+	case s.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return nil
+	}
+	defer func() { <-s.wsem }()
+	if _, err := s.wconn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.FormatInt(truncateWait.Milliseconds(), 10)); err != nil {
+		return err
+	}
+	defer s.wconn.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = "+s.busyMS)
+	var busy, frames, copied int
+	// A checkpoint the readers kept from completing reports busy = 1, not an error.
+	return s.wconn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &copied)
 }
 
 // appended tells the checkpointer that the WAL has grown.
@@ -285,7 +393,7 @@ func (s *Store) Close() error {
 	<-s.ckpt.done
 
 	s.closeInserts()
-	errs := []error{s.read.Close(), s.wconn.Close(), s.write.Close()}
+	errs := []error{s.read.Close(), s.pass.Close(), s.wconn.Close(), s.write.Close(), s.lock.unlock()}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close: %w: %v", store.ErrUnavailable, err)
 	}
