@@ -63,8 +63,9 @@ func dbFlags(name, synopsis string, std IO, c *common, asJSON *bool) *flag.FlagS
 }
 
 // openExistingStore opens the store the configuration names; a SQLite database that does not exist
-// is an error, not a new empty store.
-func openExistingStore(ctx context.Context, cfg config.Config) (store.Store, store.Maintainer, string, error) {
+// is an error, not a new empty store. A guest (db stats) reads beside a running server; otherwise
+// (db compact) the store is taken alone, and a server using it is named.
+func openExistingStore(ctx context.Context, cfg config.Config, guest bool) (store.Store, store.Maintainer, string, error) {
 	if !strings.HasPrefix(cfg.DB, "postgres://") && !strings.HasPrefix(cfg.DB, "postgresql://") {
 		path := strings.TrimPrefix(cfg.DB, "sqlite:")
 		if path == "" {
@@ -74,7 +75,7 @@ func openExistingStore(ctx context.Context, cfg config.Config) (store.Store, sto
 			return nil, nil, "", fmt.Errorf("no database at %s (give the store of replay or serve with --data-dir, --db or --config)", path)
 		}
 	}
-	st, where, err := openStore(ctx, cfg)
+	st, where, err := openStoreAs(ctx, cfg, guest)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -109,7 +110,7 @@ func runDBStats(ctx context.Context, args []string, std IO) error {
 	if err != nil {
 		return err
 	}
-	st, m, where, err := openExistingStore(ctx, cfg)
+	st, m, where, err := openExistingStore(ctx, cfg, true)
 	if err != nil {
 		return err
 	}
@@ -207,7 +208,7 @@ func runDBCompact(ctx context.Context, args []string, std IO) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	st, m, where, err := openExistingStore(ctx, cfg)
+	st, m, where, err := openExistingStore(ctx, cfg, false)
 	if err != nil {
 		return err
 	}
