@@ -354,10 +354,18 @@ func (s *Server) splitEvents(mt string, body []byte) (raws [][]byte, lines []int
 	return raws, lines, batch, nil
 }
 
+// fuller is an Ingester that can tell that it would refuse a request now for overload.
+type fuller interface{ Full() bool }
+
 func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) error {
 	mt, err := eventsMedia(r)
 	if err != nil {
 		return err
+	}
+	// Under overload, shed before reading and parsing the body: a refusal costs next to nothing, and
+	// what the server can do goes to the requests it has taken.
+	if f, ok := s.o.Ingester.(fuller); ok && f.Full() {
+		return ingest.ErrOverloaded
 	}
 	body, err := readAll(w, r, s.o.MaxBodyBytes)
 	if err != nil {
