@@ -93,6 +93,7 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	metrics := ingest.NewMetrics(reg)
 	reg.MustRegister(ingest.NewRuleCollector(p.live, p.shadow))
 	so := ingest.ServiceOptions{Engine: p.engine, Store: st, Metrics: metrics, Log: log, CommitDelay: cfg.Server.CommitDelay,
+		MaxInflight: cfg.Server.MaxInflightEvents, AdmissionWait: cfg.Server.AdmissionWait,
 		Timing: ingest.Timing{Lateness: cfg.Lateness, Future: cfg.FutureTolerance, Now: time.Now}, Limits: cfg.Limits.Event()}
 	if p.shadow != nil {
 		so.ShadowVersion = p.shadow.Version
