@@ -57,8 +57,8 @@ type ServiceOptions struct {
 	AdmissionWait time.Duration
 }
 
-// DefaultMaxInflight is the default bound of the events in flight.
-const DefaultMaxInflight = 256
+// DefaultMaxInflight is the default bound of the events in flight: two of the largest batches.
+const DefaultMaxInflight = 2000
 
 // Service ingests events one request at a time, concurrently across requests, and acknowledges them
 // only after they are stored: concurrent requests are committed together in one transaction.
