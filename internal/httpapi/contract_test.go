@@ -159,7 +159,7 @@ func TestOpenAPIStatusesLive(t *testing.T) {
 	}
 	// A server admitting one event in flight, taken by a request that waits for the committer: the
 	// next request is shed.
-	tiny := newShedServer(t, 1, 0, false)
+	tiny := newShedServer(t, 1, 0, 0, false)
 	tiny.hold(t)
 	servers["tiny"] = tiny.url
 	type req struct {

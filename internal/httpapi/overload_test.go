@@ -35,7 +35,7 @@ type shedServer struct {
 	close func() // stops the server and closes the store; also done at the test's end
 }
 
-func newShedServer(t *testing.T, maxInflight int, commitDelay time.Duration, run bool) *shedServer {
+func newShedServer(t *testing.T, maxInflight, maxRequests int, commitDelay time.Duration, run bool) *shedServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "shed.db"), sqlite.Options{})
@@ -57,7 +57,7 @@ func newShedServer(t *testing.T, maxInflight int, commitDelay time.Duration, run
 	if run {
 		start()
 	}
-	hs := httptest.NewServer(New(Options{Ingester: svc, Store: st,
+	hs := httptest.NewServer(New(Options{Ingester: svc, Store: st, MaxInflightRequests: maxRequests,
 		Keys: StaticKeys{{Name: "edge", Role: RoleIngest, Hash: sha256.Sum256([]byte(ingestKey))}}}).Handler())
 	var closeOnce sync.Once
 	stop := func() {
@@ -86,11 +86,20 @@ func (s *shedServer) hold(t *testing.T) {
 	}
 }
 
-// TestShedding: with at most one event in flight, a request that finds no room gets 429 with code
-// overloaded and Retry-After, and nothing of it is stored; reads and /readyz are not shed; once the
-// room is free again, events are taken.
+// TestShedding: with at most one event (or one event request) in flight, a request that finds no room
+// gets 429 with code overloaded and Retry-After, and nothing of it is stored; reads and /readyz are not
+// shed; once the room is free again, events are taken.
 func TestShedding(t *testing.T) {
-	s := newShedServer(t, 1, 0, false)
+	for _, b := range []struct {
+		name               string
+		maxEvents, maxReqs int
+	}{{"events in flight", 1, 0}, {"requests in flight", 100, 1}} {
+		t.Run(b.name, func(t *testing.T) { testShedding(t, b.maxEvents, b.maxReqs) })
+	}
+}
+
+func testShedding(t *testing.T, maxEvents, maxReqs int) {
+	s := newShedServer(t, maxEvents, maxReqs, 0, false)
 	s.hold(t)
 	ev := loginJSON("shed-1", "ACC1", "198.51.100.2", "dev-1", mustTime("2025-04-11T09:00:01+09:00"))
 	tests := []struct {
@@ -157,7 +166,7 @@ func TestOverloadKeepsWhatItAccepts(t *testing.T) {
 	var n200, n429, other atomic.Int64
 	var peak atomic.Int64
 	func() {
-		s := newShedServer(t, limit, 2*time.Millisecond, true)
+		s := newShedServer(t, limit, 0, 2*time.Millisecond, true)
 		defer s.close()
 		defer http.DefaultClient.CloseIdleConnections()
 		stop := make(chan struct{})
