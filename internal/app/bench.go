@@ -109,15 +109,15 @@ func runBench(ctx context.Context, args []string, std IO) error {
 		fmt.Fprintf(std.Stdout, "replay median: %.0f events/s (%s, %d runs)\n", median(rates), persist, len(rates))
 	}
 
-	// In-process decision latency: one event at a time, timed around the engine call.
-	if err := benchLatency(cfg, log, evbuf.Bytes(), std.Stdout); err != nil {
-		return err
-	}
 	if *overload {
 		if *httpTarget != "" {
 			return errors.New("--overload loads the server in this process: leave out --http-target")
 		}
 		return benchOverload(ctx, cfg, evbuf.Bytes(), *httpRate, *httpDur, std.Stdout)
+	}
+	// In-process decision latency: one event at a time, timed around the engine call.
+	if err := benchLatency(cfg, log, evbuf.Bytes(), std.Stdout); err != nil {
+		return err
 	}
 	if *httpRate > 0 {
 		if err := benchHTTP(ctx, cfg, evbuf.Bytes(), *httpRate, *httpDur, *httpTarget, getenv(std.Environ, *httpKeyEnv), std.Stdout); err != nil {

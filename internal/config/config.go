@@ -82,8 +82,9 @@ type Limits struct {
 // Event returns the limits as the event decoder takes them.
 func (l Limits) Event() event.Limits { return event.Limits{MaxYen: l.MaxYen, MaxShares: l.MaxShares} }
 
-// DefaultMaxInflightRequests is the default of server.max_inflight_requests: about what keeps the p99 of
-// the requests taken within 10 ms at twice the rate a 2-core server sustains (bench --overload).
+// DefaultMaxInflightRequests is the default of server.max_inflight_requests. At the 2,500-5,000
+// single-event requests/s that bench --overload measured a 2-core server to sustain, 32 requests in
+// flight are 6-13 ms of queue (Little's law): more would only add waiting to the requests taken.
 const DefaultMaxInflightRequests = 32
 
 // Server configures the HTTP API.
