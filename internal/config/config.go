@@ -82,10 +82,11 @@ type Limits struct {
 // Event returns the limits as the event decoder takes them.
 func (l Limits) Event() event.Limits { return event.Limits{MaxYen: l.MaxYen, MaxShares: l.MaxShares} }
 
-// DefaultMaxInflightRequests is the default of server.max_inflight_requests. At the 2,500-5,000
-// single-event requests/s that bench --overload measured a 2-core server to sustain, 32 requests in
-// flight are 6-13 ms of queue (Little's law): more would only add waiting to the requests taken.
-const DefaultMaxInflightRequests = 32
+// DefaultMaxInflightRequests is the default of server.max_inflight_requests. On a shared 2-core machine
+// bench --overload found 8 better than 16 and 32 on every count: more requests accepted at twice the
+// sustained rate, and the server's p99 for them 8-23 ms against 30 and 93 ms. More in flight only adds
+// waiting (Little's law: 8 requests at 5,000/s are 1.6 ms of queue).
+const DefaultMaxInflightRequests = 8
 
 // Server configures the HTTP API.
 type Server struct {
