@@ -151,6 +151,15 @@ func benchOverload(ctx context.Context, cfg config.Config, data []byte, rate int
 	}
 	offer := 2 * rate
 	n := int(float64(offer) * dur.Seconds())
+	if left := len(lines) - next; n > left {
+		// Sent again, events would be duplicates or too late: a different load.
+		fmt.Fprintf(w, "overload: the log has %d events left, not the %d asked: loading for %s (more with --accounts or --days)\n",
+			max(0, left), n, time.Duration(float64(max(0, left))/float64(offer)*float64(time.Second)).Round(time.Millisecond))
+		n = max(0, left)
+		if n == 0 {
+			return errors.New("overload: no events left for the load")
+		}
+	}
 
 	// Sample the heap, goroutines and events in flight while loading, from a collected heap.
 	runtime.GC()
@@ -228,7 +237,7 @@ func benchOverload(ctx context.Context, cfg config.Config, data []byte, rate int
 	slices.Sort(okLat)
 	slices.Sort(okWire)
 	fmt.Fprintf(w, "overload: %d requests offered at %d/s (2 x %d) for %s: offered %.0f/s, accepted %.0f/s, shed %.1f%% (429), %d other answers, %d transport errors\n",
-		n, offer, rate, dur, float64(n)/offered.Seconds(), float64(len(okLat))/el.Seconds(), 100*float64(shed)/float64(max(1, n)), other, errs)
+		n, offer, rate, offered.Round(100*time.Millisecond), float64(n)/offered.Seconds(), float64(len(okLat))/el.Seconds(), 100*float64(shed)/float64(max(1, n)), other, errs)
 	if firstBad != "" {
 		fmt.Fprintf(w, "  first other answer: %s\n", firstBad)
 	}

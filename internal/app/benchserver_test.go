@@ -40,7 +40,7 @@ func TestBenchOverload(t *testing.T) {
 		t.Fatalf("bench --overload: %v\n%s", err, errOut.String())
 	}
 	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`offered at 200/s \(2 x 100\) for 1s: offered \d+/s, accepted [1-9]\d*/s, shed [\d.]+% \(429\), 0 other answers, 0 transport errors`),
+		regexp.MustCompile(`offered at 200/s \(2 x 100\) for [\d.]+m?s: offered \d+/s, accepted [1-9]\d*/s, shed [\d.]+% \(429\), 0 other answers, 0 transport errors`),
 		regexp.MustCompile(`from their release \(open loop\): p50 \S+, p99 \S+`),
 		regexp.MustCompile(`peak heap \d+ MB, peak goroutines \d+ .*peak events in flight \d+ of 2000 \(at most 8 requests\)`),
 	} {
