@@ -33,7 +33,8 @@ func runBench(ctx context.Context, args []string, std IO) error {
 	days := fs.Int("days", 0, "trading days to simulate (0: the scenario's)")
 	runs := fs.Int("runs", 3, "replay runs; the median is reported (0: skip the replay)")
 	noStore := fs.Bool("no-store", false, "replay without SQLite persistence")
-	httpRate := fs.Int("http-rate", 0, "also load the HTTP API at this many requests/s (e.g. 5000)")
+	httpRate := fs.Int("http-rate", 0, "also load the HTTP API at this many requests/s (e.g. 5000); with --overload, the rate taken as sustained")
+	overload := fs.Bool("overload", false, "load the API served in this process at twice the rate it sustains (found by a short probe, or --http-rate) for --http-duration: report the share shed, the latency of accepted requests and the peak heap")
 	httpDur := fs.Duration("http-duration", 10*time.Second, "how long to load the HTTP API")
 	httpTarget := fs.String("http-target", "", "load this running server (e.g. http://127.0.0.1:8080) instead of one served in this process; it should start empty")
 	httpKeyEnv := fs.String("http-key-env", "BROKERGUARD_BENCH_KEY", "environment variable holding an ingest key for --http-target")
@@ -108,6 +109,12 @@ func runBench(ctx context.Context, args []string, std IO) error {
 		fmt.Fprintf(std.Stdout, "replay median: %.0f events/s (%s, %d runs)\n", median(rates), persist, len(rates))
 	}
 
+	if *overload {
+		if *httpTarget != "" {
+			return errors.New("--overload loads the server in this process: leave out --http-target")
+		}
+		return benchOverload(ctx, cfg, evbuf.Bytes(), *httpRate, *httpDur, std.Stdout)
+	}
 	// In-process decision latency: one event at a time, timed around the engine call.
 	if err := benchLatency(cfg, log, evbuf.Bytes(), std.Stdout); err != nil {
 		return err
@@ -206,44 +213,67 @@ func benchLatency(cfg config.Config, log interface{ Info(string, ...any) }, data
 	return nil
 }
 
+// benchKey is the admin key of the server that bench serves in its own process.
+const benchKey = "bench-key-0123456789abcdef"
+
+// benchServe serves the API in this process, on loopback, with a fresh SQLite store; stop shuts it
+// down and removes the store.
+func benchServe(ctx context.Context, cfg config.Config) (srv *server, stop func(), err error) {
+	dir, err := os.MkdirTemp("", "brokerguard-bench-http-")
+	if err != nil {
+		return nil, nil, err
+	}
+	var undo []func()
+	stop = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	undo = append(undo, func() { os.RemoveAll(dir) })
+	cfg.DataDir, cfg.DB = dir, ""
+	cfg.Server.Listen = "127.0.0.1:0"
+	cfg.FutureTolerance = 0
+	// Concurrent clients reorder neighbouring events; the simulated log's first hours are sparse, so
+	// a few minutes of reordering would otherwise be rejected as late.
+	cfg.Lateness = 24 * time.Hour
+	quiet := newLogger(io.Discard, cfg)
+	p, err := buildEngine(cfg, quiet)
+	if err != nil {
+		return nil, nil, err
+	}
+	undo = append(undo, func() { p.Close() })
+	st, _, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	undo = append(undo, func() { st.Close() })
+	var k config.APIKey
+	k.SetKey(benchKey)
+	sctx, cancel := context.WithCancel(ctx)
+	srv, err = startServer(sctx, p, st, cfg, []httpapi.Key{{Name: "bench", Role: httpapi.RoleAdmin, Hash: k.Hash()}}, quiet)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	undo = append(undo, func() { cancel(); srv.wait() })
+	return srv, stop, nil
+}
+
 // benchHTTP serves the API on loopback with a fresh SQLite store and sends single-event POSTs at a fixed
 // rate (open loop: a slow answer does not slow the sender), then reports latency percentiles.
 func benchHTTP(ctx context.Context, cfg config.Config, data []byte, rate int, dur time.Duration, target, key string, w io.Writer) error {
 	if target == "" {
-		// Serve in this process, on loopback, with a fresh SQLite store.
-		dir, err := os.MkdirTemp("", "brokerguard-bench-http-")
+		srv, stop, err := benchServe(ctx, cfg)
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
-		cfg.DataDir, cfg.DB = dir, ""
-		cfg.Server.Listen = "127.0.0.1:0"
-		cfg.FutureTolerance = 0
-		// Concurrent clients reorder neighbouring events; the simulated log's first hours are sparse, so
-		// a few minutes of reordering would otherwise be rejected as late.
-		cfg.Lateness = 24 * time.Hour
-		quiet := newLogger(io.Discard, cfg)
-		p, err := buildEngine(cfg, quiet)
-		if err != nil {
-			return err
-		}
-		defer p.Close()
-		st, _, err := openStore(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		key = "bench-key-0123456789abcdef"
-		var k config.APIKey
-		k.SetKey(key)
-		sctx, stop := context.WithCancel(ctx)
-		srv, err := startServer(sctx, p, st, cfg, []httpapi.Key{{Name: "bench", Role: httpapi.RoleAdmin, Hash: k.Hash()}}, quiet)
-		if err != nil {
-			stop()
-			return err
-		}
-		defer func() { stop(); srv.wait() }()
-		target = "http://" + srv.addr
+		defer stop()
+		target, key = "http://"+srv.addr, benchKey
 	}
 	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
 	n := int(float64(rate) * dur.Seconds())

@@ -1,7 +1,10 @@
 package app
 
 import (
+	"bytes"
+	"context"
 	"math"
+	"regexp"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -23,6 +26,26 @@ func TestHistogramQuantile(t *testing.T) {
 	} {
 		if got := histogramQuantile(c.q, h); math.Abs(got-c.want) > 1e-12 {
 			t.Errorf("q %v: %v, want %v", c.q, got, c.want)
+		}
+	}
+}
+
+// TestBenchOverload runs bench --overload briefly on a small firm: it serves, loads and reports each
+// figure the mode promises.
+func TestBenchOverload(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := Run(context.Background(), []string{"bench", "--scenario", "small", "--accounts", "50", "--days", "1", "--runs", "0",
+		"--overload", "--http-rate", "100", "--http-duration", "1s"}, IO{Stdout: &out, Stderr: &errOut})
+	if err != nil {
+		t.Fatalf("bench --overload: %v\n%s", err, errOut.String())
+	}
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`offered at 200/s \(2 x 100\) for [\d.]+m?s: offered \d+/s, accepted [1-9]\d*/s, shed [\d.]+% \(429\), 0 other answers, 0 transport errors`),
+		regexp.MustCompile(`from their release \(open loop\): p50 \S+, p99 \S+`),
+		regexp.MustCompile(`peak heap \d+ MB, peak goroutines \d+ .*peak events in flight \d+ of 2000 \(at most 8 requests\)`),
+	} {
+		if !want.MatchString(out.String()) {
+			t.Errorf("got\n%s\nwant a line matching %s", out.String(), want)
 		}
 	}
 }

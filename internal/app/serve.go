@@ -93,6 +93,7 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	metrics := ingest.NewMetrics(reg)
 	reg.MustRegister(ingest.NewRuleCollector(p.live, p.shadow))
 	so := ingest.ServiceOptions{Engine: p.engine, Store: st, Metrics: metrics, Log: log, CommitDelay: cfg.Server.CommitDelay,
+		MaxInflight: cfg.Server.MaxInflightEvents, AdmissionWait: cfg.Server.AdmissionWait,
 		Timing: ingest.Timing{Lateness: cfg.Lateness, Future: cfg.FutureTolerance, Now: time.Now}, Limits: cfg.Limits.Event()}
 	if p.shadow != nil {
 		so.ShadowVersion = p.shadow.Version
@@ -126,7 +127,8 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	// server runs take effect within keyCacheFor.
 	ao := httpapi.Options{Ingester: svc, Store: st, Keys: newKeyRing(keys, st, time.Now), Gatherer: reg, Registerer: reg, Log: log,
 		DataNow:      dataClock(svc),
-		MaxBodyBytes: cfg.Server.MaxBodyBytes, MaxBatch: cfg.Server.MaxBatch, Desk: desk, Audit: st}
+		MaxBodyBytes: cfg.Server.MaxBodyBytes, MaxBatch: cfg.Server.MaxBatch, MaxInflightRequests: cfg.Server.MaxInflightRequests,
+		Desk: desk, Audit: st}
 	if c := p.engine.Campaign(); c != nil {
 		ao.Campaigns = c
 	}

@@ -39,6 +39,10 @@ func TestFullFileValues(t *testing.T) {
 	if c.Lateness != 2*time.Minute || c.Server.MaxBatch != 10 || c.Server.MaxBodyBytes != 4<<20 || c.AlertScore != 800 {
 		t.Errorf("got %+v", c)
 	}
+	if c.Server.MaxInflightEvents != 64 || c.Server.MaxInflightRequests != 8 || c.Server.AdmissionWait != 2*time.Millisecond {
+		t.Errorf("got max_inflight_events %d, max_inflight_requests %d, admission_wait %s; want 64, 8, 2ms",
+			c.Server.MaxInflightEvents, c.Server.MaxInflightRequests, c.Server.AdmissionWait)
+	}
 	if c.Limits.MaxYen != 1e12 || c.Limits.MaxShares != 1e12 {
 		t.Errorf("got limits %+v, want max_yen 1e12 from the file and the default max_shares 1e12", c.Limits)
 	}
@@ -54,6 +58,7 @@ func TestBadFiles(t *testing.T) {
 	tests := map[string][]string{
 		"unknown-key.bad.yml": {"field listen not found"},
 		"bad-values.bad.yml": {"db:", "lateness:", "alert_score:", "thresholds.order[1]", "server.max_batch",
+			"server.max_inflight_events: -1", "server.max_inflight_requests: 0", "server.admission_wait: 5s",
 			`api_keys[0].role: "god"`, "api_keys[0].sha256", `api_keys[1].name: "a" used twice`,
 			"api_keys[1]: give exactly one of", `log.level: "loud"`, "limits.max_yen: 1e+300",
 			"retention.quotes: 1h0m0s, want 0 (keep forever) or at least 24h", "retention.raw_events: -24h0m0s"},

@@ -157,6 +157,11 @@ func TestOpenAPIStatusesLive(t *testing.T) {
 			o.Ingester = ingest.NewService(ingest.ServiceOptions{Engine: eng, Store: f.st}) // not rebuilt
 		}),
 	}
+	// A server admitting one event in flight, taken by a request that waits for the committer: the
+	// next request is shed.
+	tiny := newShedServer(t, 1, 0, 0, false)
+	tiny.hold(t)
+	servers["tiny"] = tiny.url
 	type req struct {
 		srv, method, path, key, ctype, body string
 		status                              int
@@ -168,6 +173,7 @@ func TestOpenAPIStatusesLive(t *testing.T) {
 		{"full", "POST", "/v1/events", ingestKey, "", " ", 400},
 		{"full", "POST", "/v1/events", ingestKey, "application/x-www-form-urlencoded", `{"id":"c2"}`, 415},
 		{"full", "POST", "/v1/events", ingestKey, "", `{"id":`, 422},
+		{"tiny", "POST", "/v1/events", ingestKey, "", loginJSON("c3", "VIC3", "198.51.100.9", "dev-9", mustTime("2025-04-11T16:00:00+09:00")), 429},
 		{"full", "GET", "/v1/decisions?account=VIC", readKey, "", "", 200},
 		{"full", "GET", "/v1/decisions?action=bogus", readKey, "", "", 400},
 		{"full", "GET", "/v1/decisions/l2", ingestKey, "", "", 200},
@@ -304,8 +310,15 @@ func TestOpenAPIStatusesLive(t *testing.T) {
 		}
 		mt, _, _ := mime.ParseMediaType(a.header.Get("Content-Type"))
 		if a.status >= 400 {
-			if resp.Ref != "#/components/responses/Error" {
-				t.Errorf("%s: the description's %d is not the error response", name, a.status)
+			want := "#/components/responses/Error"
+			if a.status == http.StatusTooManyRequests {
+				want = "#/components/responses/Overloaded"
+				if ra := a.header.Get("Retry-After"); ra != "1" {
+					t.Errorf("%s: Retry-After %q, want 1", name, ra)
+				}
+			}
+			if resp.Ref != want {
+				t.Errorf("%s: the description's %d is %q, want %q", name, a.status, resp.Ref, want)
 			}
 			if mt != "application/json" {
 				t.Errorf("%s: error of type %q, want application/json", name, mt)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/brokerguard/brokerguard/internal/casework"
 	"github.com/brokerguard/brokerguard/internal/ingest"
@@ -23,8 +24,13 @@ const (
 	CodeConflict         = "conflict"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeUnavailable      = "unavailable"
+	CodeOverloaded       = "overloaded"
 	CodeInternal         = "internal"
 )
+
+// retryAfterSeconds is the Retry-After of a 429: long enough for a burst to pass, short enough that a
+// client retrying on it loses little.
+const retryAfterSeconds = 1
 
 // apiError is an error with its HTTP status and stable code; its message is safe to show.
 type apiError struct {
@@ -63,6 +69,8 @@ func present(err error) *apiError {
 		return errorf(http.StatusNotFound, CodeNotFound, msg)
 	case errors.Is(err, casework.ErrConflict):
 		return errorf(http.StatusConflict, CodeConflict, err.Error())
+	case errors.Is(err, ingest.ErrOverloaded):
+		return errorf(http.StatusTooManyRequests, CodeOverloaded, "too many events in flight: nothing of this request was taken; retry it after the time in Retry-After")
 	case errors.Is(err, ingest.ErrStopped), errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrClosed):
 		return errorf(http.StatusServiceUnavailable, CodeUnavailable, "temporarily unavailable; retry the request")
 	}
@@ -91,6 +99,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, ae *apiError) {
 	if ae.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="brokerguard"`)
+	}
+	if ae.status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	}
 	writeJSON(w, ae.status, errorBody{Error: errorDetail{Code: ae.code, Message: ae.message, Field: ae.field}})
 }

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,6 +61,10 @@ type Options struct {
 	Log          *slog.Logger
 	MaxBodyBytes int64
 	MaxBatch     int
+	// MaxInflightRequests bounds the POST /v1/events requests being processed at once (0: no bound);
+	// one beyond it is shed with 429 and Retry-After before its body is read. The ingester bounds the
+	// events in flight besides.
+	MaxInflightRequests int
 	// Campaigns, Desk and Audit serve the campaign layer, analyst actions and the audit trail; nil
 	// turns those endpoints off.
 	Campaigns Campaigns
@@ -76,6 +81,8 @@ type Server struct {
 	o       Options
 	mux     *http.ServeMux
 	latency *prometheus.HistogramVec
+	// posting counts the POST /v1/events requests being processed.
+	posting atomic.Int64
 }
 
 // route is one API endpoint. The table is the single source of the mux and is checked against the
@@ -354,10 +361,23 @@ func (s *Server) splitEvents(mt string, body []byte) (raws [][]byte, lines []int
 	return raws, lines, batch, nil
 }
 
+// fuller is an Ingester that can tell that it would refuse a request now for overload.
+type fuller interface{ Full() bool }
+
 func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) error {
 	mt, err := eventsMedia(r)
 	if err != nil {
 		return err
+	}
+	// Under overload, shed before reading and parsing the body: a refusal costs next to nothing, and
+	// what the server can do goes to the requests it has taken.
+	if n := s.posting.Add(1); s.o.MaxInflightRequests > 0 && n > int64(s.o.MaxInflightRequests) {
+		s.posting.Add(-1)
+		return ingest.ErrOverloaded
+	}
+	defer s.posting.Add(-1)
+	if f, ok := s.o.Ingester.(fuller); ok && f.Full() {
+		return ingest.ErrOverloaded
 	}
 	body, err := readAll(w, r, s.o.MaxBodyBytes)
 	if err != nil {

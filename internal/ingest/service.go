@@ -49,7 +49,16 @@ type ServiceOptions struct {
 	CommitDelay time.Duration
 	// Limits bound the amounts and quantities of events (zero: the defaults).
 	Limits event.Limits
+	// MaxInflight bounds the events in flight: from the start of a request's processing until its
+	// commit is answered (0: DefaultMaxInflight). A request beyond it gets ErrOverloaded.
+	MaxInflight int
+	// AdmissionWait is how long a request may wait for room among the events in flight before it gets
+	// ErrOverloaded (0: not at all).
+	AdmissionWait time.Duration
 }
+
+// DefaultMaxInflight is the default bound of the events in flight: two of the largest batches.
+const DefaultMaxInflight = 2000
 
 // Service ingests events one request at a time, concurrently across requests, and acknowledges them
 // only after they are stored: concurrent requests are committed together in one transaction.
@@ -66,6 +75,7 @@ type Service struct {
 	halted            atomic.Bool
 	failed, recovered atomic.Uint64
 	reqs              chan *commit
+	gate              *admission
 	// place is held (shared) from an event's lateness check until the engine has placed it, and taken
 	// alone to read the latest time from which account histories are forgotten: no event that passed
 	// the check then finds its account's history gone.
@@ -89,7 +99,13 @@ func NewService(o ServiceOptions) *Service {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{o: o, seen: newSeenIDs(), reqs: make(chan *commit, 1024)}
+	if o.MaxInflight <= 0 {
+		o.MaxInflight = DefaultMaxInflight
+	}
+	// Every request waiting for its commit holds at least one unit of admission: no more requests than
+	// the bound ever wait for the committer, queued or blocked sending.
+	return &Service{o: o, seen: newSeenIDs(), reqs: make(chan *commit, min(o.MaxInflight, 4096)),
+		gate: newAdmission(o.MaxInflight, o.AdmissionWait)}
 }
 
 // DataTime is the data's clock: the time of the latest event accepted (zero before the first). What
@@ -108,6 +124,14 @@ func (s *Service) DataTime() time.Time {
 func (s *Service) Ready() bool {
 	return s.ready.Load() && !s.halted.Load() && !s.failing()
 }
+
+// Full reports whether the events in flight are at their bound: a request now would be refused with
+// ErrOverloaded unless room is made within the admission wait.
+func (s *Service) Full() bool { return s.gate.full() }
+
+// Inflight returns the events in flight now (a request of more events than the bound counts as the
+// bound).
+func (s *Service) Inflight() int { return s.gate.inflight() }
 
 func (s *Service) failing() bool { return s.failed.Load() != s.recovered.Load() }
 
@@ -174,6 +198,11 @@ func (s *Service) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
 	s.inflight.Add(1)
 	s.mu.RUnlock()
 	defer s.inflight.Done()
+	units, err := s.gate.acquire(ctx, len(raws))
+	if err != nil {
+		return nil, err
+	}
+	defer s.gate.release(units)
 	m := s.o.Metrics
 	results := make([]Result, len(raws))
 	var b store.Batch
