@@ -205,3 +205,26 @@ func writeJSONReport(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// runSubcommand runs one subcommand of a command that has them (key add, db stats): args[0] names it;
+// none, an unknown one or help prints usage.
+func runSubcommand(ctx context.Context, name string, args []string, std IO,
+	subs map[string]func(context.Context, []string, IO) error, usage func(io.Writer)) error {
+	sub := ""
+	if len(args) > 0 {
+		sub, args = args[0], args[1:]
+	}
+	if run, ok := subs[sub]; ok {
+		return run(ctx, args, std)
+	}
+	switch sub {
+	case "-h", "--help", "-help", "help":
+		usage(std.Stdout)
+		return nil
+	case "":
+	default:
+		fmt.Fprintf(std.Stderr, "brokerguard %s: unknown subcommand %q\n\n", name, sub)
+	}
+	usage(std.Stderr)
+	return ErrUsage
+}

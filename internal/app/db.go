@@ -19,24 +19,8 @@ import (
 
 // runDB reports on the store and applies its retention.
 func runDB(ctx context.Context, args []string, std IO) error {
-	sub := ""
-	if len(args) > 0 {
-		sub, args = args[0], args[1:]
-	}
-	switch sub {
-	case "stats":
-		return runDBStats(ctx, args, std)
-	case "compact":
-		return runDBCompact(ctx, args, std)
-	case "-h", "--help", "-help", "help":
-		dbUsage(std.Stdout)
-		return nil
-	}
-	if sub != "" {
-		fmt.Fprintf(std.Stderr, "brokerguard db: unknown subcommand %q\n\n", sub)
-	}
-	dbUsage(std.Stderr)
-	return ErrUsage
+	return runSubcommand(ctx, "db", args, std, map[string]func(context.Context, []string, IO) error{
+		"stats": runDBStats, "compact": runDBCompact}, dbUsage)
 }
 
 func dbUsage(w io.Writer) {

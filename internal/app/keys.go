@@ -33,26 +33,8 @@ var roles = []string{config.RoleRead, config.RoleIngest, config.RoleAnalyst, con
 
 // runKey issues, lists and revokes the API keys kept in the store.
 func runKey(ctx context.Context, args []string, std IO) error {
-	sub := ""
-	if len(args) > 0 {
-		sub, args = args[0], args[1:]
-	}
-	switch sub {
-	case "add":
-		return runKeyAdd(ctx, args, std)
-	case "list":
-		return runKeyList(ctx, args, std)
-	case "revoke":
-		return runKeyRevoke(ctx, args, std)
-	case "-h", "--help", "-help", "help":
-		keyUsage(std.Stdout)
-		return nil
-	}
-	if sub != "" {
-		fmt.Fprintf(std.Stderr, "brokerguard key: unknown subcommand %q\n\n", sub)
-	}
-	keyUsage(std.Stderr)
-	return ErrUsage
+	return runSubcommand(ctx, "key", args, std, map[string]func(context.Context, []string, IO) error{
+		"add": runKeyAdd, "list": runKeyList, "revoke": runKeyRevoke}, keyUsage)
 }
 
 func keyUsage(w io.Writer) {

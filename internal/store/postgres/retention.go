@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/brokerguard/brokerguard/internal/store"
+	"github.com/brokerguard/brokerguard/internal/store/sqlstore"
 )
 
 var _ store.Maintainer = (*Store)(nil)
@@ -43,16 +44,9 @@ func (s *Store) Stats(ctx context.Context) (st store.Stats, err error) {
 	if err != nil {
 		return st, translate(ctx, "stats: event types", err)
 	}
-	for rows.Next() {
-		var tc store.TypeCount
-		if err := rows.Scan(&tc.Type, &tc.Events); err != nil {
-			rows.Close()
-			return st, translate(ctx, "stats: event types", err)
-		}
-		st.EventTypes = append(st.EventTypes, tc)
-	}
+	st.EventTypes, err = sqlstore.ScanTypeCounts(rows)
 	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return st, translate(ctx, "stats: event types", err)
 	}
 	var (

@@ -234,3 +234,16 @@ func ScanKey(row interface{ Scan(...any) error }) (store.APIKey, error) {
 	}
 	return k, nil
 }
+
+// ScanTypeCounts reads rows of (type, count). The error is the driver's, for the store to translate.
+func ScanTypeCounts(rows Rows) ([]store.TypeCount, error) {
+	var out []store.TypeCount
+	for rows.Next() {
+		var tc store.TypeCount
+		if err := rows.Scan(&tc.Type, &tc.Events); err != nil {
+			return nil, err
+		}
+		out = append(out, tc)
+	}
+	return out, rows.Err()
+}
