@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -288,7 +287,7 @@ const keyCacheSize = 4096
 
 // keyRing checks the configured (or generated) keys, then the keys issued into the store.
 type keyRing struct {
-	static []httpapi.Key
+	static httpapi.StaticKeys
 	store  interface {
 		KeyByHash(ctx context.Context, hash [32]byte) (store.APIKey, error)
 	}
@@ -318,14 +317,8 @@ func newKeyRing(static []httpapi.Key, st store.Store, now func() time.Time) *key
 // Lookup returns the key whose secret hashes to hash. The static keys are compared in constant time;
 // the store's answers are remembered for keyCacheFor.
 func (r *keyRing) Lookup(ctx context.Context, hash [32]byte) (httpapi.Key, bool, error) {
-	var found *httpapi.Key
-	for i := range r.static {
-		if subtle.ConstantTimeCompare(hash[:], r.static[i].Hash[:]) == 1 {
-			found = &r.static[i]
-		}
-	}
-	if found != nil {
-		return *found, true, nil
+	if k, ok, _ := r.static.Lookup(ctx, hash); ok {
+		return k, true, nil
 	}
 	if r.store == nil {
 		return httpapi.Key{}, false, nil
