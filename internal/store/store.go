@@ -162,6 +162,10 @@ type AuditRecord struct {
 	Target   string          `json:"target"` // e.g. symbol:7992, account:A123
 	Reason   string          `json:"reason"`
 	Data     json.RawMessage `json:"data"` // the action's parameters, a JSON object
+	// Prev and Hash chain the trail (see AuditHash): the hash of the record before this one, and this
+	// record's own. The store sets both when it appends the record.
+	Prev []byte `json:"-"`
+	Hash []byte `json:"-"`
 }
 
 // AuditQuery selects audit records, oldest first. Zero fields do not filter.

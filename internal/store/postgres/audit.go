@@ -3,8 +3,12 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/brokerguard/brokerguard/internal/store"
 	"github.com/brokerguard/brokerguard/internal/store/sqlstore"
@@ -23,12 +27,80 @@ func (s *Store) AppendAudit(ctx context.Context, r *store.AuditRecord) error {
 	if !json.Valid(data) {
 		return fmt.Errorf("postgres: append audit: data is not JSON")
 	}
-	err := s.pool.QueryRow(ctx, "INSERT INTO audit (time_ns, data_time_ns, actor, action, target, reason, data) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
-		r.Time.UnixNano(), sqlstore.DataTimeNS(r), r.Actor, r.Action, r.Target, r.Reason, string(data)).Scan(&r.Seq)
-	if err != nil {
+	if err := s.appendAudit(ctx, r, data); err != nil {
 		return translate(ctx, "append audit", err)
 	}
 	return nil
+}
+
+// appendAudit chains r to the last record and inserts it. The advisory lock orders appends of every
+// process on the schema, so that each record is chained to the one committed before it.
+func (s *Store) appendAudit(ctx context.Context, r *store.AuditRecord, data []byte) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", s.auditLock); err != nil {
+		return err
+	}
+	var prev []byte
+	if err := tx.QueryRow(ctx, "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1").Scan(&prev); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	rec := *r
+	rec.Data = json.RawMessage(data)
+	hash := store.AuditHash(prev, &rec)
+	var seq int64
+	if err := tx.QueryRow(ctx, "INSERT INTO audit (time_ns, data_time_ns, actor, action, target, reason, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq",
+		r.Time.UnixNano(), sqlstore.DataTimeNS(r), r.Actor, r.Action, r.Target, r.Reason, string(data), prev, hash).Scan(&seq); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	r.Seq, r.Prev, r.Hash = seq, prev, hash
+	return nil
+}
+
+// chainPending chains the records written before the audit trail became a chain (migration 0005), once.
+func chainPending(ctx context.Context, pool *pgxpool.Pool, auditLock int64) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return translate(ctx, "chain audit", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", auditLock); err != nil {
+		return translate(ctx, "chain audit", err)
+	}
+	var upto int64
+	switch err := tx.QueryRow(ctx, "SELECT upto FROM audit_chain_pending").Scan(&upto); {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return translate(ctx, "chain audit", err)
+	}
+	rows, err := tx.Query(ctx, "SELECT seq, time_ns, data_time_ns, actor, action, target, reason, data::text, prev_hash, hash FROM audit WHERE seq <= $1 ORDER BY seq", upto)
+	if err != nil {
+		return translate(ctx, "chain audit", err)
+	}
+	recs, err := sqlstore.ScanAudit(rows)
+	rows.Close()
+	if err != nil {
+		return translate(ctx, "chain audit", err)
+	}
+	var prev []byte
+	for i := range recs {
+		hash := store.AuditHash(prev, &recs[i])
+		if _, err := tx.Exec(ctx, "UPDATE audit SET prev_hash = $1, hash = $2 WHERE seq = $3", prev, hash, recs[i].Seq); err != nil {
+			return translate(ctx, "chain audit", err)
+		}
+		prev = hash
+	}
+	if _, err := tx.Exec(ctx, "DELETE FROM audit_chain_pending"); err != nil {
+		return translate(ctx, "chain audit", err)
+	}
+	return translate(ctx, "chain audit", tx.Commit(ctx))
 }
 
 // Audit returns the audit records q selects, oldest first.
@@ -54,7 +126,7 @@ func (s *Store) Audit(ctx context.Context, q store.AuditQuery) ([]store.AuditRec
 		lim = 100
 	}
 	c.args = append(c.args, lim)
-	sql := "SELECT seq, time_ns, data_time_ns, actor, action, target, reason, data::text FROM audit WHERE " + strings.Join(c.where, " AND ") +
+	sql := "SELECT seq, time_ns, data_time_ns, actor, action, target, reason, data::text, prev_hash, hash FROM audit WHERE " + strings.Join(c.where, " AND ") +
 		fmt.Sprintf(" ORDER BY seq LIMIT $%d", len(c.args))
 	rows, err := s.pool.Query(ctx, sql, c.args...)
 	if err != nil {

@@ -34,6 +34,7 @@ type Options struct {
 type Store struct {
 	pool       *pgxpool.Pool
 	appendLock int64 // advisory lock that orders appends to this schema
+	auditLock  int64 // advisory lock that orders the audit trail's chain
 
 	mu       sync.Mutex
 	closed   bool
@@ -88,7 +89,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, appendLock: lockKey("append", schema)}, nil
+	auditLock := lockKey("audit", schema)
+	if err := chainPending(ctx, pool, auditLock); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Store{pool: pool, appendLock: lockKey("append", schema), auditLock: auditLock}, nil
 }
 
 // lockKey is the advisory lock of one purpose in one schema.

@@ -230,7 +230,8 @@ func TestMigrationFillsExtent(t *testing.T) {
 	// Back to schema version 2.
 	if _, err := s.pool.Exec(t.Context(), `DROP TABLE api_keys;
 		ALTER TABLE counts DROP COLUMN first_ns, DROP COLUMN first_off, DROP COLUMN last_ns, DROP COLUMN last_off;
-		ALTER TABLE audit DROP COLUMN data_time_ns;
+		ALTER TABLE audit DROP COLUMN data_time_ns, DROP COLUMN prev_hash, DROP COLUMN hash;
+		DROP TABLE audit_chain_pending;
 		DELETE FROM schema_migrations WHERE version >= 3`); err != nil {
 		t.Fatal(err)
 	}
@@ -253,4 +254,17 @@ func BenchmarkAppend(b *testing.B) {
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
+}
+
+func TestAuditChain(t *testing.T) {
+	testDSN(t)
+	storetest.RunAuditChain(t, func(t *testing.T) store.Store { return openTest(t) },
+		func(t *testing.T, s store.Store, statements ...string) {
+			t.Helper()
+			for _, q := range statements {
+				if _, err := s.(*Store).pool.Exec(t.Context(), q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+		})
 }

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -26,16 +28,88 @@ func (s *Store) AppendAudit(ctx context.Context, r *store.AuditRecord) error {
 		return fmt.Errorf("sqlite: append audit: %w", ctx.Err())
 	}
 	defer func() { <-s.wsem }()
-	res, err := s.wconn.ExecContext(ctx, "INSERT INTO audit (time_ns, data_time_ns, actor, action, target, reason, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-		r.Time.UnixNano(), sqlstore.DataTimeNS(r), r.Actor, r.Action, r.Target, r.Reason, data)
-	if err != nil {
-		return translate(ctx, "append audit", err)
-	}
-	if r.Seq, err = res.LastInsertId(); err != nil {
+	if err := s.appendAudit(ctx, r, data); err != nil {
 		return translate(ctx, "append audit", err)
 	}
 	s.ckpt.appended()
 	return nil
+}
+
+// appendAudit chains r to the last record and inserts it, in one transaction that takes the write
+// lock first: a guest process (key add) appends beside a server.
+func (s *Store) appendAudit(ctx context.Context, r *store.AuditRecord, data string) (err error) {
+	if _, err := s.wconn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_, _ = s.wconn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	var prev []byte
+	err = s.wconn.QueryRowContext(ctx, "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1").Scan(&prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	rec := *r
+	rec.Data = json.RawMessage(data)
+	hash := store.AuditHash(prev, &rec)
+	res, err := s.wconn.ExecContext(ctx, "INSERT INTO audit (time_ns, data_time_ns, actor, action, target, reason, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		r.Time.UnixNano(), sqlstore.DataTimeNS(r), r.Actor, r.Action, r.Target, r.Reason, data, prev, hash)
+	if err != nil {
+		return err
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	if _, err := s.wconn.ExecContext(ctx, "COMMIT"); err != nil {
+		return err
+	}
+	r.Seq, r.Prev, r.Hash = seq, prev, hash
+	return nil
+}
+
+// chainPending chains the records written before the audit trail became a chain (migration 0005), once.
+func chainPending(ctx context.Context, conn *sql.Conn) (err error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return translate(ctx, "chain audit", err)
+	}
+	defer func() {
+		if err != nil {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	var upto int64
+	switch err := conn.QueryRowContext(ctx, "SELECT upto FROM audit_chain_pending").Scan(&upto); {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = conn.ExecContext(ctx, "COMMIT")
+		return translate(ctx, "chain audit", err)
+	case err != nil:
+		return translate(ctx, "chain audit", err)
+	}
+	rows, err := conn.QueryContext(ctx, "SELECT seq, time_ns, data_time_ns, actor, action, target, reason, data, prev_hash, hash FROM audit WHERE seq <= ? ORDER BY seq", upto)
+	if err != nil {
+		return translate(ctx, "chain audit", err)
+	}
+	recs, err := sqlstore.ScanAudit(rows)
+	rows.Close()
+	if err != nil {
+		return translate(ctx, "chain audit", err)
+	}
+	var prev []byte
+	for i := range recs {
+		hash := store.AuditHash(prev, &recs[i])
+		if _, err := conn.ExecContext(ctx, "UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?", prev, hash, recs[i].Seq); err != nil {
+			return translate(ctx, "chain audit", err)
+		}
+		prev = hash
+	}
+	if _, err := conn.ExecContext(ctx, "DELETE FROM audit_chain_pending"); err != nil {
+		return translate(ctx, "chain audit", err)
+	}
+	_, err = conn.ExecContext(ctx, "COMMIT")
+	return translate(ctx, "chain audit", err)
 }
 
 // auditData returns the record's data as a JSON object, "{}" when empty.
@@ -68,7 +142,7 @@ func (s *Store) Audit(ctx context.Context, q store.AuditQuery) ([]store.AuditRec
 		}
 	}
 	args = append(args, limit(q.Limit))
-	rows, err := s.read.QueryContext(ctx, "SELECT seq, time_ns, data_time_ns, actor, action, target, reason, data FROM audit WHERE "+
+	rows, err := s.read.QueryContext(ctx, "SELECT seq, time_ns, data_time_ns, actor, action, target, reason, data, prev_hash, hash FROM audit WHERE "+
 		strings.Join(where, " AND ")+" ORDER BY seq LIMIT ?", args...)
 	if err != nil {
 		return nil, translate(ctx, "audit", err)

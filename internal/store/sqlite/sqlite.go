@@ -187,6 +187,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := migrate(ctx, s.wconn); err != nil {
 		return fail(err)
 	}
+	if err := chainPending(ctx, s.wconn); err != nil {
+		return fail(err)
+	}
 	err = s.wconn.Raw(func(dc any) error {
 		var err error
 		s.ins, err = prepareInserts(ctx, dc.(driver.Conn))

@@ -176,6 +176,7 @@ func TestMigrationFillsExtent(t *testing.T) {
 	}
 	for _, q := range []string{"DROP TABLE api_keys", "ALTER TABLE counts DROP COLUMN first_ns", "ALTER TABLE counts DROP COLUMN first_off",
 		"ALTER TABLE counts DROP COLUMN last_ns", "ALTER TABLE counts DROP COLUMN last_off", "ALTER TABLE audit DROP COLUMN data_time_ns",
+		"ALTER TABLE audit DROP COLUMN prev_hash", "ALTER TABLE audit DROP COLUMN hash", "DROP TABLE audit_chain_pending",
 		"DELETE FROM schema_migrations WHERE version >= 3"} {
 		if _, err := db.ExecContext(t.Context(), q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -352,4 +353,27 @@ func TestWALStaysBounded(t *testing.T) {
 	if emptied < 2 {
 		t.Errorf("the WAL passed the %d-byte limit but was emptied %d times in 3 s of commits, want 2 (peak %d)", limit, emptied, peak)
 	}
+}
+
+func TestAuditChain(t *testing.T) {
+	dir := t.TempDir()
+	storetest.RunAuditChain(t, func(t *testing.T) store.Store {
+		s, err := Open(t.Context(), dbPath(dir, t), Options{})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	}, func(t *testing.T, s store.Store, statements ...string) {
+		t.Helper()
+		db, err := sql.Open("sqlite", s.(*Store).path+"?_pragma=busy_timeout(5000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		for _, q := range statements {
+			if _, err := db.ExecContext(t.Context(), q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	})
 }

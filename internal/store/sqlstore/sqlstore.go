@@ -187,7 +187,8 @@ func DataTimeNS(r *store.AuditRecord) int64 {
 }
 
 // ScanAudit reads audit records from rows of (seq, time_ns, data_time_ns, actor, action, target, reason,
-// data). The error is the driver's, for the store to translate.
+// data as text, prev_hash, hash). The error is the driver's,
+// for the store to translate.
 func ScanAudit(rows Rows) ([]store.AuditRecord, error) {
 	var out []store.AuditRecord
 	for rows.Next() {
@@ -196,7 +197,7 @@ func ScanAudit(rows Rows) ([]store.AuditRecord, error) {
 			ns, dtNS int64
 			data     string
 		)
-		if err := rows.Scan(&r.Seq, &ns, &dtNS, &r.Actor, &r.Action, &r.Target, &r.Reason, &data); err != nil {
+		if err := rows.Scan(&r.Seq, &ns, &dtNS, &r.Actor, &r.Action, &r.Target, &r.Reason, &data, &r.Prev, &r.Hash); err != nil {
 			return nil, err
 		}
 		r.Time = time.Unix(0, ns).UTC()

@@ -1,0 +1,7 @@
+-- The audit trail becomes a hash chain (store.AuditHash): each record keeps the hash of the record
+-- before it and its own. The records written before this migration are chained when the store next
+-- opens; audit_chain_pending names the last of them, so that a hash removed later is reported, never
+-- made again.
+ALTER TABLE audit ADD COLUMN prev_hash bytea, ADD COLUMN hash bytea;
+CREATE TABLE audit_chain_pending (upto bigint NOT NULL);
+INSERT INTO audit_chain_pending SELECT seq FROM audit ORDER BY seq DESC LIMIT 1;
