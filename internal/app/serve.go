@@ -78,8 +78,9 @@ func runServe(ctx context.Context, args []string, std IO) error {
 
 // server is a running API with its ingest service.
 type server struct {
-	addr string
-	svc  *ingest.Service
+	addr    string
+	fixAddr string // the FIX acceptor's address, "" without one
+	svc     *ingest.Service
 	done chan error
 }
 
@@ -146,7 +147,26 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 		defer wg.Done()
 		_ = svc.Run(svcCtx)
 	}()
+	fixServe, fixLn, err := fixListener(cfg, svc, log)
+	if err != nil {
+		stopSvc()
+		wg.Wait()
+		ln.Close()
+		return nil, err
+	}
+	if fixServe != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fixServe(svcCtx); err != nil {
+				log.Error("FIX acceptor stopped", "err", err)
+			}
+		}()
+	}
 	s := &server{addr: ln.Addr().String(), svc: svc, done: make(chan error, 1)}
+	if fixLn != nil {
+		s.fixAddr = fixLn.Addr().String()
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	go func() {

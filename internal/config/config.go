@@ -65,6 +65,36 @@ type Config struct {
 	Server  Server   `yaml:"server"`
 	APIKeys []APIKey `yaml:"api_keys"`
 	Log     Log      `yaml:"log"`
+	// FIX is serve's FIX 4.4 drop-copy acceptor; off without fix.listen.
+	FIX FIX `yaml:"fix"`
+}
+
+// FIX configures the drop-copy acceptor: the firm's order system connects to it as the FIX initiator
+// and its NewOrderSingle, OrderCancelRequest and fills are decided like events sent over HTTP.
+type FIX struct {
+	Listen     string `yaml:"listen"`       // host:port; empty = no FIX
+	CompID     string `yaml:"comp_id"`      // brokerguard's CompID (the firm's TargetCompID)
+	PeerCompID string `yaml:"peer_comp_id"` // the firm's engine's SenderCompID
+	Username   string `yaml:"username"`     // the Logon's Username (553); empty = none checked
+	// PasswordFile holds the Logon's Password (554); BROKERGUARD_FIX_PASSWORD overrides it.
+	PasswordFile string `yaml:"password_file"`
+	Password     string `yaml:"-"`
+	// Tags name the custom tags that carry the contract's fields FIX has no place for (0: not sent);
+	// the account is tag 1 (Account) unless Tags.Account says otherwise.
+	Tags FIXTags `yaml:"tags"`
+	// DefaultChannel is the channel of an order that does not carry one: web, app, api or phone.
+	DefaultChannel string `yaml:"default_channel"`
+}
+
+// FIXTags are the tags of the drop copy that carry the order's account and origin.
+type FIXTags struct {
+	Account   int `yaml:"account"`
+	Session   int `yaml:"session"`
+	IP        int `yaml:"ip"`
+	Device    int `yaml:"device"`
+	UserAgent int `yaml:"user_agent"`
+	TLS       int `yaml:"tls"`
+	Channel   int `yaml:"channel"`
 }
 
 // Campaign configures the campaign layer: herding, market ramps, beneficiaries, shared infrastructure
@@ -216,6 +246,9 @@ func (c *Config) applyEnv(environ []string) error {
 		"BROKERGUARD_RULES": &c.Rules, "BROKERGUARD_SHADOW_RULES": &c.ShadowRules, "BROKERGUARD_MODEL": &c.Model,
 		"BROKERGUARD_LISTEN": &c.Server.Listen, "BROKERGUARD_LOG_LEVEL": &c.Log.Level, "BROKERGUARD_LOG_FORMAT": &c.Log.Format,
 	}
+	if v, ok := env["BROKERGUARD_FIX_PASSWORD"]; ok {
+		c.FIX.Password = v
+	}
 	for k, p := range str {
 		if v, ok := env[k]; ok {
 			*p = v
@@ -258,6 +291,25 @@ func (c *Config) Validate() error {
 	if c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") &&
 		!strings.HasPrefix(c.DB, "sqlite:") && !strings.HasSuffix(c.DB, ".db") {
 		bad("db: %q: want a postgres:// URL, sqlite:PATH or a path ending in .db", redactURL(c.DB))
+	}
+	if f := c.FIX; f.Listen != "" {
+		if f.CompID == "" || f.PeerCompID == "" {
+			bad("fix: comp_id and peer_comp_id are required with fix.listen")
+		}
+		if f.Username != "" && f.PasswordFile == "" && f.Password == "" {
+			bad("fix: username %q needs password_file (or BROKERGUARD_FIX_PASSWORD)", f.Username)
+		}
+		for name, tag := range map[string]int{"account": f.Tags.Account, "session": f.Tags.Session, "ip": f.Tags.IP, "device": f.Tags.Device,
+			"user_agent": f.Tags.UserAgent, "tls": f.Tags.TLS, "channel": f.Tags.Channel} {
+			if tag < 0 || (tag > 0 && tag < 5000 && name != "account") {
+				bad("fix: tags.%s: %d is not a custom tag (5000 and up)", name, tag)
+			}
+		}
+		switch f.DefaultChannel {
+		case "", "web", "app", "api", "phone":
+		default:
+			bad("fix: default_channel %q: want web, app, api or phone", f.DefaultChannel)
+		}
 	}
 	if c.Lateness < 0 || c.Lateness > 24*time.Hour {
 		bad("lateness: %s, want 0 to 24h", c.Lateness)

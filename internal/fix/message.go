@@ -10,7 +10,6 @@ package fix
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -219,4 +218,11 @@ func encode(begin string, fields []Field) []byte {
 	return out.Bytes()
 }
 
-var errNoTag = errors.New("missing")
+
+
+// Encode builds a message: BeginString begin, then fields (MsgType first; no 8, 9 or 10), with
+// BodyLength and CheckSum computed. Tools and tests that play the firm's engine use it.
+func Encode(begin string, fields []Field) []byte { return encode(begin, fields) }
+
+// ReadMessage reads and verifies one message from r, as the acceptor does; see Parse.
+func ReadMessage(r *bufio.Reader) ([]byte, error) { return readMessage(r) }
