@@ -81,7 +81,7 @@ type server struct {
 	addr    string
 	fixAddr string // the FIX acceptor's address, "" without one
 	svc     *ingest.Service
-	done chan error
+	done    chan error
 }
 
 func (s *server) wait() error { return <-s.done }

@@ -218,8 +218,6 @@ func encode(begin string, fields []Field) []byte {
 	return out.Bytes()
 }
 
-
-
 // Encode builds a message: BeginString begin, then fields (MsgType first; no 8, 9 or 10), with
 // BodyLength and CheckSum computed. Tools and tests that play the firm's engine use it.
 func Encode(begin string, fields []Field) []byte { return encode(begin, fields) }
