@@ -113,6 +113,9 @@ type session struct {
 	testReq      string // the TestReqID awaiting its Heartbeat
 	testReqs     int
 	resendTarget int // while > 0, a ResendRequest is out until the message of this number arrives
+	// logonSeq is the number of a Logon that came with a gap, taken already: once the gap before it
+	// is filled the session goes on after it, whether or not the peer sends it again.
+	logonSeq int
 }
 
 type inbound struct {
@@ -293,6 +296,17 @@ func (s *session) logout(text string) error {
 // advance takes the current message's number as received.
 func (s *session) advance() error {
 	s.seqs.In++
+	return s.settle()
+}
+
+// settle steps over a Logon already taken, ends a resend that is complete, and keeps the numbers.
+func (s *session) settle() error {
+	if s.logonSeq > 0 && s.seqs.In >= s.logonSeq {
+		if s.seqs.In == s.logonSeq {
+			s.seqs.In++
+		}
+		s.logonSeq = 0
+	}
 	if s.resendTarget > 0 && s.seqs.In > s.resendTarget {
 		s.resendTarget = 0
 	}
@@ -357,10 +371,7 @@ func (s *session) handle(ctx context.Context, m *Message) error {
 			break
 		}
 		s.seqs.In = n
-		if s.resendTarget > 0 && s.seqs.In > s.resendTarget {
-			s.resendTarget = 0
-		}
-		return s.a.o.Seqs.Save(s.a.Name(), s.seqs)
+		return s.settle()
 	case "5": // Logout
 		_ = s.advance()
 		s.release()
@@ -377,8 +388,8 @@ func (s *session) handle(ctx context.Context, m *Message) error {
 	return s.advance()
 }
 
-// application hands an application message to the Sink. A message the Sink could not take now ends
-// the session without taking its number, so that the firm's engine sends it again after reconnecting.
+// application hands an application message to the Sink. A message the Sink could not take now drops
+// the connection without taking its number, so that the firm's engine reconnects and sends it again.
 func (s *session) application(ctx context.Context, m *Message) error {
 	raw, skip, rej := s.a.o.Mapping.toEvent(m, s.a.o.PeerCompID)
 	if skip {
@@ -390,9 +401,9 @@ func (s *session) application(ctx context.Context, m *Message) error {
 	}
 	refused, err := s.a.o.Sink.Accept(ctx, raw)
 	if err != nil {
-		s.log.Error("fix: event not taken; the session ends so that the peer sends it again", "seq", m.Seq(), "err", err)
-		s.release()
-		_ = s.send(msgLogout("brokerguard cannot take events now; reconnect and they are asked for again"))
+		// The connection is dropped without a Logout: an engine takes a Logout as the end of its
+		// session for the day, and a lost connection as something to recover from by reconnecting.
+		s.log.Error("fix: event not taken; connection dropped so that the peer reconnects and sends it again", "seq", m.Seq(), "err", err)
 		return errStop
 	}
 	if refused != "" {
@@ -428,7 +439,7 @@ func (s *session) sequenceReset(m *Message) error {
 			text: fmt.Sprintf("NewSeqNo %d would move the sequence back from %d", n, s.seqs.In)})
 	}
 	s.log.Info("fix: sequence reset by the peer", "from", s.seqs.In, "to", n)
-	s.seqs.In, s.resendTarget = n, 0
+	s.seqs.In, s.resendTarget, s.logonSeq = n, 0, 0
 	return s.a.o.Seqs.Save(s.a.Name(), s.seqs)
 }
 
@@ -487,7 +498,7 @@ func (s *session) logon(m *Message) error {
 	}
 	s.log.Info("fix: session logged on", "next_in", s.seqs.In, "next_out", s.seqs.Out, "heartbeat", s.hb, "reset", reset)
 	if seq > s.seqs.In {
-		s.resendTarget = seq
+		s.resendTarget, s.logonSeq = seq, seq
 		s.log.Info("fix: gap at logon; asking for a resend", "expected", s.seqs.In, "received", seq)
 		return s.send([]Field{{tagMsgType, "2"}, {tagBeginSeqNo, strconv.Itoa(s.seqs.In)}, {tagEndSeqNo, "0"}})
 	}
