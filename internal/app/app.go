@@ -57,6 +57,7 @@ func commands() map[string]command {
 		"fit":        {"fit the scoring model's weights on simulated firms (varied), for --model", runFit},
 		"version":    {"print brokerguard's version, commit and Go version", runVersion},
 		"db":         {"what the store holds (db stats), and its retention applied (db compact)", runDB},
+		"phishing":   {"names that imitate the firm's domains and brands: phishing check NAME…", runPhishing},
 		"audit":      {"the analyst audit trail: audit verify (the hash chain) | audit list", runAudit},
 		"key":        {"API keys in the store: key add --role ROLE --name NAME | key list | key revoke NAME", runKey},
 	}

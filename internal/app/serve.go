@@ -96,6 +96,11 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	so := ingest.ServiceOptions{Engine: p.engine, Store: st, Metrics: metrics, Log: log, CommitDelay: cfg.Server.CommitDelay,
 		MaxInflight: cfg.Server.MaxInflightEvents, AdmissionWait: cfg.Server.AdmissionWait,
 		Timing: ingest.Timing{Lateness: cfg.Lateness, Future: cfg.FutureTolerance, Now: time.Now}, Limits: cfg.Limits.Event()}
+	noticeHook, noticeRun, err := customerNotices(cfg, p, log)
+	if err != nil {
+		return nil, fmt.Errorf("notices: %w", err)
+	}
+	so.Committed = noticeHook
 	if p.shadow != nil {
 		so.ShadowVersion = p.shadow.Version
 	}
@@ -161,6 +166,30 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 			if err := fixServe(svcCtx); err != nil {
 				log.Error("FIX acceptor stopped", "err", err)
 			}
+		}()
+	}
+	ctRun, err := ctFollower(cfg, st, log)
+	if err != nil {
+		stopSvc()
+		wg.Wait()
+		ln.Close()
+		if fixLn != nil {
+			fixLn.Close()
+		}
+		return nil, fmt.Errorf("phishing: %w", err)
+	}
+	if noticeRun != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = noticeRun(svcCtx)
+		}()
+	}
+	if ctRun != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = ctRun(svcCtx)
 		}()
 	}
 	s := &server{addr: ln.Addr().String(), svc: svc, done: make(chan error, 1)}

@@ -67,6 +67,56 @@ type Config struct {
 	Log     Log      `yaml:"log"`
 	// FIX is serve's FIX 4.4 drop-copy acceptor; off without fix.listen.
 	FIX FIX `yaml:"fix"`
+	// Phishing is what serve watches for sites that imitate the firm; off without ct_logs.
+	Phishing Phishing `yaml:"phishing"`
+	// Notices are the messages serve sends customers; off without notices.firm.
+	Notices Notices `yaml:"notices"`
+}
+
+// Notices configure the customer notices of serve: on logins from a new device or place, changes of
+// the customer's details, holds and blocks, by e-mail and by a signed webhook to the firm's app; never
+// with a link.
+type Notices struct {
+	Firm      string `yaml:"firm"`      // the firm's name as customers know it; empty = no notices
+	Templates string `yaml:"templates"` // a folder of ja/notice.txt and en/notice.txt; empty = the built-in ones
+	// Contacts is a CSV file of account,email,language (ja or en): where each customer's notice goes.
+	Contacts string        `yaml:"contacts"`
+	Every    time.Duration `yaml:"every"` // how often the outbox is sent; 2s when 0
+	Webhook  struct {
+		URL string `yaml:"url"`
+		// SecretFile holds the signing secret (whsec_…); BROKERGUARD_NOTICE_WEBHOOK_SECRET overrides it.
+		SecretFile string `yaml:"secret_file"`
+		Secret     string `yaml:"-"`
+	} `yaml:"webhook"`
+	SMTP struct {
+		Host         string `yaml:"host"`
+		Port         int    `yaml:"port"`
+		Username     string `yaml:"username"`
+		PasswordFile string `yaml:"password_file"` // BROKERGUARD_SMTP_PASSWORD overrides it
+		Password     string `yaml:"-"`
+		From         string `yaml:"from"`
+		TLS          string `yaml:"tls"` // starttls (default), tls or none
+	} `yaml:"smtp"`
+}
+
+// Phishing names the firm's domains and brands and the Certificate Transparency logs serve follows
+// for certificates of names that imitate them; each is a phishing_site alert.
+type Phishing struct {
+	Domains []string `yaml:"domains"` // the firm's own registrable domains
+	Brands  []string `yaml:"brands"`  // the words a phishing name copies; default: the domains' first labels
+	Allow   []string `yaml:"allow"`   // partners' domains, never reported
+	CTLogs  []CTLog  `yaml:"ct_logs"`
+	// CTPoll is how often each log is asked for new entries; 1m when 0.
+	CTPoll time.Duration `yaml:"ct_poll"`
+	// CTFromStart reads a log never read before from its first entry instead of from its current end.
+	CTFromStart bool `yaml:"ct_from_start"`
+}
+
+// CTLog is one RFC 6962 log.
+type CTLog struct {
+	URL string `yaml:"url"`
+	// PublicKey is the log's key, base64 DER as log lists give it; its tree heads are verified with it.
+	PublicKey string `yaml:"public_key"`
 }
 
 // FIX configures the drop-copy acceptor: the firm's order system connects to it as the FIX initiator
@@ -246,6 +296,12 @@ func (c *Config) applyEnv(environ []string) error {
 		"BROKERGUARD_RULES": &c.Rules, "BROKERGUARD_SHADOW_RULES": &c.ShadowRules, "BROKERGUARD_MODEL": &c.Model,
 		"BROKERGUARD_LISTEN": &c.Server.Listen, "BROKERGUARD_LOG_LEVEL": &c.Log.Level, "BROKERGUARD_LOG_FORMAT": &c.Log.Format,
 	}
+	if v, ok := env["BROKERGUARD_NOTICE_WEBHOOK_SECRET"]; ok {
+		c.Notices.Webhook.Secret = v
+	}
+	if v, ok := env["BROKERGUARD_SMTP_PASSWORD"]; ok {
+		c.Notices.SMTP.Password = v
+	}
 	if v, ok := env["BROKERGUARD_FIX_PASSWORD"]; ok {
 		c.FIX.Password = v
 	}
@@ -291,6 +347,38 @@ func (c *Config) Validate() error {
 	if c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") &&
 		!strings.HasPrefix(c.DB, "sqlite:") && !strings.HasSuffix(c.DB, ".db") {
 		bad("db: %q: want a postgres:// URL, sqlite:PATH or a path ending in .db", redactURL(c.DB))
+	}
+	if n := c.Notices; n.Firm != "" {
+		if n.Webhook.URL == "" && n.SMTP.Host == "" {
+			bad("notices: give notices.webhook.url or notices.smtp.host (or both)")
+		}
+		if n.Webhook.URL != "" && n.Webhook.SecretFile == "" && n.Webhook.Secret == "" {
+			bad("notices: webhook.url needs webhook.secret_file (or BROKERGUARD_NOTICE_WEBHOOK_SECRET)")
+		}
+		if n.SMTP.Host != "" && (n.SMTP.From == "" || n.Contacts == "") {
+			bad("notices: smtp needs smtp.from and contacts (the customers' addresses)")
+		}
+		switch n.SMTP.TLS {
+		case "", "starttls", "tls", "none":
+		default:
+			bad("notices: smtp.tls %q: want starttls, tls or none", n.SMTP.TLS)
+		}
+		if n.Every < 0 {
+			bad("notices: every %s is negative", n.Every)
+		}
+	}
+	if p := c.Phishing; len(p.CTLogs) > 0 {
+		if len(p.Domains) == 0 && len(p.Brands) == 0 {
+			bad("phishing: ct_logs need the firm's domains or brands")
+		}
+		for i, l := range p.CTLogs {
+			if !strings.HasPrefix(l.URL, "https://") && !strings.HasPrefix(l.URL, "http://") {
+				bad("phishing: ct_logs[%d].url %q: want an http(s) URL", i, l.URL)
+			}
+		}
+		if p.CTPoll < 0 || (p.CTPoll > 0 && p.CTPoll < time.Second) {
+			bad("phishing: ct_poll %s: want 1s or more", p.CTPoll)
+		}
 	}
 	if f := c.FIX; f.Listen != "" {
 		if f.CompID == "" || f.PeerCompID == "" {

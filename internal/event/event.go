@@ -226,6 +226,10 @@ const (
 	AlertBeneficiary          = "beneficiary"
 	AlertCredentialStuffing   = "credential_stuffing"
 	AlertSharedInfrastructure = "shared_infrastructure"
+	// AlertPhishingSite is a site that imitates the firm, found before its customers reach it (a
+	// lookalike name in a Certificate Transparency log). Beyond the contract's kinds: firms that do
+	// not watch for phishing never see it.
+	AlertPhishingSite = "phishing_site"
 )
 
 // Alert is a finding that spans events or accounts.

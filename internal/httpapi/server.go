@@ -425,7 +425,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) error {
 var (
 	actions    = []string{"allow", "review", "challenge", "hold", "block"}
 	alertKinds = []string{event.AlertAccountTakeover, event.AlertCampaign, event.AlertBeneficiary,
-		event.AlertCredentialStuffing, event.AlertSharedInfrastructure}
+		event.AlertCredentialStuffing, event.AlertSharedInfrastructure, event.AlertPhishingSite}
 )
 
 type page struct {

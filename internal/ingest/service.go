@@ -55,6 +55,9 @@ type ServiceOptions struct {
 	// AdmissionWait is how long a request may wait for room among the events in flight before it gets
 	// ErrOverloaded (0: not at all).
 	AdmissionWait time.Duration
+	// Committed, when set, is called with every batch once it is stored, on the committer's
+	// goroutine: it must not block (customer notices are queued from it).
+	Committed func(b *store.Batch)
 }
 
 // DefaultMaxInflight is the default bound of the events in flight: two of the largest batches.
@@ -443,6 +446,9 @@ gather:
 		s.failed.Add(1)
 	} else {
 		s.recover(s.failed.Load()) // only this goroutine adds to failed
+		if s.o.Committed != nil {
+			s.o.Committed(b)
+		}
 	}
 	for _, c := range group {
 		c.done <- err

@@ -1,0 +1,126 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/brokerguard/brokerguard/internal/config"
+	"github.com/brokerguard/brokerguard/internal/httpapi"
+)
+
+// TestServeSendsNotices: a login from a new device and a change of e-mail, sent to serve, reach the
+// firm's app as signed notices that an independent Standard Webhooks implementation accepts, once each;
+// a login as usual sends nothing.
+func TestServeSendsNotices(t *testing.T) {
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []map[string]any
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := wh.Verify(body, r.Header); err != nil {
+			t.Errorf("webhook signature: %v", err)
+			http.Error(w, "bad signature", 401)
+			return
+		}
+		var m map[string]any
+		json.Unmarshal(body, &m)
+		mu.Lock()
+		got = append(got, m)
+		mu.Unlock()
+	}))
+	defer app.Close()
+
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	os.WriteFile(secretFile, []byte(secret), 0o600)
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.Server.Listen = "127.0.0.1:0"
+	cfg.Notices.Firm = "SBI証券"
+	cfg.Notices.Every = 100 * time.Millisecond
+	cfg.Notices.Webhook.URL = app.URL
+	cfg.Notices.Webhook.SecretFile = secretFile
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	const key = "notice-test-key-0123456789"
+	var k config.APIKey
+	k.SetKey(key)
+	quiet := newLogger(io.Discard, cfg)
+	p, err := buildEngine(cfg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	st, _, err := openStore(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := startServer(ctx, p, st, cfg, []httpapi.Key{{Name: "t", Role: httpapi.RoleAdmin, Hash: k.Hash()}}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); srv.wait() }()
+	post := func(body string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", "http://"+srv.addr+"/v1/events", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST %s: %d %s", body, resp.StatusCode, b)
+		}
+	}
+	ua := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/137.0.0.0 Safari/537.36"
+	post(`{"id":"snap","type":"snapshot","time":"2025-04-01T08:00:00+09:00","account":"A1","cash":1000000,"holdings":[],"opened":"2015-01-01","mfa":"sms_otp","notifications":true}`)
+	for d := 1; d <= 5; d++ {
+		post(`{"id":"l` + string(rune('0'+d)) + `","type":"login","time":"2025-04-0` + string(rune('0'+d)) + `T10:00:00+09:00","account":"A1","result":"success","method":"password","session":"s` + string(rune('0'+d)) + `","ip":"153.1.4.9","device":"own","user_agent":"` + ua + `","country":"JP","channel":"web"}`)
+	}
+	post(`{"id":"new","type":"login","time":"2025-04-07T02:00:00+09:00","account":"A1","result":"success","method":"password","session":"s9","ip":"45.76.10.3","device":"other","user_agent":"` + ua + `","country":"SG","channel":"web"}`)
+	post(`{"id":"chg","type":"profile_change","time":"2025-04-07T02:01:00+09:00","account":"A1","session":"s9","ip":"45.76.10.3","device":"other","user_agent":"` + ua + `","field":"email"}`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n >= 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // a few more rounds: nothing sent twice
+	mu.Lock()
+	defer mu.Unlock()
+	var types []string
+	for _, m := range got {
+		types = append(types, m["type"].(string)+":"+m["data"].(map[string]any)["id"].(string))
+		msg := m["message"].(map[string]any)
+		if strings.Contains(msg["Text"].(string), "http") {
+			t.Errorf("a notice with a link: %s", msg["Text"])
+		}
+	}
+	if strings.Join(types, " ") != "notice.login:ntc-new notice.account_change:ntc-chg" {
+		t.Fatalf("notices %v, want the new login and the change of e-mail, once each", types)
+	}
+}
