@@ -2,11 +2,8 @@ package app
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,7 +14,6 @@ import (
 	"github.com/brokerguard/brokerguard/internal/config"
 	"github.com/brokerguard/brokerguard/internal/event"
 	"github.com/brokerguard/brokerguard/internal/fix"
-	"github.com/brokerguard/brokerguard/internal/httpapi"
 )
 
 // TestFIXDecisionsEqualJSON sends a morning's orders, cancels and fills over the FIX drop copy and the
@@ -73,44 +69,13 @@ func TestFIXDecisionsEqualJSON(t *testing.T) {
 	cfg.Server.Listen = "127.0.0.1:0"
 	cfg.FIX = config.FIX{Listen: fixAddr, CompID: "BG", PeerCompID: "FIRM", Username: "dc", Password: "pw",
 		Tags: config.FIXTags{Session: 20001, IP: 20002, Device: 20003, UserAgent: 20004, Channel: 20006}}
-	const key = "fix-test-key-0123456789"
-	quiet := newLogger(io.Discard, cfg)
-	p, err := buildEngine(cfg, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	st, _, err := openStore(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var k config.APIKey
-	k.SetKey(key)
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := startServer(ctx, p, st, cfg, []httpapi.Key{{Name: "t", Role: httpapi.RoleAdmin, Hash: k.Hash()}}, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); srv.wait() }()
+	srv := startTestServer(t, cfg)
 	if srv.fixAddr != fixAddr {
 		t.Fatalf("FIX acceptor at %q, want %q", srv.fixAddr, fixAddr)
 	}
-	url := "http://" + srv.addr
 	call := func(method, path, body string) []byte {
 		t.Helper()
-		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
-		}
-		return out
+		return srv.mustCall(method, path, body)
 	}
 
 	conn, err := net.Dial("tcp", fixAddr)

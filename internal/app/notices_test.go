@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,7 +15,6 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/brokerguard/brokerguard/internal/config"
-	"github.com/brokerguard/brokerguard/internal/httpapi"
 )
 
 // TestServeSendsNotices: a login from a new device and a change of e-mail, sent to serve, reach the
@@ -58,39 +56,10 @@ func TestServeSendsNotices(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	const key = "notice-test-key-0123456789"
-	var k config.APIKey
-	k.SetKey(key)
-	quiet := newLogger(io.Discard, cfg)
-	p, err := buildEngine(cfg, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	st, _, err := openStore(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := startServer(ctx, p, st, cfg, []httpapi.Key{{Name: "t", Role: httpapi.RoleAdmin, Hash: k.Hash()}}, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); srv.wait() }()
+	srv := startTestServer(t, cfg)
 	post := func(body string) {
 		t.Helper()
-		req, _ := http.NewRequest("POST", "http://"+srv.addr+"/v1/events", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("POST %s: %d %s", body, resp.StatusCode, b)
-		}
+		srv.mustCall("POST", "/v1/events", body)
 	}
 	ua := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/137.0.0.0 Safari/537.36"
 	post(`{"id":"snap","type":"snapshot","time":"2025-04-01T08:00:00+09:00","account":"A1","cash":1000000,"holdings":[],"opened":"2015-01-01","mfa":"sms_otp","notifications":true}`)

@@ -1,11 +1,8 @@
 package app
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,7 +10,6 @@ import (
 
 	"github.com/brokerguard/brokerguard/internal/config"
 	"github.com/brokerguard/brokerguard/internal/event"
-	"github.com/brokerguard/brokerguard/internal/httpapi"
 	"github.com/brokerguard/brokerguard/internal/phishing/cttest"
 )
 
@@ -34,68 +30,40 @@ func TestServeFollowsCTLogs(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	const key = "phishing-test-key-0123456789"
-	var k config.APIKey
-	k.SetKey(key)
-	start := func() (string, func()) {
-		quiet := newLogger(io.Discard, cfg)
-		p, err := buildEngine(cfg, quiet)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, _, err := openStore(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		srv, err := startServer(ctx, p, st, cfg, []httpapi.Key{{Name: "t", Role: httpapi.RoleAdmin, Hash: k.Hash()}}, quiet)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return "http://" + srv.addr, func() { cancel(); srv.wait(); st.Close(); p.Close() }
-	}
-	alerts := func(url string) []event.Alert {
-		req, _ := http.NewRequest("GET", url+"/v1/alerts?kind=phishing_site", nil)
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+	alerts := func(srv *testServer) []event.Alert {
 		var page struct{ Items []event.Alert }
-		if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || resp.StatusCode != 200 {
-			t.Fatalf("GET /v1/alerts: %d %v", resp.StatusCode, err)
+		if err := json.Unmarshal(srv.mustCall("GET", "/v1/alerts?kind=phishing_site", ""), &page); err != nil {
+			t.Fatal(err)
 		}
 		return page.Items
 	}
-	wait := func(url string, n int) []event.Alert {
+	wait := func(srv *testServer, n int) []event.Alert {
 		t.Helper()
 		for range 100 {
-			if a := alerts(url); len(a) >= n {
+			if a := alerts(srv); len(a) >= n {
 				return a
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		t.Fatalf("fewer than %d phishing_site alerts after 10 s: %+v", n, alerts(url))
+		t.Fatalf("fewer than %d phishing_site alerts after 10 s: %+v", n, alerts(srv))
 		return nil
 	}
-	url, stop := start()
-	got := wait(url, 2)
+	srv := startTestServer(t, cfg)
+	got := wait(srv, 2)
 	for _, a := range got {
 		if !strings.Contains(a.Reasons[0].Detail, "sbisec-login.top imitates") || !strings.Contains(a.Reasons[0].Detail, "precertificate by Example Trust") {
 			t.Errorf("alert %+v", a)
 		}
 	}
 	l.Issue(false, "sbisec.verify-now.click") // while it runs
-	wait(url, 3)
-	stop()
+	wait(srv, 3)
+	srv.stop()
 
 	l.Issue(false, "sbisce.jp") // while it is down
-	url, stop = start()
-	defer stop()
-	got = wait(url, 4)
+	srv = startTestServer(t, cfg)
+	got = wait(srv, 4)
 	time.Sleep(1500 * time.Millisecond) // another round: nothing read twice
-	if got = alerts(url); len(got) != 4 {
+	if got = alerts(srv); len(got) != 4 {
 		t.Fatalf("%d alerts after a restart, want 4: %+v", len(got), got)
 	}
 }

@@ -89,13 +89,12 @@ func chainPending(ctx context.Context, pool *pgxpool.Pool, auditLock int64) erro
 	if err != nil {
 		return translate(ctx, "chain audit", err)
 	}
-	var prev []byte
-	for i := range recs {
-		hash := store.AuditHash(prev, &recs[i])
-		if _, err := tx.Exec(ctx, "UPDATE audit SET prev_hash = $1, hash = $2 WHERE seq = $3", prev, hash, recs[i].Seq); err != nil {
-			return translate(ctx, "chain audit", err)
-		}
-		prev = hash
+	err = sqlstore.ChainAudit(recs, func(seq int64, prev, hash []byte) error {
+		_, err := tx.Exec(ctx, "UPDATE audit SET prev_hash = $1, hash = $2 WHERE seq = $3", prev, hash, seq)
+		return err
+	})
+	if err != nil {
+		return translate(ctx, "chain audit", err)
 	}
 	if _, err := tx.Exec(ctx, "DELETE FROM audit_chain_pending"); err != nil {
 		return translate(ctx, "chain audit", err)

@@ -97,13 +97,12 @@ func chainPending(ctx context.Context, conn *sql.Conn) (err error) {
 	if err != nil {
 		return translate(ctx, "chain audit", err)
 	}
-	var prev []byte
-	for i := range recs {
-		hash := store.AuditHash(prev, &recs[i])
-		if _, err := conn.ExecContext(ctx, "UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?", prev, hash, recs[i].Seq); err != nil {
-			return translate(ctx, "chain audit", err)
-		}
-		prev = hash
+	err = sqlstore.ChainAudit(recs, func(seq int64, prev, hash []byte) error {
+		_, err := conn.ExecContext(ctx, "UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?", prev, hash, seq)
+		return err
+	})
+	if err != nil {
+		return translate(ctx, "chain audit", err)
 	}
 	if _, err := conn.ExecContext(ctx, "DELETE FROM audit_chain_pending"); err != nil {
 		return translate(ctx, "chain audit", err)

@@ -248,3 +248,17 @@ func ScanTypeCounts(rows Rows) ([]store.TypeCount, error) {
 	}
 	return out, rows.Err()
 }
+
+// ChainAudit chains records written before the audit trail was a chain, oldest first: update stores
+// each record's previous hash and its own (see store.AuditHash).
+func ChainAudit(recs []store.AuditRecord, update func(seq int64, prev, hash []byte) error) error {
+	var prev []byte
+	for i := range recs {
+		hash := store.AuditHash(prev, &recs[i])
+		if err := update(recs[i].Seq, prev, hash); err != nil {
+			return err
+		}
+		prev = hash
+	}
+	return nil
+}
