@@ -240,6 +240,29 @@ func (o *Outbox) list(sub string) ([]item, error) {
 	return out, nil
 }
 
+// Find returns the notice with id, waiting, sent or dead; a sent one keeps its account, kind, time and
+// subject only. ok is false for an id never queued.
+func (o *Outbox) Find(id string) (n Notice, ok bool, err error) {
+	if !strings.HasPrefix(id, "ntc-") || strings.ContainsAny(id, "/\\") || strings.Contains(id, "..") {
+		return Notice{}, false, nil
+	}
+	for _, sub := range []string{"sent", "outbox", "dead"} {
+		b, err := os.ReadFile(o.path(sub, id))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return Notice{}, false, err
+		}
+		var it item
+		if err := json.Unmarshal(b, &it); err != nil {
+			return Notice{}, false, fmt.Errorf("notify: %s/%s is damaged: %v", sub, id, err)
+		}
+		return it.Notice, true, nil
+	}
+	return Notice{}, false, nil
+}
+
 // Dead returns the notices no channel could deliver after every attempt, oldest first, with the last
 // error of each channel.
 func (o *Outbox) Dead() ([]DeadNotice, error) {
@@ -326,7 +349,8 @@ func (s *Sender) Flush(ctx context.Context) (int, error) {
 			it.Done = append(it.Done, ch.Name())
 		}
 		if len(it.Done) == len(s.Channels) {
-			if err := s.Outbox.write("sent", item{Notice: Notice{ID: it.Notice.ID, Kind: it.Notice.Kind, Time: it.Notice.Time}, Done: it.Done}); err != nil {
+			marker := Notice{ID: it.Notice.ID, Account: it.Notice.Account, Kind: it.Notice.Kind, Time: it.Notice.Time, Subject: it.Notice.Subject}
+			if err := s.Outbox.write("sent", item{Notice: marker, Done: it.Done}); err != nil {
 				return sent, err
 			}
 			os.Remove(s.Outbox.path("outbox", it.Notice.ID))
