@@ -125,6 +125,9 @@ type Server struct {
 	// AdmissionWait is how long a request may wait for room among the events in flight before it is
 	// shed (0: shed at once).
 	AdmissionWait time.Duration `yaml:"admission_wait"`
+	// SecureCookies marks the console's session cookie Secure: set it when browsers reach the server
+	// over HTTPS (through a TLS proxy); the cookie is then never sent over plain HTTP.
+	SecureCookies bool `yaml:"secure_cookies"`
 }
 
 // Roles of API keys.

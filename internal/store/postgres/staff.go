@@ -330,8 +330,8 @@ func (s *Store) Quotes(ctx context.Context, symbol string, since, until time.Tim
 	if lim <= 0 {
 		lim = sqlstore.QuoteLimit
 	}
-	rows, err := s.pool.Query(ctx, "SELECT id, account, type, time_ns, tz_offset, raw FROM events WHERE type = 'quote' AND time_ns >= $1 AND time_ns < $2 ORDER BY time_ns, seq",
-		sqlstore.ClampNanos(since), sqlstore.ClampNanos(until))
+	rows, err := s.pool.Query(ctx, "SELECT id, account, type, time_ns, tz_offset, raw FROM events WHERE type = 'quote' AND time_ns >= $1 AND time_ns < $2 AND position($3::bytea in raw) > 0 ORDER BY time_ns, seq",
+		sqlstore.ClampNanos(since), sqlstore.ClampNanos(until), []byte(`"`+symbol+`"`))
 	if err != nil {
 		return nil, translate(ctx, "quotes", err)
 	}

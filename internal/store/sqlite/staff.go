@@ -336,8 +336,8 @@ func (s *Store) Quotes(ctx context.Context, symbol string, since, until time.Tim
 	}
 	var out []store.EventRecord
 	var z zones
-	rows, err := s.read.QueryContext(ctx, "SELECT id, account, type, time_ns, tz_offset, raw FROM events WHERE type = 'quote' AND time_ns >= ? AND time_ns < ? ORDER BY time_ns, seq",
-		sqlstore.ClampNanos(since), sqlstore.ClampNanos(until))
+	rows, err := s.read.QueryContext(ctx, "SELECT id, account, type, time_ns, tz_offset, raw FROM events WHERE type = 'quote' AND time_ns >= ? AND time_ns < ? AND instr(raw, ?) > 0 ORDER BY time_ns, seq",
+		sqlstore.ClampNanos(since), sqlstore.ClampNanos(until), []byte(`"`+symbol+`"`))
 	if err != nil {
 		return nil, translate(ctx, "quotes", err)
 	}

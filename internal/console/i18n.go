@@ -1,0 +1,174 @@
+package console
+
+import (
+	"fmt"
+	"strings"
+)
+
+// messages are the console's words in English and Japanese. A key missing in Japanese falls back to
+// English, and one missing in both shows as the key (a test checks that every key the templates use
+// is here in both).
+var messages = map[string]map[string]string{
+	"en": {
+		"title_signin": "Sign in", "title_error": "Error", "title_dashboard": "Dashboard", "title_alerts": "Alert queue",
+		"title_alert": "Alert", "title_account": "Account", "title_campaigns": "Campaigns", "title_campaign": "Campaign",
+		"nav_dashboard": "Dashboard", "nav_alerts": "Alerts", "nav_campaigns": "Campaigns", "account_search": "Account id…",
+		"signout": "Sign out", "footer_tz": "Times in %s.",
+		"role_analyst": "analyst", "role_supervisor": "supervisor", "role_admin": "admin",
+		"signin_title": "Sign in to brokerguard", "signin_name": "Name", "signin_password": "Password", "signin_button": "Sign in",
+		"signin_missing": "Enter your name and password.", "signin_wrong": "Wrong name or password.",
+		"signin_locked":  "Too many failed sign-ins: this user is locked for a while. Try again later or ask an administrator.",
+		"back_dashboard": "Back to the dashboard",
+		"not_found":      "Not found.", "bad_origin": "Refused: the request came from another site.",
+		"unavailable": "The store is not answering; try again shortly.", "signed_out": "You are signed out (or your session expired). Sign in again.",
+		"forbidden_role": "Your role may not do this.", "bad_csrf": "The form expired or did not come from this console. Reload the page and try again.",
+		"internal": "Something went wrong on the server; it has been logged.", "bad_filter": "A filter is not valid.",
+		"need_reason": "Give a reason (at most 500 characters).", "unlock_not_locked": "The account is not locked.",
+		"data_time": "Data as of", "events_stored": "events", "decisions_stored": "decisions",
+		"campaigns_under_way": "Campaigns under way", "no_campaigns": "No campaign under way.", "since": "since",
+		"victims": "Victims", "beneficiaries": "Beneficiaries", "decisions_by_action": "Decisions by action",
+		"log_scale": "Bar lengths on a log scale.", "open_alerts_by_kind": "Open alerts by kind", "open_queue": "Open the queue",
+		"hourly_title": "Decisions other than allow, per hour (last 48 hours of data)",
+		"action_allow": "allow", "action_review": "review", "action_challenge": "challenge", "action_hold": "hold", "action_block": "block",
+		"kind_account_takeover": "Account takeover", "kind_campaign": "Campaign", "kind_beneficiary": "Beneficiary",
+		"kind_credential_stuffing": "Credential stuffing", "kind_shared_infrastructure": "Shared infrastructure",
+		"kind": "Kind", "status": "Status", "status_open": "Open", "status_acknowledged": "Acknowledged", "status_dismissed": "Dismissed",
+		"all_kinds": "All kinds", "account": "Account", "from": "From", "to": "To", "filter": "Filter", "clear": "Clear",
+		"time": "Time", "score": "Score", "accounts": "Accounts", "symbols": "Symbols", "reason": "Reason", "assignee": "Assignee",
+		"no_alerts": "No alerts.", "newest": "Newest", "older": "Older",
+		"why": "Why", "actions": "Actions", "acknowledge": "Acknowledge", "assign_to_me": "Assign to me", "dismiss": "Dismiss",
+		"reopen": "Reopen", "reason_placeholder": "Why dismiss? (required)", "history": "History",
+		"done_alert.acknowledge": "Acknowledged.", "done_alert.assign": "Assigned to you.", "done_alert.dismiss": "Dismissed.",
+		"done_alert.reopen": "Reopened.", "done_unlocked": "The account is unlocked.",
+		"locked": "locked", "not_locked": "not locked", "unlock": "Unlock", "unlock_reason": "How was the customer re-verified? (required)",
+		"timeline": "Timeline", "timeline_truncated": "The latest %s decisions.", "event": "Event", "details": "Details",
+		"decision": "Decision", "alert": "Alert", "device": "device", "no_events": "Nothing stored for this account.",
+		"type_login": "Login", "type_order": "Order", "type_withdrawal": "Withdrawal", "type_profile_change": "Account change",
+		"campaign_alerts": "Campaign alerts", "campaign_on": "Campaign on", "under_way": "under way", "found_at": "Found at",
+		"hijacked_buys": "Hijacked buys", "beneficiary_sells": "Beneficiaries' sells", "quotes_n": "%d quotes",
+		"buys": "Buys", "sells": "Sells", "none": "None.", "chart_price": "Price (yen)", "chart_volume": "Volume",
+	},
+	"ja": {
+		"title_signin": "サインイン", "title_error": "エラー", "title_dashboard": "ダッシュボード", "title_alerts": "アラート一覧",
+		"title_alert": "アラート", "title_account": "口座", "title_campaigns": "キャンペーン", "title_campaign": "キャンペーン",
+		"nav_dashboard": "ダッシュボード", "nav_alerts": "アラート", "nav_campaigns": "キャンペーン", "account_search": "口座番号…",
+		"signout": "サインアウト", "footer_tz": "時刻は %s で表示しています。",
+		"role_analyst": "アナリスト", "role_supervisor": "スーパーバイザー", "role_admin": "管理者",
+		"signin_title": "brokerguard にサインイン", "signin_name": "ユーザー名", "signin_password": "パスワード", "signin_button": "サインイン",
+		"signin_missing": "ユーザー名とパスワードを入力してください。", "signin_wrong": "ユーザー名またはパスワードが違います。",
+		"signin_locked":  "サインインの失敗が続いたため、このユーザーは一時的にロックされています。しばらくしてから再度お試しいただくか、管理者にご連絡ください。",
+		"back_dashboard": "ダッシュボードへ戻る",
+		"not_found":      "見つかりません。", "bad_origin": "他のサイトからのリクエストは受け付けません。",
+		"unavailable": "ストアが応答しません。しばらくしてから再度お試しください。", "signed_out": "サインアウトしています（またはセッションの期限が切れました）。再度サインインしてください。",
+		"forbidden_role": "この操作を行う権限がありません。", "bad_csrf": "フォームの有効期限が切れたか、このコンソールからの送信ではありません。ページを再読み込みしてください。",
+		"internal": "サーバーでエラーが発生しました（記録済み）。", "bad_filter": "絞り込み条件が正しくありません。",
+		"need_reason": "理由を入力してください（500 文字以内）。", "unlock_not_locked": "この口座はロックされていません。",
+		"data_time": "データ時点", "events_stored": "イベント", "decisions_stored": "判定",
+		"campaigns_under_way": "進行中のキャンペーン", "no_campaigns": "進行中のキャンペーンはありません。", "since": "検知",
+		"victims": "被害口座", "beneficiaries": "受益口座", "decisions_by_action": "アクション別の判定数",
+		"log_scale": "棒の長さは対数目盛です。", "open_alerts_by_kind": "種類別の未対応アラート", "open_queue": "アラート一覧を開く",
+		"hourly_title": "許可以外の判定（1 時間ごと、直近 48 時間）",
+		"action_allow": "許可", "action_review": "要確認", "action_challenge": "追加認証", "action_hold": "保留", "action_block": "拒否",
+		"kind_account_takeover": "口座乗っ取り", "kind_campaign": "キャンペーン", "kind_beneficiary": "受益者",
+		"kind_credential_stuffing": "リスト型攻撃", "kind_shared_infrastructure": "共有インフラ",
+		"kind": "種類", "status": "状態", "status_open": "未対応", "status_acknowledged": "確認済み", "status_dismissed": "却下",
+		"all_kinds": "すべての種類", "account": "口座", "from": "開始", "to": "終了", "filter": "絞り込み", "clear": "クリア",
+		"time": "時刻", "score": "スコア", "accounts": "口座", "symbols": "銘柄", "reason": "理由", "assignee": "担当者",
+		"no_alerts": "アラートはありません。", "newest": "最新", "older": "さらに古い",
+		"why": "理由", "actions": "操作", "acknowledge": "確認済みにする", "assign_to_me": "自分に割り当て", "dismiss": "却下",
+		"reopen": "再オープン", "reason_placeholder": "却下の理由（必須）", "history": "履歴",
+		"done_alert.acknowledge": "確認済みにしました。", "done_alert.assign": "あなたに割り当てました。", "done_alert.dismiss": "却下しました。",
+		"done_alert.reopen": "再オープンしました。", "done_unlocked": "口座のロックを解除しました。",
+		"locked": "ロック中", "not_locked": "ロックなし", "unlock": "ロック解除", "unlock_reason": "本人確認の方法（必須）",
+		"timeline": "タイムライン", "timeline_truncated": "直近 %s 件の判定を表示しています。", "event": "イベント", "details": "詳細",
+		"decision": "判定", "alert": "アラート", "device": "端末", "no_events": "この口座の記録はありません。",
+		"type_login": "ログイン", "type_order": "注文", "type_withdrawal": "出金", "type_profile_change": "登録情報の変更",
+		"campaign_alerts": "キャンペーンのアラート", "campaign_on": "キャンペーン：", "under_way": "進行中", "found_at": "検知時刻",
+		"hijacked_buys": "乗っ取り口座の買い", "beneficiary_sells": "受益口座の売り", "quotes_n": "気配 %d 件",
+		"buys": "買い", "sells": "売り", "none": "なし", "chart_price": "株価（円）", "chart_volume": "出来高",
+	},
+}
+
+// tr returns the message key in lang, formatted with args.
+func tr(lang, key string, args ...any) string {
+	m, ok := messages[lang][key]
+	if !ok {
+		if m, ok = messages["en"][key]; !ok {
+			m = key
+		}
+	}
+	if len(args) > 0 {
+		return fmt.Sprintf(m, args...)
+	}
+	return m
+}
+
+// reasons are the words for the reason codes analysts see most; a code without words shows as the
+// code itself, beside its detail.
+var reasons = map[string][2]string{
+	"MARKET_RAMP":                  {"The stock's price and volume are ramping", "株価と出来高が急騰"},
+	"WATCHED_INFRASTRUCTURE":       {"Watched address or device", "監視対象のアドレス／端末"},
+	"WATCHED_SYMBOL":               {"Watched symbol", "監視対象の銘柄"},
+	"WATCHED_ACCOUNT":              {"Watched account", "監視対象の口座"},
+	"SESSION_UNKNOWN":              {"Unknown session", "不明なセッション"},
+	"NEW_DEVICE":                   {"New device", "新しい端末"},
+	"UA_TLS_MISMATCH":              {"TLS client does not match the browser", "TLS クライアントとブラウザが不一致"},
+	"NEW_NETWORK":                  {"New network", "新しいネットワーク"},
+	"NEW_ASN":                      {"New network operator", "新しい通信事業者"},
+	"HERDING_ILLIQUID_BUY":         {"Several accounts buying one thin stock", "複数口座が同じ低流動性銘柄を購入"},
+	"WITHDRAWAL_AFTER_LIQUIDATION": {"Withdrawal after selling holdings", "保有株売却後の出金"},
+	"WEAKER_METHOD_THAN_USUAL":     {"Weaker sign-in method than usual", "普段より弱い認証方式"},
+	"VPN_ASN":                      {"VPN network", "VPN のネットワーク"},
+	"UNUSUAL_HOUR":                 {"Unusual hour", "普段と異なる時間帯"},
+	"THIN_SYMBOL":                  {"Thinly traded stock", "低流動性銘柄"},
+	"SHARES_INFRASTRUCTURE_WITH_REPORTED_ACCOUNT": {"Shares infrastructure with a reported account", "不正申告口座とインフラを共有"},
+	"SHARED_INFRASTRUCTURE":                       {"Shared infrastructure", "共有インフラ"},
+	"SESSION_TLS_CHANGED":                         {"TLS client changed within the session", "セッション中に TLS クライアントが変化"},
+	"SESSION_NETWORK_CHANGED":                     {"Network changed within the session", "セッション中にネットワークが変化"},
+	"SESSION_DEVICE_CHANGED":                      {"Device changed within the session", "セッション中に端末が変化"},
+	"SESSION_ADDRESS_CHANGED":                     {"Address changed within the session", "セッション中にアドレスが変化"},
+	"SENSITIVE_CHANGE":                            {"Sensitive account change", "重要な登録情報の変更"},
+	"SELL_FROM_UNFAMILIAR_ACCESS_DURING_CAMPAIGN": {"Sell from unfamiliar access during a campaign", "キャンペーン中の見慣れない環境からの売り"},
+	"SELL_AFTER_ACCOUNT_CHANGE":                   {"Sell right after an account change", "登録情報変更直後の売り"},
+	"SELLS_INTO_CAMPAIGN":                         {"Sells into the campaign", "キャンペーンに乗じた売り抜け"},
+	"RUSH_ORDERS":                                 {"Orders in a rush", "短時間に集中した注文"},
+	"PHISHABLE_LOGIN_FROM_NEW_ADDRESS":            {"Phishable login from a new address", "新しいアドレスからのフィッシング可能な認証"},
+	"ORDER_SIZE_OUTLIER":                          {"Unusually large order", "普段より大きな注文"},
+	"NO_DEVICE_ID":                                {"No device id", "端末 ID なし"},
+	"NOTIFICATIONS_OFF":                           {"Notifications turned off", "通知の停止"},
+	"NEW_WITHDRAWAL_DESTINATION":                  {"New withdrawal destination", "新しい出金先"},
+	"NEW_USER_AGENT":                              {"New browser", "新しいブラウザ"},
+	"NEW_TLS_FINGERPRINT":                         {"New TLS client", "新しい TLS クライアント"},
+	"NEW_COUNTRY":                                 {"New country", "新しい国"},
+	"MFA_DOWNGRADE":                               {"Two-factor authentication weakened", "二要素認証の弱体化"},
+	"LOGIN_DURING_STUFFING_WAVE":                  {"Login during a credential-stuffing wave", "リスト型攻撃の最中のログイン"},
+	"LIQUIDATION":                                 {"Holdings sold off", "保有株の一斉売却"},
+	"IMPOSSIBLE_TRAVEL":                           {"Impossible travel", "移動不可能な位置変化"},
+	"ILLIQUID_SYMBOL":                             {"Illiquid stock", "低流動性銘柄"},
+	"HOSTING_ASN":                                 {"Hosting network", "ホスティング事業者のネットワーク"},
+	"FRAUD_REPORTED":                              {"Customer reported fraud", "顧客から不正の申告"},
+	"FIRST_TIME_SYMBOL":                           {"First trade in this stock", "初めて取引する銘柄"},
+	"FIRST_MARGIN_USE":                            {"First use of margin", "初めての信用取引"},
+	"FAILED_LOGINS_BEFORE":                        {"Failed logins before", "直前のログイン失敗"},
+	"EMAIL_CHANGED_RECENTLY":                      {"Email changed recently", "最近メールアドレスを変更"},
+	"DORMANT_REACTIVATED":                         {"Dormant account active again", "休眠口座の再稼働"},
+	"DEVICE_SHARED_ACROSS_ACCOUNTS":               {"Device shared with other accounts", "他の口座と共有の端末"},
+	"DESTINATION_SHARED_ACROSS_ACCOUNTS":          {"Payee shared with other accounts", "他の口座と共有の出金先"},
+	"CREDENTIAL_STUFFING_WAVE":                    {"Credential-stuffing wave", "リスト型攻撃の波"},
+	"CAMPAIGN_UNDER_WAY":                          {"A campaign is under way", "キャンペーン進行中"},
+	"BANK_ACCOUNT_CHANGED_RECENTLY":               {"Bank account changed recently", "最近出金口座を変更"},
+	"ADDRESS_SHARED_ACROSS_ACCOUNTS":              {"Address shared with other accounts", "他の口座と共有のアドレス"},
+	"ACCOUNT_LOCKED":                              {"Account locked", "口座ロック中"},
+}
+
+// reasonWords returns the words for a reason code in lang, or the code.
+func reasonWords(lang, code string) string {
+	w, ok := reasons[code]
+	if !ok {
+		return strings.ReplaceAll(strings.ToLower(code), "_", " ")
+	}
+	if lang == "ja" {
+		return w[1]
+	}
+	return w[0]
+}
