@@ -61,7 +61,8 @@ type Options struct {
 	Audit     Audit
 
 	// Now is the wall clock (sessions, lockout, the audit trail); DataNow the data's time (the time of
-	// the latest event), which the dashboard and the campaigns are shown at. Nil: time.Now for both.
+	// the latest event), which the dashboard and the campaigns are shown at. Now is required; DataNow
+	// nil is Now.
 	Now     func() time.Time
 	DataNow func() time.Time
 	// SecureCookies marks the session cookie Secure (and names it __Host-…): set it when the console
@@ -132,7 +133,7 @@ func newConsole(o Options) (*Console, error) {
 		return nil, errors.New("console: Users, Alerts, Decisions, Events and Audit are required")
 	}
 	if o.Now == nil {
-		o.Now = time.Now
+		return nil, errors.New("console: Now (the wall clock) is required")
 	}
 	if o.DataNow == nil {
 		o.DataNow = o.Now

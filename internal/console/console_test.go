@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -140,7 +140,7 @@ func newFixture(t testing.TB) *fixture {
 	}
 	h, err := New(Options{Users: st, Alerts: st, Decisions: st, Events: st, Audit: st, Accounts: f.locks,
 		Campaigns: campaigns{{Symbol: "1556", Since: day.Add(50 * time.Minute), Alert: "al-cmp", Victims: []string{"A1", "A2"}, Beneficiaries: []string{"B9"}}},
-		Now: f.clock.now, DataNow: func() time.Time { return day.Add(3 * time.Hour) }, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+		Now:       f.clock.now, DataNow: func() time.Time { return day.Add(3 * time.Hour) }, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +418,10 @@ func TestSecureCookie(t *testing.T) {
 	resp := f.do(t, c, http.MethodGet, "/signin", nil)
 	_ = resp
 	rec := httptest.NewRecorder()
-	con, _ := newConsole(Options{Users: f.st, Alerts: f.st, Decisions: f.st, Events: f.st, Audit: f.st, SecureCookies: true})
+	con, err := newConsole(Options{Users: f.st, Alerts: f.st, Decisions: f.st, Events: f.st, Audit: f.st, SecureCookies: true, Now: f.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	req := httptest.NewRequest(http.MethodGet, "/signin", nil)
 	con.ServeHTTP(rec, req)
 	ck := rec.Result().Cookies()
