@@ -1,6 +1,7 @@
 // brokerguard console: the little script it has, loaded from this origin (the CSP allows no inline
 // script). Everything works without it.
 "use strict";
+document.documentElement.dataset.js = "on";
 document.addEventListener("DOMContentLoaded", function () {
   // The alert queue's kind filter applies as soon as it is chosen.
   var kind = document.getElementById("filter-kind");
