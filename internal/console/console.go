@@ -89,6 +89,8 @@ type Console struct {
 
 	qmu    sync.Mutex
 	qcache map[quoteKey][]point
+	ocache map[orderKey][]mark
+	scache map[statsKey]actionStats
 }
 
 // route is one console endpoint. roles nil: no session needed (sign-in, static assets).
@@ -156,7 +158,7 @@ func newConsole(o Options) (*Console, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	c := &Console{o: o, mux: http.NewServeMux(), macKey: make([]byte, 32), qcache: map[quoteKey][]point{}}
+	c := &Console{o: o, mux: http.NewServeMux(), macKey: make([]byte, 32), qcache: map[quoteKey][]point{}, ocache: map[orderKey][]mark{}, scache: map[statsKey]actionStats{}}
 	if _, err := randRead(c.macKey); err != nil {
 		return nil, err
 	}

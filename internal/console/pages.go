@@ -92,32 +92,15 @@ func (c *Console) getDashboard(w http.ResponseWriter, r *http.Request, s *sessio
 	if p.Counts, err = c.o.Decisions.Counts(ctx); err != nil {
 		return err
 	}
-	// Decisions by action: the rare actions counted from their index, allow as the rest.
-	var others int64
-	capped := false
-	hourly := make([][]float64, 4)
-	const hours = 48
-	start := now.Truncate(time.Hour).Add(-(hours - 1) * time.Hour)
-	for i, a := range actions[1:] {
-		ds, err := c.o.Decisions.Decisions(ctx, store.DecisionQuery{Action: a.String(), Limit: actionCap})
-		if err != nil {
-			return err
-		}
-		row := actionRow{Action: a.String(), Count: int64(len(ds)), Capped: len(ds) == actionCap}
-		capped = capped || row.Capped
-		others += row.Count
-		p.Actions = append(p.Actions, row)
-		hourly[i] = make([]float64, hours)
-		for _, d := range ds {
-			if h := int(d.Time.Sub(start) / time.Hour); !d.Time.IsZero() && h >= 0 && h < hours {
-				hourly[i][h]++
-			}
-		}
+	stats, err := c.actionStats(ctx, now, p.Counts.Decisions)
+	if err != nil {
+		return err
 	}
-	p.Actions = append([]actionRow{{Action: "allow", Count: max(p.Counts.Decisions-others, 0), Capped: capped}}, p.Actions...)
+	p.Actions = stats.rows
+	hourly, start := stats.hourly, stats.start
 	var bars []bar
 	for _, a := range p.Actions {
-		bars = append(bars, bar{Label: tr(lang(w, r), "action_"+a.Action), Value: float64(a.Count), Class: "act-" + a.Action})
+		bars = append(bars, bar{Label: tr(pageLang(r), "action_"+a.Action), Value: float64(a.Count), Class: "act-" + a.Action})
 	}
 	p.ActionsSVG = barChart(bars, true)
 	if p.Kinds, p.OpenAlerts, err = c.kindCounts(ctx); err != nil {
@@ -125,7 +108,7 @@ func (c *Console) getDashboard(w http.ResponseWriter, r *http.Request, s *sessio
 	}
 	bars = bars[:0]
 	for _, k := range p.Kinds {
-		bars = append(bars, bar{Label: tr(lang(w, r), "kind_"+k.Kind), Value: float64(k.Open), Class: "kind"})
+		bars = append(bars, bar{Label: tr(pageLang(r), "kind_"+k.Kind), Value: float64(k.Open), Class: "kind"})
 	}
 	p.KindsSVG = barChart(bars, false)
 	p.HourlySVG = stackedHours(hourly, []string{"act-review", "act-challenge", "act-hold", "act-block"}, start, c.o.Location)
@@ -133,6 +116,58 @@ func (c *Console) getDashboard(w http.ResponseWriter, r *http.Request, s *sessio
 		p.Campaigns = c.o.Campaigns.Campaigns(now)
 	}
 	return c.render(w, r, s, http.StatusOK, "dashboard", p)
+}
+
+// actionStats are the dashboard's decisions by action and per hour.
+type actionStats struct {
+	rows   []actionRow
+	hourly [][]float64 // per action after allow, per hour from start
+	start  time.Time
+}
+
+type statsKey struct{ dataMinute, decisions int64 }
+
+const hours = 48
+
+// actionStats counts the decisions by action (the rare actions from their index, allow as the rest)
+// and per hour over the last 48 hours of data; kept while the data time (to the minute) and the
+// number of decisions stay the same.
+func (c *Console) actionStats(ctx context.Context, now time.Time, decisions int64) (actionStats, error) {
+	key := statsKey{now.Truncate(time.Minute).UnixNano(), decisions}
+	c.qmu.Lock()
+	st, ok := c.scache[key]
+	c.qmu.Unlock()
+	if ok {
+		return st, nil
+	}
+	var others int64
+	capped := false
+	st.hourly = make([][]float64, len(actions)-1)
+	st.start = now.Truncate(time.Hour).Add(-(hours - 1) * time.Hour)
+	for i, a := range actions[1:] {
+		ds, err := c.o.Decisions.Decisions(ctx, store.DecisionQuery{Action: a.String(), Limit: actionCap})
+		if err != nil {
+			return st, err
+		}
+		row := actionRow{Action: a.String(), Count: int64(len(ds)), Capped: len(ds) == actionCap}
+		capped = capped || row.Capped
+		others += row.Count
+		st.rows = append(st.rows, row)
+		st.hourly[i] = make([]float64, hours)
+		for _, d := range ds {
+			if h := int(d.Time.Sub(st.start) / time.Hour); !d.Time.IsZero() && h >= 0 && h < hours {
+				st.hourly[i][h]++
+			}
+		}
+	}
+	st.rows = append([]actionRow{{Action: "allow", Count: max(decisions-others, 0), Capped: capped}}, st.rows...)
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if len(c.scache) >= quoteCacheSize {
+		clear(c.scache)
+	}
+	c.scache[key] = st
+	return st, nil
 }
 
 type alertRow struct {
@@ -567,12 +602,39 @@ func (c *Console) getCampaign(w http.ResponseWriter, r *http.Request, s *session
 			p.Sells++
 		}
 	}
-	p.Chart = priceChart(points, marks, c.o.Location, tr(lang(w, r), "chart_price"), tr(lang(w, r), "chart_volume"))
+	p.Chart = priceChart(points, marks, c.o.Location, tr(pageLang(r), "chart_price"), tr(pageLang(r), "chart_volume"))
 	return c.render(w, r, s, http.StatusOK, "campaign", p)
 }
 
-// orders returns the account's orders of symbol on side in [since, until), with their decisions.
+// orders returns the account's orders of symbol on side in [since, until), with their decisions,
+// kept like the quotes for the data time at which they were read.
 func (c *Console) orders(ctx context.Context, account, symbol, side string, since, until time.Time) ([]mark, error) {
+	key := orderKey{quoteKey{symbol, since.UnixNano(), until.UnixNano(), c.o.DataNow().Truncate(time.Minute).UnixNano()}, account, side}
+	c.qmu.Lock()
+	ms, ok := c.ocache[key]
+	c.qmu.Unlock()
+	if ok {
+		return ms, nil
+	}
+	ms, err := c.readOrders(ctx, account, symbol, side, since, until)
+	if err != nil {
+		return nil, err
+	}
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if len(c.ocache) >= 16*quoteCacheSize {
+		clear(c.ocache)
+	}
+	c.ocache[key] = ms
+	return ms, nil
+}
+
+type orderKey struct {
+	quoteKey
+	account, side string
+}
+
+func (c *Console) readOrders(ctx context.Context, account, symbol, side string, since, until time.Time) ([]mark, error) {
 	ds, err := c.o.Decisions.Decisions(ctx, store.DecisionQuery{Account: account, Since: since, Until: until, Limit: 500})
 	if err != nil {
 		return nil, err

@@ -117,6 +117,14 @@ func lang(w http.ResponseWriter, r *http.Request) string {
 			SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 		return l
 	}
+	return pageLang(r)
+}
+
+// pageLang is lang without remembering the choice: for the words a handler puts in its charts.
+func pageLang(r *http.Request) string {
+	if l := r.URL.Query().Get("lang"); l == "ja" || l == "en" {
+		return l
+	}
 	if ck, err := r.Cookie("bg_lang"); err == nil && (ck.Value == "ja" || ck.Value == "en") {
 		return ck.Value
 	}
