@@ -100,7 +100,7 @@ func chromium(t *testing.T) string {
 }
 
 // screenshotDir is where the browser test keeps its screenshots: BROKERGUARD_SCREENSHOTS, or the
-// test's temporary directory.
+// test's temporary directory. (BROKERGUARD_CONSOLE_SCENARIO=demo runs the test on the demo's firm.)
 func screenshotDir(t *testing.T) string {
 	if d := os.Getenv("BROKERGUARD_SCREENSHOTS"); d != "" {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -119,7 +119,11 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Skip("simulates and replays a firm, then drives a browser")
 	}
 	exe := chromium(t)
-	srv := startConsoleServer(t, "small")
+	scenario := "small"
+	if sc := os.Getenv("BROKERGUARD_CONSOLE_SCENARIO"); sc != "" {
+		scenario = sc // demo: the README's screenshot
+	}
+	srv := startConsoleServer(t, scenario)
 	shots := screenshotDir(t)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1366, 900),
