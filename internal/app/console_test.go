@@ -224,6 +224,17 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("account timeline: %d rows, want the account's events and decisions", n)
 	}
 	shot("05-account")
+	// An account a fraud report locked: unlocked from its page, through casework's audited unlock.
+	reported := reportedAccount(t, srv.store)
+	do("a reported account", chromedp.Navigate(srv.url+"/accounts/"+reported), chromedp.WaitVisible(chromedp.ID("unlock")))
+	if st := text("#account-state"); st != "locked" {
+		t.Errorf("a reported account: state %q, want locked", st)
+	}
+	do("unlock", chromedp.SendKeys(chromedp.CSS(`form.with-reason input[name="reason"]`), "re-verified at the branch with ID"),
+		chromedp.Click(chromedp.ID("unlock")), chromedp.WaitVisible(chromedp.CSS(".ok")))
+	if st := text("#account-state"); st != "not locked" {
+		t.Errorf("after unlock: state %q, want not locked", st)
+	}
 	do("campaigns", chromedp.Click(chromedp.CSS(`header nav a[href="/campaigns"]`)), chromedp.WaitVisible(chromedp.CSS("a.campaign-link")),
 		chromedp.Click(chromedp.CSS("a.campaign-link")), chromedp.WaitVisible(chromedp.CSS("#campaign-chart svg")))
 	if buys, victims := count("#campaign-chart path.buy"), count("#victims tbody tr"); buys == 0 || victims == 0 {
@@ -253,9 +264,25 @@ func TestConsoleInChromium(t *testing.T) {
 			acts = append(acts, r.Action)
 		}
 	}
-	if want := []string{"console.signin", "alert.assign", "console.signout"}; !slices.Equal(acts, want) {
+	if want := []string{"console.signin", "alert.assign", "account.unlock", "console.signout"}; !slices.Equal(acts, want) {
 		t.Errorf("audit trail of the session: got %v, want %v", acts, want)
 	}
+}
+
+// reportedAccount returns an account that a fraud report locked.
+func reportedAccount(t *testing.T, st store.Store) string {
+	t.Helper()
+	as, err := st.Alerts(context.Background(), store.AlertQuery{Kind: "account_takeover", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range as {
+		if len(a.Reasons) > 0 && a.Reasons[0].Code == "FRAUD_REPORTED" && len(a.Accounts) == 1 {
+			return a.Accounts[0]
+		}
+	}
+	t.Fatal("no fraud report in the simulated firm")
+	return ""
 }
 
 // signInHTTP signs in over plain HTTP and returns the client.
