@@ -348,3 +348,64 @@ func BenchmarkConsolePages(b *testing.B) {
 		})
 	}
 }
+
+// TestServeMountsConsole checks the split of paths between the API and the console on one server:
+// the API's paths answer as before (JSON, keys), everything else is the console's.
+func TestServeMountsConsole(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := config.Default()
+	cfg.DataDir, cfg.Server.Listen = t.TempDir(), "127.0.0.1:0"
+	quiet := newLogger(io.Discard, cfg)
+	p, err := buildEngine(cfg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	st, _, err := openStore(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var k config.APIKey
+	k.SetKey("mount-test-key-0123456789")
+	srv, err := startServer(ctx, p, st, cfg, []httpapi.Key{{Name: "t", Role: httpapi.RoleAdmin, Hash: k.Hash()}}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); srv.wait() }()
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct {
+		path, key string
+		status    int
+		ctype     string
+		location  string
+	}{
+		{"/", "", http.StatusSeeOther, "", "/signin?next=%2F"},
+		{"/signin", "", http.StatusOK, "text/html; charset=utf-8", ""},
+		{"/static/console.css", "", http.StatusOK, "text/css; charset=utf-8", ""},
+		{"/alerts", "mount-test-key-0123456789", http.StatusSeeOther, "", "/signin?next=%2Falerts"}, // an API key is no console session
+		{"/healthz", "", http.StatusOK, "", ""},
+		{"/v1/openapi.json", "", http.StatusOK, "application/json", ""},
+		{"/v1/alerts", "", http.StatusUnauthorized, "application/json", ""},
+		{"/v1/alerts", "mount-test-key-0123456789", http.StatusOK, "application/json", ""},
+		{"/v1/nothing", "mount-test-key-0123456789", http.StatusNotFound, "application/json", ""},
+		{"/metrics", "", http.StatusUnauthorized, "application/json", ""},
+		{"/nothing", "", http.StatusNotFound, "text/html; charset=utf-8", ""},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+srv.addr+tc.path, nil)
+		if tc.key != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.key)
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || (tc.ctype != "" && !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.ctype)) ||
+			resp.Header.Get("Location") != tc.location {
+			t.Errorf("GET %s: got %d %q to %q, want %d %q to %q", tc.path, resp.StatusCode, resp.Header.Get("Content-Type"),
+				resp.Header.Get("Location"), tc.status, tc.ctype, tc.location)
+		}
+	}
+}
