@@ -116,6 +116,7 @@ func routes() []route {
 		{"GET", "/accounts/{$}", staff, (*Console).getAccountSearch},
 		{"GET", "/accounts/{account}", staff, (*Console).getAccount},
 		{"POST", "/accounts/{account}/unlock", staff, (*Console).postUnlock},
+		{"GET", "/audit", staff, (*Console).getAudit},
 		{"GET", "/campaigns", staff, (*Console).getCampaigns},
 		{"GET", "/campaigns/{symbol}", staff, (*Console).getCampaign},
 	}

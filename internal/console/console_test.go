@@ -452,6 +452,7 @@ func TestPages(t *testing.T) {
 		{"/accounts/A1", []string{"Order", "hold", "203.0.113.9", "third account buying 1556", "Unlock"}},
 		{"/campaigns", []string{"1556"}},
 		{"/campaigns/1556", []string{`class="buy"`, `class="sell"`, "<polyline", "B9", "A2", "300 quotes"}},
+		{"/audit?action=console.", []string{"console.signin", "user:sato", "Audit trail"}},
 	}
 	for _, p := range pages {
 		sep := map[bool]string{true: "&", false: "?"}[strings.Contains(p.path, "?")]

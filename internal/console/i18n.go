@@ -46,7 +46,7 @@ var messages = map[string]map[string]string{
 		"type_login": "Login", "type_order": "Order", "type_withdrawal": "Withdrawal", "type_profile_change": "Account change",
 		"campaign_alerts": "Campaign alerts", "campaign_on": "Campaign on", "under_way": "under way", "found_at": "Found at",
 		"hijacked_buys": "Hijacked buys", "beneficiary_sells": "Beneficiaries' sells", "quotes_n": "%d quotes",
-		"buys": "Buys", "sells": "Sells", "market_order": "market", "none": "None.", "chart_price": "Price (yen)", "chart_volume": "Volume",
+		"buys": "Buys", "sells": "Sells", "title_audit": "Audit trail", "nav_audit": "Audit", "audit_note": "Every staff action, written before it applied; oldest first.", "audit_target": "Target", "audit_action": "Action", "audit_actor": "Who", "audit_none": "No entries.", "later": "Later", "market_order": "market", "none": "None.", "chart_price": "Price (yen)", "chart_volume": "Volume",
 	},
 	"ja": {
 		"title_signin": "サインイン", "title_error": "エラー", "title_dashboard": "ダッシュボード", "title_alerts": "アラート一覧",
@@ -85,7 +85,7 @@ var messages = map[string]map[string]string{
 		"type_login": "ログイン", "type_order": "注文", "type_withdrawal": "出金", "type_profile_change": "登録情報の変更",
 		"campaign_alerts": "キャンペーンのアラート", "campaign_on": "キャンペーン：", "under_way": "進行中", "found_at": "検知時刻",
 		"hijacked_buys": "乗っ取り口座の買い", "beneficiary_sells": "受益口座の売り", "quotes_n": "気配 %d 件",
-		"buys": "買い", "sells": "売り", "market_order": "成行", "none": "なし", "chart_price": "株価（円）", "chart_volume": "出来高",
+		"buys": "買い", "sells": "売り", "title_audit": "監査証跡", "nav_audit": "監査", "audit_note": "職員のすべての操作を、実行前に記録しています（古い順）。", "audit_target": "対象", "audit_action": "操作", "audit_actor": "実行者", "audit_none": "記録はありません。", "later": "新しい記録", "market_order": "成行", "none": "なし", "chart_price": "株価（円）", "chart_volume": "出来高",
 	},
 }
 

@@ -698,3 +698,41 @@ type quoteKey struct {
 }
 
 const quoteCacheSize = 64
+
+type auditPage struct {
+	Target, Action string
+	Records        []store.AuditRecord
+	Next           string
+}
+
+// getAudit lists the audit trail, oldest first, filtered by target (account:A1, alert:al-1, user:ito)
+// and by action or family of actions (alert.).
+func (c *Console) getAudit(w http.ResponseWriter, r *http.Request, s *session) error {
+	q := r.URL.Query()
+	p := auditPage{Target: strings.TrimSpace(q.Get("target")), Action: strings.TrimSpace(q.Get("action"))}
+	aq := store.AuditQuery{Target: p.Target, Action: p.Action, Limit: pageSize + 1}
+	if a := q.Get("after"); a != "" {
+		var err error
+		if aq.After, err = strconv.ParseInt(a, 10, 64); err != nil || aq.After < 0 {
+			return fail(http.StatusBadRequest, "bad_filter")
+		}
+	}
+	recs, err := c.o.Audit.Audit(r.Context(), aq)
+	if err != nil {
+		return err
+	}
+	if len(recs) > pageSize {
+		recs = recs[:pageSize]
+		nq := url.Values{}
+		if p.Target != "" {
+			nq.Set("target", p.Target)
+		}
+		if p.Action != "" {
+			nq.Set("action", p.Action)
+		}
+		nq.Set("after", strconv.FormatInt(recs[len(recs)-1].Seq, 10))
+		p.Next = "/audit?" + nq.Encode()
+	}
+	p.Records = recs
+	return c.render(w, r, s, http.StatusOK, "audit", p)
+}
