@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/brokerguard/brokerguard/internal/campaign"
 	"github.com/brokerguard/brokerguard/internal/casework"
 	"github.com/brokerguard/brokerguard/internal/console"
 	"github.com/brokerguard/brokerguard/internal/profile"
@@ -22,7 +23,7 @@ type consoleParts struct {
 	store     store.Store
 	accounts  *profile.Accounts
 	desk      *casework.Desk
-	campaigns console.Campaigns // nil: the campaign layer is off
+	layer     *campaign.Layer // nil: the campaign layer is off
 	dataNow   func() time.Time
 	secure    bool
 	log       *slog.Logger
@@ -39,8 +40,8 @@ func newConsole(p consoleParts) (http.Handler, error) {
 		Accounts: deskAccounts{p.accounts, p.desk}, Now: time.Now, DataNow: p.dataNow, SecureCookies: p.secure,
 		Log: p.log.With("part", "console"),
 	}
-	if p.campaigns != nil {
-		o.Campaigns = p.campaigns
+	if p.layer != nil {
+		o.Campaigns, o.Watchlist = p.layer, deskWatchlist{p.layer, p.desk}
 	}
 	return console.New(o)
 }
@@ -86,6 +87,42 @@ func (d deskAccounts) Unlock(ctx context.Context, actor, account, reason string)
 	switch {
 	case errors.Is(err, casework.ErrConflict):
 		return fmt.Errorf("%w: %v", console.ErrConflict, err)
+	case errors.Is(err, casework.ErrNotFound):
+		return fmt.Errorf("%w: %v", store.ErrNotFound, err)
+	}
+	return err
+}
+
+// deskWatchlist is the campaign layer's watchlist, changed through casework's audited actions.
+type deskWatchlist struct {
+	layer *campaign.Layer
+	desk  *casework.Desk
+}
+
+func (d deskWatchlist) Entries(at time.Time, all bool) []campaign.Entry {
+	return d.layer.Watchlist().List(at, all)
+}
+
+func (d deskWatchlist) Add(ctx context.Context, actor, kind, value, reason string, pinned bool) error {
+	_, err := d.desk.AddWatch(ctx, actor, casework.Watch{Kind: kind, Value: value, Pinned: pinned}, reason)
+	return deskError(err)
+}
+
+func (d deskWatchlist) Remove(ctx context.Context, actor, kind, value, reason string) error {
+	_, err := d.desk.RemoveWatch(ctx, actor, casework.Change{Kind: kind, Value: value}, reason)
+	return deskError(err)
+}
+
+func (d deskWatchlist) Pin(ctx context.Context, actor, kind, value, reason string, pinned bool) error {
+	_, err := d.desk.PinWatch(ctx, actor, casework.Change{Kind: kind, Value: value, Pinned: pinned}, reason)
+	return deskError(err)
+}
+
+// deskError translates casework's errors into the console's.
+func deskError(err error) error {
+	switch {
+	case errors.Is(err, casework.ErrInvalid), errors.Is(err, casework.ErrConflict):
+		return fmt.Errorf("%w: %v", console.ErrInvalid, err)
 	case errors.Is(err, casework.ErrNotFound):
 		return fmt.Errorf("%w: %v", store.ErrNotFound, err)
 	}

@@ -235,17 +235,27 @@ func TestConsoleInChromium(t *testing.T) {
 	if st := text("#account-state"); st != "not locked" {
 		t.Errorf("after unlock: state %q, want not locked", st)
 	}
+	// The watchlist: an address block added from the page, through casework.
+	do("watchlist", chromedp.Click(chromedp.CSS(`header nav a[href="/watchlist"]`)), chromedp.WaitVisible(chromedp.ID("watch-add")),
+		chromedp.SetValue(chromedp.CSS(`#watch-add select[name="kind"]`), "prefix"),
+		chromedp.SendKeys(chromedp.CSS(`#watch-add input[name="value"]`), "45.76.10.0/24"),
+		chromedp.SendKeys(chromedp.CSS(`#watch-add input[name="reason"]`), "the proxy of the campaign"),
+		chromedp.Click(chromedp.ID("watch-add-button")), chromedp.WaitVisible(chromedp.CSS(".ok")))
+	if !strings.Contains(text("#watchlist"), "45.76.10.0/24") {
+		t.Error("the address block added is not on the watchlist")
+	}
+	shot("06-watchlist")
 	do("campaigns", chromedp.Click(chromedp.CSS(`header nav a[href="/campaigns"]`)), chromedp.WaitVisible(chromedp.CSS("a.campaign-link")),
 		chromedp.Click(chromedp.CSS("a.campaign-link")), chromedp.WaitVisible(chromedp.CSS("#campaign-chart svg")))
 	if buys, victims := count("#campaign-chart path.buy"), count("#victims tbody tr"); buys == 0 || victims == 0 {
 		t.Errorf("campaign chart: %d hijacked buys marked, %d victims listed; want some of each", buys, victims)
 	}
-	shot("06-campaign")
+	shot("07-campaign")
 	do("Japanese", chromedp.Click(chromedp.ID("lang-switch")), chromedp.WaitVisible(chromedp.CSS("#campaign-chart svg")))
 	if b := text("#signout"); b != "サインアウト" {
 		t.Errorf("the language switch: sign-out button %q, want サインアウト", b)
 	}
-	shot("07-campaign-ja")
+	shot("08-campaign-ja")
 	do("sign out", chromedp.Click(chromedp.ID("signout")), chromedp.WaitVisible(chromedp.ID("signin")))
 	if l := location(); !strings.Contains(l, "/signin") {
 		t.Errorf("after sign-out: at %s, want the sign-in page", l)
@@ -264,7 +274,7 @@ func TestConsoleInChromium(t *testing.T) {
 			acts = append(acts, r.Action)
 		}
 	}
-	if want := []string{"console.signin", "alert.assign", "account.unlock", "console.signout"}; !slices.Equal(acts, want) {
+	if want := []string{"console.signin", "alert.assign", "account.unlock", "watchlist.add", "console.signout"}; !slices.Equal(acts, want) {
 		t.Errorf("audit trail of the session: got %v, want %v", acts, want)
 	}
 }

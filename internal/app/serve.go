@@ -133,7 +133,7 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 		ao.Campaigns = c
 	}
 	api := httpapi.New(ao)
-	con, err := newConsole(consoleParts{store: st, accounts: p.engine.Accounts(), desk: desk, campaigns: ao.Campaigns, dataNow: dataClock(svc),
+	con, err := newConsole(consoleParts{store: st, accounts: p.engine.Accounts(), desk: desk, layer: p.engine.Campaign(), dataNow: dataClock(svc),
 		secure: cfg.Server.SecureCookies, log: log})
 	if err != nil {
 		return nil, err

@@ -59,6 +59,7 @@ type Options struct {
 	Campaigns Campaigns
 	Accounts  Accounts
 	Audit     Audit
+	Watchlist Watchlist // nil: the campaign layer is off
 
 	// Now is the wall clock (sessions, lockout, the audit trail); DataNow the data's time (the time of
 	// the latest event), which the dashboard and the campaigns are shown at. Now is required; DataNow
@@ -117,6 +118,10 @@ func routes() []route {
 		{"GET", "/accounts/{account}", staff, (*Console).getAccount},
 		{"POST", "/accounts/{account}/unlock", staff, (*Console).postUnlock},
 		{"GET", "/audit", staff, (*Console).getAudit},
+		{"GET", "/watchlist", staff, (*Console).getWatchlist},
+		{"POST", "/watchlist", staff, (*Console).postWatch},
+		{"POST", "/watchlist/remove", staff, (*Console).postUnwatch},
+		{"POST", "/watchlist/pin", staff, (*Console).postPin},
 		{"GET", "/campaigns", staff, (*Console).getCampaigns},
 		{"GET", "/campaigns/{symbol}", staff, (*Console).getCampaign},
 	}
@@ -230,7 +235,7 @@ func (c *Console) wrap(rt route) http.Handler {
 		if err := rt.handle(c, w, r, s); err != nil {
 			var he *httpError
 			if errors.As(err, &he) {
-				c.renderError(w, r, s, he.status, he.code)
+				c.renderErrorDetail(w, r, s, he.status, he.code, he.detail)
 				return
 			}
 			if errors.Is(err, store.ErrNotFound) {
@@ -260,15 +265,17 @@ func sameOrigin(r *http.Request) bool {
 	return true
 }
 
-// httpError is an error with the status and message code it is shown with.
+// httpError is an error with the status and message code it is shown with, and a detail for the
+// analyst (input that was refused, never an internal error).
 type httpError struct {
 	status int
 	code   string
+	detail string
 }
 
 func (e *httpError) Error() string { return fmt.Sprintf("%d %s", e.status, e.code) }
 
-func fail(status int, code string) error { return &httpError{status, code} }
+func fail(status int, code string) error { return &httpError{status: status, code: code} }
 
 // tokenFor returns the CSRF token of a secret: an HMAC that only the holder of the secret (the cookie)
 // and the server can make.

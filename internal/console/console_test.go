@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -64,6 +65,58 @@ func (l *lockState) Unlock(ctx context.Context, actor, account, reason string) e
 	}
 	l.locked[account] = false
 	return nil
+}
+
+// watchlist is the campaign layer's side of Watchlist in these tests; changes are audited through the
+// store, as casework does.
+type watchlist struct {
+	mu      sync.Mutex
+	entries []campaign.Entry
+	audit   Audit
+}
+
+func (w *watchlist) Entries(time.Time, bool) []campaign.Entry {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.entries)
+}
+
+func (w *watchlist) change(ctx context.Context, actor, action, kind, value, reason string, apply func() error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.audit.AppendAudit(ctx, &store.AuditRecord{Time: time.Now(), Actor: actor, Action: action, Target: kind + ":" + value, Reason: reason}); err != nil {
+		return err
+	}
+	return apply()
+}
+
+func (w *watchlist) Add(ctx context.Context, actor, kind, value, reason string, pinned bool) error {
+	if kind == "prefix" && !strings.Contains(value, "/") {
+		return fmt.Errorf("%w: prefix %q: want an address block", ErrInvalid, value)
+	}
+	return w.change(ctx, actor, "watchlist.add", kind, value, reason, func() error {
+		w.entries = append(w.entries, campaign.Entry{Kind: kind, Value: value, Reason: reason, Source: "analyst", By: actor, Pinned: pinned})
+		return nil
+	})
+}
+
+func (w *watchlist) Remove(ctx context.Context, actor, kind, value, reason string) error {
+	return w.change(ctx, actor, "watchlist.remove", kind, value, reason, func() error {
+		w.entries = slices.DeleteFunc(w.entries, func(e campaign.Entry) bool { return e.Kind == kind && e.Value == value })
+		return nil
+	})
+}
+
+func (w *watchlist) Pin(ctx context.Context, actor, kind, value, reason string, pinned bool) error {
+	return w.change(ctx, actor, "watchlist.pin", kind, value, reason, func() error {
+		for i := range w.entries {
+			if w.entries[i].Kind == kind && w.entries[i].Value == value {
+				w.entries[i].Pinned = pinned
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: %s:%s", store.ErrNotFound, kind, value)
+	})
 }
 
 type campaigns []campaign.Campaign
@@ -139,6 +192,7 @@ func newFixture(t testing.TB) *fixture {
 		}
 	}
 	h, err := New(Options{Users: st, Alerts: st, Decisions: st, Events: st, Audit: st, Accounts: f.locks,
+		Watchlist: &watchlist{audit: st, entries: []campaign.Entry{{Kind: "symbol", Value: "1556", Reason: "campaign al-cmp", Source: "campaign"}}},
 		Campaigns: campaigns{{Symbol: "1556", Since: day.Add(50 * time.Minute), Alert: "al-cmp", Victims: []string{"A1", "A2"}, Beneficiaries: []string{"B9"}}},
 		Now:       f.clock.now, DataNow: func() time.Time { return day.Add(3 * time.Hour) }, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	if err != nil {
@@ -301,8 +355,10 @@ func TestRoutesRefuse(t *testing.T) {
 		t.Errorf("refused calls wrote %d audit records", got-before)
 	}
 	// And the same calls with the session, the token and the role go through.
-	for _, p := range []string{"/alerts/{id}/acknowledge", "/alerts/{id}/assign", "/alerts/{id}/dismiss", "/accounts/{account}/unlock"} {
-		if resp := f.do(t, analyst, http.MethodPost, f.concrete(p), url.Values{"csrf": {analystCSRF}, "reason": {"customer confirmed the trade by phone"}}); resp.StatusCode != http.StatusSeeOther {
+	for _, p := range []string{"/alerts/{id}/acknowledge", "/alerts/{id}/assign", "/alerts/{id}/dismiss", "/accounts/{account}/unlock",
+		"/watchlist", "/watchlist/pin", "/watchlist/remove"} {
+		form := url.Values{"csrf": {analystCSRF}, "reason": {"customer confirmed the trade by phone"}, "kind": {"device"}, "value": {"d-x"}, "pinned": {"true"}}
+		if resp := f.do(t, analyst, http.MethodPost, f.concrete(p), form); resp.StatusCode != http.StatusSeeOther {
 			t.Errorf("POST %s with a session and its token: got %d, want 303", p, resp.StatusCode)
 		}
 	}
@@ -314,7 +370,7 @@ func TestRoutesRefuse(t *testing.T) {
 	for _, r := range recs[before:] {
 		acts = append(acts, r.Actor+":"+r.Action)
 	}
-	if want := "ito:alert.acknowledge ito:alert.assign ito:alert.dismiss ito:account.unlock sato:alert.reopen"; strings.Join(acts, " ") != want {
+	if want := "ito:alert.acknowledge ito:alert.assign ito:alert.dismiss ito:account.unlock ito:watchlist.add ito:watchlist.pin ito:watchlist.remove sato:alert.reopen"; strings.Join(acts, " ") != want {
 		t.Errorf("audit trail: got %v, want %s", acts, want)
 	}
 	sts, _ := f.st.AlertStatuses(context.Background(), []string{"al-ato"})
@@ -453,6 +509,7 @@ func TestPages(t *testing.T) {
 		{"/campaigns", []string{"1556"}},
 		{"/campaigns/1556", []string{`class="buy"`, `class="sell"`, "<polyline", "B9", "A2", "300 quotes"}},
 		{"/audit?action=console.", []string{"console.signin", "user:sato", "Audit trail"}},
+		{"/watchlist", []string{"1556", "campaign al-cmp", `action="/watchlist/pin"`}},
 	}
 	for _, p := range pages {
 		sep := map[bool]string{true: "&", false: "?"}[strings.Contains(p.path, "?")]
@@ -531,5 +588,33 @@ func TestMessages(t *testing.T) {
 	}
 	if got := fromAcceptLanguage("en-US;q=0.5, ja;q=0.8"); got != "ja" {
 		t.Errorf("Accept-Language q values: got %s, want ja", got)
+	}
+}
+
+// TestWatchlistRefusesBadInput checks that input the watchlist refuses is shown to the analyst and
+// changes nothing.
+func TestWatchlistRefusesBadInput(t *testing.T) {
+	f := newFixture(t)
+	c := f.client()
+	_, csrf := f.signIn(t, c, "ito", testPassword)
+	before := f.auditCount(t)
+	for _, form := range []url.Values{
+		{"csrf": {csrf}, "kind": {"galaxy"}, "value": {"x"}, "reason": {"r"}},
+		{"csrf": {csrf}, "kind": {"symbol"}, "value": {""}, "reason": {"r"}},
+		{"csrf": {csrf}, "kind": {"symbol"}, "value": {"7203"}, "reason": {""}},
+	} {
+		if resp := f.do(t, c, http.MethodPost, "/watchlist", form); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("POST /watchlist %v: got %d, want 400", form, resp.StatusCode)
+		}
+	}
+	resp, err := c.PostForm(f.srv.URL+"/watchlist", url.Values{"csrf": {csrf}, "kind": {"prefix"}, "value": {"203.0.113.9"}, "reason": {"r"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if html := body(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(html, "want an address block") {
+		t.Errorf("a refused prefix: got %d without the reason shown", resp.StatusCode)
+	}
+	if got := f.auditCount(t); got != before {
+		t.Errorf("refused input wrote %d audit records", got-before)
 	}
 }

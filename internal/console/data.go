@@ -60,3 +60,15 @@ type Audit interface {
 	AppendAudit(ctx context.Context, r *store.AuditRecord) error
 	Audit(ctx context.Context, q store.AuditQuery) ([]store.AuditRecord, error)
 }
+
+// Watchlist is the campaign layer's watchlist and the analysts' audited changes to it (casework).
+type Watchlist interface {
+	// Entries are the entries active at the time (all: expired and suppressed ones too).
+	Entries(at time.Time, all bool) []campaign.Entry
+	// Add, Remove and Pin change the watchlist as actor, with a reason, audited before they apply.
+	// Input they refuse gives an error wrapping ErrInvalid; an unknown entry one wrapping
+	// store.ErrNotFound.
+	Add(ctx context.Context, actor, kind, value, reason string, pinned bool) error
+	Remove(ctx context.Context, actor, kind, value, reason string) error
+	Pin(ctx context.Context, actor, kind, value, reason string, pinned bool) error
+}

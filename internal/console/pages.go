@@ -736,3 +736,68 @@ func (c *Console) getAudit(w http.ResponseWriter, r *http.Request, s *session) e
 	p.Records = recs
 	return c.render(w, r, s, http.StatusOK, "audit", p)
 }
+
+// ErrInvalid is what Watchlist's changes return for input they refuse.
+var ErrInvalid = errors.New("invalid")
+
+var watchKinds = []string{"symbol", "account", "prefix", "device", "destination"}
+
+type watchlistPage struct {
+	DataTime time.Time
+	All      bool
+	Entries  []campaign.Entry
+	Kinds    []string
+	Done     string
+}
+
+func (c *Console) getWatchlist(w http.ResponseWriter, r *http.Request, s *session) error {
+	if c.o.Watchlist == nil {
+		return fail(http.StatusNotFound, "watchlist_off")
+	}
+	p := watchlistPage{DataTime: c.o.DataNow(), All: r.URL.Query().Get("all") == "1", Kinds: watchKinds, Done: r.URL.Query().Get("done")}
+	p.Entries = c.o.Watchlist.Entries(p.DataTime, p.All)
+	return c.render(w, r, s, http.StatusOK, "watchlist", p)
+}
+
+// watchChange reads a watchlist form, applies change and sends the browser back to the list.
+func (c *Console) watchChange(w http.ResponseWriter, r *http.Request, done string, change func(kind, value, reason string) error) error {
+	if c.o.Watchlist == nil {
+		return fail(http.StatusNotFound, "watchlist_off")
+	}
+	kind, value, reason := r.PostFormValue("kind"), strings.TrimSpace(r.PostFormValue("value")), strings.TrimSpace(r.PostFormValue("reason"))
+	if !slices.Contains(watchKinds, kind) || value == "" || len(value) > 200 {
+		return fail(http.StatusBadRequest, "watch_invalid")
+	}
+	if reason == "" || len(reason) > 500 {
+		return fail(http.StatusBadRequest, "need_reason")
+	}
+	err := change(kind, value, reason)
+	switch {
+	case errors.Is(err, ErrInvalid):
+		return &httpError{status: http.StatusBadRequest, code: "watch_invalid", detail: err.Error()}
+	case errors.Is(err, store.ErrNotFound):
+		return fail(http.StatusNotFound, "not_found")
+	case err != nil:
+		return err
+	}
+	http.Redirect(w, r, "/watchlist?done="+done, http.StatusSeeOther)
+	return nil
+}
+
+func (c *Console) postWatch(w http.ResponseWriter, r *http.Request, s *session) error {
+	return c.watchChange(w, r, "watch_added", func(kind, value, reason string) error {
+		return c.o.Watchlist.Add(r.Context(), s.user.Name, kind, value, reason, r.PostFormValue("pinned") == "on")
+	})
+}
+
+func (c *Console) postUnwatch(w http.ResponseWriter, r *http.Request, s *session) error {
+	return c.watchChange(w, r, "watch_removed", func(kind, value, reason string) error {
+		return c.o.Watchlist.Remove(r.Context(), s.user.Name, kind, value, reason)
+	})
+}
+
+func (c *Console) postPin(w http.ResponseWriter, r *http.Request, s *session) error {
+	return c.watchChange(w, r, "watch_pinned", func(kind, value, reason string) error {
+		return c.o.Watchlist.Pin(r.Context(), s.user.Name, kind, value, reason, r.PostFormValue("pinned") == "true")
+	})
+}

@@ -26,7 +26,7 @@ type view struct {
 }
 
 // pageNames are the templates in templates/, each rendered inside layout.html.
-var pageNames = []string{"signin", "error", "dashboard", "alerts", "alert", "account", "campaigns", "campaign", "audit"}
+var pageNames = []string{"signin", "error", "dashboard", "alerts", "alert", "account", "campaigns", "campaign", "audit", "watchlist"}
 
 func parsePages() (map[string]*template.Template, error) {
 	layout, err := fs.ReadFile(templateFiles, "templates/layout.html")
@@ -180,13 +180,17 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, s *session, sta
 }
 
 type errorPage struct {
-	Status int
-	Code   string
+	Status       int
+	Code, Detail string
 }
 
 func (c *Console) renderError(w http.ResponseWriter, r *http.Request, s *session, status int, code string) {
+	c.renderErrorDetail(w, r, s, status, code, "")
+}
+
+func (c *Console) renderErrorDetail(w http.ResponseWriter, r *http.Request, s *session, status int, code, detail string) {
 	w.Header().Set("Cache-Control", "no-store")
-	if err := c.render(w, r, s, status, "error", errorPage{status, code}); err != nil {
+	if err := c.render(w, r, s, status, "error", errorPage{status, code, detail}); err != nil {
 		http.Error(w, http.StatusText(status), status)
 	}
 }
