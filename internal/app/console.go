@@ -20,13 +20,13 @@ import (
 
 // consoleParts are what the console is built from in startServer.
 type consoleParts struct {
-	store     store.Store
-	accounts  *profile.Accounts
-	desk      *casework.Desk
-	layer     *campaign.Layer // nil: the campaign layer is off
-	dataNow   func() time.Time
-	secure    bool
-	log       *slog.Logger
+	store    store.Store
+	accounts *profile.Accounts
+	desk     *casework.Desk
+	layer    *campaign.Layer // nil: the campaign layer is off
+	dataNow  func() time.Time
+	secure   bool
+	log      *slog.Logger
 }
 
 // newConsole builds the analyst console over the store, the engine's accounts and casework's desk.
