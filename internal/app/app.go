@@ -58,6 +58,7 @@ func commands() map[string]command {
 		"version":    {"print brokerguard's version, commit and Go version", runVersion},
 		"db":         {"what the store holds (db stats), and its retention applied (db compact)", runDB},
 		"key":        {"API keys in the store: key add --role ROLE --name NAME | key list | key revoke NAME", runKey},
+		"audit":      {"check the audit trail's hash chain: audit verify", runAudit},
 		"user":       {"console users: user add --name NAME --role ROLE | user passwd NAME | user disable NAME | user list", runUser},
 	}
 }

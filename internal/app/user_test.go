@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,4 +108,31 @@ func regexpLine(out, name, state string) bool {
 		}
 	}
 	return false
+}
+
+// TestAuditVerify checks the audit trail written by the user commands with audit verify, then edits
+// an entry in the database file and expects verify to name it.
+func TestAuditVerify(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	for _, name := range []string{"ito", "sato", "kato"} {
+		if _, errOut, err := runStdin(t, "correct horse battery\n", "user", "add", "--name", name, "--role", "analyst", "--data-dir", data); err != nil {
+			t.Fatalf("user add: %v\n%s", err, errOut)
+		}
+	}
+	out, _, err := run(t, "audit", "verify", "--data-dir", data)
+	if err != nil || !strings.Contains(out, "3 entries, the chain intact; last hash ") {
+		t.Fatalf("audit verify: got %q, %v", out, err)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(data, "brokerguard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("UPDATE audit SET actor = 'someone else' WHERE target = 'user:sato'"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, _, err = run(t, "audit", "verify", "--data-dir", data)
+	if err == nil || !strings.Contains(err.Error(), "broken at entry 2: entry 2 (user.add user:sato) was changed after it was written") {
+		t.Errorf("audit verify of an edited trail: got %v", err)
+	}
 }

@@ -230,6 +230,7 @@ func TestMigrationFillsExtent(t *testing.T) {
 	}
 	// Back to schema version 2.
 	if _, err := s.pool.Exec(t.Context(), `DROP TABLE staff_sessions, staff_users, alert_status; DROP INDEX events_quote_time;
+		ALTER TABLE audit DROP COLUMN prev_hash, DROP COLUMN hash;
 		DROP TABLE api_keys;
 		ALTER TABLE counts DROP COLUMN first_ns, DROP COLUMN first_off, DROP COLUMN last_ns, DROP COLUMN last_off;
 		ALTER TABLE audit DROP COLUMN data_time_ns;

@@ -12,7 +12,10 @@ import (
 	"github.com/brokerguard/brokerguard/internal/store/sqlstore"
 )
 
-var _ store.Staff = (*Store)(nil)
+var (
+	_ store.Staff      = (*Store)(nil)
+	_ store.AuditChain = (*Store)(nil)
+)
 
 // execOne runs a statement that must change one row: none gives ErrNotFound.
 func (s *Store) execOne(ctx context.Context, q pgxExec, op, what, sql string, args ...any) error {

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -26,16 +28,52 @@ func (s *Store) AppendAudit(ctx context.Context, r *store.AuditRecord) error {
 		return fmt.Errorf("sqlite: append audit: %w", ctx.Err())
 	}
 	defer func() { <-s.wsem }()
-	res, err := s.wconn.ExecContext(ctx, "INSERT INTO audit (time_ns, data_time_ns, actor, action, target, reason, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-		r.Time.UnixNano(), sqlstore.DataTimeNS(r), r.Actor, r.Action, r.Target, r.Reason, data)
+	// The entry is chained to the last one in a transaction that holds the database's write lock, so
+	// that a guest process appending at the same time waits its turn.
+	err = inTx(ctx, s.wconn, "append audit", func() error {
+		var (
+			last int64
+			prev []byte
+		)
+		err := s.wconn.QueryRowContext(ctx, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").Scan(&last, &prev)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return translate(ctx, "append audit", err)
+		}
+		seq, dt := last+1, sqlstore.DataTimeNS(r)
+		hash := store.AuditHash(prev, seq, r.Time.UnixNano(), dt, r.Actor, r.Action, r.Target, r.Reason, data)
+		if prev == nil {
+			prev = make([]byte, len(hash))
+		}
+		if _, err := s.wconn.ExecContext(ctx, "INSERT INTO audit (seq, time_ns, data_time_ns, actor, action, target, reason, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			seq, r.Time.UnixNano(), dt, r.Actor, r.Action, r.Target, r.Reason, data, prev, hash); err != nil {
+			return translate(ctx, "append audit", err)
+		}
+		r.Seq = seq
+		return nil
+	})
 	if err != nil {
-		return translate(ctx, "append audit", err)
-	}
-	if r.Seq, err = res.LastInsertId(); err != nil {
-		return translate(ctx, "append audit", err)
+		return err
 	}
 	s.ckpt.appended()
 	return nil
+}
+
+// AuditChain returns up to limit audit entries with their hashes, Seq > after, oldest first.
+func (s *Store) AuditChain(ctx context.Context, after int64, limit int) ([]store.ChainedAudit, error) {
+	if err := s.enter("audit chain"); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	var out []store.ChainedAudit
+	_, err := queryRows(ctx, s.read, "SELECT "+sqlstore.ChainColumns+" FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", []any{after, limit}, func(rows *sql.Rows) error {
+		e, err := sqlstore.ScanChained(rows)
+		out = append(out, e)
+		return err
+	})
+	if err != nil {
+		return nil, translate(ctx, "audit chain", err)
+	}
+	return out, nil
 }
 
 // auditData returns the record's data as a JSON object, "{}" when empty.

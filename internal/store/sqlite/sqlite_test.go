@@ -176,6 +176,7 @@ func TestMigrationFillsExtent(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{"DROP TABLE staff_sessions", "DROP TABLE staff_users", "DROP TABLE alert_status", "DROP INDEX events_quote_time",
+		"ALTER TABLE audit DROP COLUMN prev_hash", "ALTER TABLE audit DROP COLUMN hash",
 		"DROP TABLE api_keys", "ALTER TABLE counts DROP COLUMN first_ns", "ALTER TABLE counts DROP COLUMN first_off",
 		"ALTER TABLE counts DROP COLUMN last_ns", "ALTER TABLE counts DROP COLUMN last_off", "ALTER TABLE audit DROP COLUMN data_time_ns",
 		"DELETE FROM schema_migrations WHERE version >= 3"} {

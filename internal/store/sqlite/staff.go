@@ -11,7 +11,10 @@ import (
 	"github.com/brokerguard/brokerguard/internal/store/sqlstore"
 )
 
-var _ store.Staff = (*Store)(nil)
+var (
+	_ store.Staff      = (*Store)(nil)
+	_ store.AuditChain = (*Store)(nil)
+)
 
 // writeStaff runs fn on the writer connection, one writer at a time.
 func (s *Store) writeStaff(ctx context.Context, op string, fn func(conn *sql.Conn) error) error {

@@ -379,3 +379,24 @@ func OpenCounts(in []store.AlertKindCount) []store.AlertKindCount {
 	}
 	return out
 }
+
+// ChainColumns are the columns of the audit table that ScanChained reads, in its order.
+const ChainColumns = "seq, time_ns, data_time_ns, actor, action, target, reason, data, prev_hash, hash"
+
+// ScanChained reads one audit entry with its hashes from a row of ChainColumns.
+func ScanChained(row interface{ Scan(...any) error }) (store.ChainedAudit, error) {
+	var (
+		e        store.ChainedAudit
+		ns, dtNS int64
+		data     string
+	)
+	if err := row.Scan(&e.Seq, &ns, &dtNS, &e.Actor, &e.Action, &e.Target, &e.Reason, &data, &e.Prev, &e.Hash); err != nil {
+		return e, err
+	}
+	e.Time = time.Unix(0, ns).UTC()
+	if dtNS != 0 {
+		e.DataTime = time.Unix(0, dtNS).UTC()
+	}
+	e.Data = json.RawMessage(data)
+	return e, nil
+}

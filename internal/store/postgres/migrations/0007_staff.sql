@@ -36,3 +36,7 @@ CREATE TABLE alert_status (
 
 -- Quotes by time, for the console's price and volume chart of a symbol.
 CREATE INDEX events_quote_time ON events (time_ns) WHERE type = 'quote';
+
+-- The audit trail as a hash chain (store.AuditHash): each entry keeps the hash of the one before it
+-- and its own. NULL in entries written before the chain.
+ALTER TABLE audit ADD COLUMN prev_hash bytea, ADD COLUMN hash bytea;
