@@ -373,6 +373,14 @@ func TestRoutesRefuse(t *testing.T) {
 	if want := "ito:alert.acknowledge ito:alert.assign ito:alert.dismiss ito:account.unlock ito:watchlist.add ito:watchlist.pin ito:watchlist.remove sato:alert.reopen"; strings.Join(acts, " ") != want {
 		t.Errorf("audit trail: got %v, want %s", acts, want)
 	}
+	// The queue shows open alerts by default; al-ato was reopened, al-cmp never touched.
+	resp, err := analyst.Get(f.srv.URL + "/alerts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if html := body(t, resp); strings.Count(html, `class="alert-link"`) != 3 {
+		t.Errorf("the open queue: %d alerts, want 3", strings.Count(html, `class="alert-link"`))
+	}
 	sts, _ := f.st.AlertStatuses(context.Background(), []string{"al-ato"})
 	if st := sts["al-ato"]; st.Status != store.AlertOpen || st.Assignee != "ito" || st.Actor != "sato" {
 		t.Errorf("alert status after the actions: %+v", st)
@@ -504,6 +512,8 @@ func TestPages(t *testing.T) {
 		{"/", []string{"1556", "<svg", "Campaigns under way"}},
 		{"/alerts", []string{"al-", "Campaign", "Account takeover", "A1"}},
 		{"/alerts?kind=campaign", []string{"/campaigns/1556"}},
+		{"/alerts?status=dismissed", []string{"No alerts."}},
+		{"/alerts?status=all&kind=beneficiary", []string{"B9"}},
 		{f.concrete("/alerts/{id}"), []string{"New device", "device d-x never seen", "Assign to me"}},
 		{"/accounts/A1", []string{"Order", "hold", "203.0.113.9", "third account buying 1556", "Unlock"}},
 		{"/campaigns", []string{"1556"}},

@@ -175,9 +175,13 @@ type alertRow struct {
 	Status store.AlertStatus
 }
 
+// alertStatuses are the queue's status filter: a status, or all.
+var alertStatuses = []string{store.AlertOpen, store.AlertAcknowledged, store.AlertDismissed, "all"}
+
 type alertsPage struct {
 	Kind, Account, Since, Until string
-	Kinds                       []string
+	Status                      string
+	Kinds, Statuses             []string
 	Rows                        []alertRow
 	Next                        string
 	First                       bool
@@ -204,11 +208,21 @@ func (c *Console) parseLocal(v string) (time.Time, error) {
 func (c *Console) getAlerts(w http.ResponseWriter, r *http.Request, s *session) error {
 	ctx := r.Context()
 	q := r.URL.Query()
-	p := alertsPage{Kind: q.Get("kind"), Account: strings.TrimSpace(q.Get("account")), Since: q.Get("since"), Until: q.Get("until"), Kinds: alertKinds}
+	p := alertsPage{Kind: q.Get("kind"), Account: strings.TrimSpace(q.Get("account")), Since: q.Get("since"), Until: q.Get("until"), Kinds: alertKinds,
+		Status: q.Get("status"), Statuses: alertStatuses}
 	if p.Kind != "" && !slices.Contains(alertKinds, p.Kind) {
 		return fail(http.StatusBadRequest, "bad_filter")
 	}
+	if p.Status == "" {
+		p.Status = store.AlertOpen // the queue is what is left to do
+	}
+	if !slices.Contains(alertStatuses, p.Status) {
+		return fail(http.StatusBadRequest, "bad_filter")
+	}
 	aq := store.AlertQuery{Kind: p.Kind, Account: p.Account, Limit: pageSize + 1}
+	if p.Status != "all" {
+		aq.Status = p.Status
+	}
 	var err error
 	if aq.Since, err = c.parseLocal(p.Since); err != nil {
 		return fail(http.StatusBadRequest, "bad_filter")
@@ -245,7 +259,7 @@ func (c *Console) getAlerts(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	if more {
 		nq := url.Values{}
-		for _, k := range []string{"kind", "account", "since", "until"} {
+		for _, k := range []string{"kind", "account", "since", "until", "status"} {
 			if v := q.Get(k); v != "" {
 				nq.Set(k, v)
 			}

@@ -4,10 +4,12 @@
 document.documentElement.dataset.js = "on";
 document.addEventListener("DOMContentLoaded", function () {
   // The alert queue's kind filter applies as soon as it is chosen.
-  var kind = document.getElementById("filter-kind");
-  if (kind && kind.form) {
-    kind.addEventListener("change", function () { kind.form.submit(); });
-  }
+  ["filter-kind", "filter-status"].forEach(function (id) {
+    var sel = document.getElementById(id);
+    if (sel && sel.form) {
+      sel.addEventListener("change", function () { sel.form.submit(); });
+    }
+  });
   // The account search goes straight to the account's page.
   var search = document.querySelector("form[data-account-search]");
   if (search) {

@@ -212,6 +212,27 @@ func testAlertStatus(t *testing.T, open func(t *testing.T) store.Store) {
 		!got["al-3"].Changed.Equal(t0.Add(time.Minute)) || got["al-1"].Assignee != "ito" {
 		t.Errorf("AlertStatuses: got %+v", got)
 	}
+	for _, tc := range []struct {
+		q    store.AlertQuery
+		want []string
+	}{
+		{store.AlertQuery{Status: store.AlertOpen}, []string{"al-4", "al-3", "al-0"}},
+		{store.AlertQuery{Status: store.AlertOpen, Kind: "account_takeover"}, []string{"al-3"}},
+		{store.AlertQuery{Status: store.AlertDismissed}, []string{"al-2"}},
+		{store.AlertQuery{Status: store.AlertAcknowledged, Account: "A1"}, []string{"al-1"}},
+	} {
+		as, err := raw.Alerts(ctx, tc.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, a := range as {
+			ids = append(ids, a.ID)
+		}
+		if !slices.Equal(ids, tc.want) {
+			t.Errorf("Alerts(%+v): got %v, want %v", tc.q, ids, tc.want)
+		}
+	}
 	counts, err := s.AlertKindCounts(ctx)
 	if err != nil {
 		t.Fatal(err)
