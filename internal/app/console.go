@@ -13,6 +13,7 @@ import (
 
 	"github.com/brokerguard/brokerguard/internal/campaign"
 	"github.com/brokerguard/brokerguard/internal/casework"
+	"github.com/brokerguard/brokerguard/internal/config"
 	"github.com/brokerguard/brokerguard/internal/console"
 	"github.com/brokerguard/brokerguard/internal/profile"
 	"github.com/brokerguard/brokerguard/internal/store"
@@ -26,6 +27,7 @@ type consoleParts struct {
 	layer    *campaign.Layer // nil: the campaign layer is off
 	dataNow  func() time.Time
 	secure   bool
+	oidc     config.OIDC
 	log      *slog.Logger
 }
 
@@ -42,6 +44,17 @@ func newConsole(p consoleParts) (http.Handler, error) {
 	}
 	if p.layer != nil {
 		o.Campaigns, o.Watchlist = p.layer, deskWatchlist{p.layer, p.desk}
+	}
+	if c := p.oidc; c.Issuer != "" {
+		oc := &console.OIDC{Issuer: c.Issuer, ClientID: c.ClientID, RedirectURL: c.RedirectURL, UsernameClaim: c.UsernameClaim}
+		if c.ClientSecretFile != "" {
+			b, err := config.ReadKeyFile(c.ClientSecretFile)
+			if err != nil {
+				return nil, fmt.Errorf("oidc.client_secret_file: %w", err)
+			}
+			oc.ClientSecret = strings.TrimSpace(string(b))
+		}
+		o.OIDC = oc
 	}
 	return console.New(o)
 }

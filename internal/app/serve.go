@@ -134,7 +134,7 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	}
 	api := httpapi.New(ao)
 	con, err := newConsole(consoleParts{store: st, accounts: p.engine.Accounts(), desk: desk, layer: p.engine.Campaign(), dataNow: dataClock(svc),
-		secure: cfg.Server.SecureCookies, log: log})
+		secure: cfg.Server.SecureCookies, oidc: cfg.OIDC, log: log})
 	if err != nil {
 		return nil, err
 	}

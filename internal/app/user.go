@@ -162,9 +162,11 @@ func addUser(ctx context.Context, st store.Store, name, role, password string, n
 	if err != nil {
 		return err
 	}
-	hash, err := console.HashPassword(password)
-	if err != nil {
-		return err
+	hash := console.NoPassword // signs in through the identity provider only
+	if password != "" {
+		if hash, err = console.HashPassword(password); err != nil {
+			return err
+		}
 	}
 	err = staff.AddUser(ctx, store.StaffUser{Name: name, Role: role, Password: hash, Created: now.UTC()})
 	if errors.Is(err, store.ErrExists) {
@@ -182,6 +184,7 @@ func runUserAdd(ctx context.Context, args []string, std IO) error {
 	name := fs.String("name", "", "the user's sign-in name, unique in the store (required)")
 	role := fs.String("role", "", "the user's role: "+strings.Join(staffRoles, " | ")+" (required)")
 	pwFile := fs.String("password-file", "", "read the password from this file (default: standard input)")
+	noPassword := fs.Bool("no-password", false, "the user signs in only through the identity provider (oidc: in the configuration)")
 	if err := parse(fs, args, std); err != nil {
 		return helpOK(err)
 	}
@@ -196,8 +199,15 @@ func runUserAdd(ctx context.Context, args []string, std IO) error {
 	if err := checkStaffRole(*role); err != nil {
 		return err
 	}
-	pw, err := readPassword(*pwFile, std)
-	if err != nil {
+	var (
+		pw  string
+		err error
+	)
+	if *noPassword {
+		if *pwFile != "" {
+			return errors.New("user add: --no-password and --password-file: choose one")
+		}
+	} else if pw, err = readPassword(*pwFile, std); err != nil {
 		return fmt.Errorf("user add: %w", err)
 	}
 	st, where, err := openKeyStore(ctx, fs, &c, std)

@@ -136,3 +136,19 @@ func TestAuditVerify(t *testing.T) {
 		t.Errorf("audit verify of an edited trail: got %v", err)
 	}
 }
+
+// TestUserAddNoPassword adds a user who signs in only through the identity provider.
+func TestUserAddNoPassword(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	if _, errOut, err := run(t, "user", "add", "--name", "kato", "--role", "analyst", "--no-password", "--data-dir", data); err != nil {
+		t.Fatalf("user add --no-password: %v\n%s", err, errOut)
+	}
+	st, err := sqlite.Open(t.Context(), filepath.Join(data, "brokerguard.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if u, err := st.User(t.Context(), "kato"); err != nil || u.Password != console.NoPassword {
+		t.Errorf("user kato: %+v, %v; want no password", u, err)
+	}
+}

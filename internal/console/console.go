@@ -60,6 +60,8 @@ type Options struct {
 	Accounts  Accounts
 	Audit     Audit
 	Watchlist Watchlist // nil: the campaign layer is off
+	// OIDC turns on sign-in through the firm's identity provider beside passwords (nil: off).
+	OIDC *OIDC
 
 	// Now is the wall clock (sessions, lockout, the audit trail); DataNow the data's time (the time of
 	// the latest event), which the dashboard and the campaigns are shown at. Now is required; DataNow
@@ -88,6 +90,8 @@ type Console struct {
 	// macKey keys the CSRF tokens of sign-in forms (before there is a session).
 	macKey []byte
 
+	oidc *oidcFlow // nil: no identity provider
+
 	qmu    sync.Mutex
 	qcache map[quoteKey][]point
 	ocache map[orderKey][]mark
@@ -105,6 +109,8 @@ func routes() []route {
 	return []route{
 		{"GET", "/signin", nil, (*Console).getSignIn},
 		{"POST", "/signin", nil, (*Console).postSignIn},
+		{"GET", "/signin/oidc", nil, (*Console).getOIDC},
+		{"GET", "/signin/oidc/callback", nil, (*Console).getOIDCCallback},
 		{"GET", "/static/", nil, (*Console).getStatic},
 		{"POST", "/signout", staff, (*Console).postSignOut},
 		{"GET", "/{$}", staff, (*Console).getDashboard},
@@ -167,6 +173,12 @@ func newConsole(o Options) (*Console, error) {
 	c := &Console{o: o, mux: http.NewServeMux(), macKey: make([]byte, 32), qcache: map[quoteKey][]point{}, ocache: map[orderKey][]mark{}, scache: map[statsKey]actionStats{}}
 	if _, err := randRead(c.macKey); err != nil {
 		return nil, err
+	}
+	if o.OIDC != nil {
+		if o.OIDC.Issuer == "" || o.OIDC.ClientID == "" || o.OIDC.RedirectURL == "" {
+			return nil, errors.New("console: OIDC needs an issuer, a client id and a redirect URL")
+		}
+		c.oidc = &oidcFlow{cfg: *o.OIDC}
 	}
 	pages, err := parsePages()
 	if err != nil {

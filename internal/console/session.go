@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -94,6 +95,7 @@ var dummyHash = "$argon2id$v=19$m=65536,t=3,p=2$c29tZXNhbHRzb21lc2FsdA$Zm9vYmFyZ
 type signInPage struct {
 	Name, Next, Error string
 	Token             string
+	OIDC              bool // offer sign-in through the identity provider
 }
 
 func (c *Console) getSignIn(w http.ResponseWriter, r *http.Request, _ *session) error {
@@ -101,7 +103,11 @@ func (c *Console) getSignIn(w http.ResponseWriter, r *http.Request, _ *session) 
 		http.Redirect(w, r, localPath(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return nil
 	}
-	return c.renderSignIn(w, r, http.StatusOK, signInPage{Next: localPath(r.URL.Query().Get("next"))})
+	p := signInPage{Next: localPath(r.URL.Query().Get("next"))}
+	if r.URL.Query().Get("oidc") == "refused" {
+		p.Error = "oidc_refused"
+	}
+	return c.renderSignIn(w, r, http.StatusOK, p)
 }
 
 // renderSignIn renders the sign-in form with a pre-session CSRF token: a random value in a cookie
@@ -115,6 +121,7 @@ func (c *Console) renderSignIn(w http.ResponseWriter, r *http.Request, status in
 	http.SetCookie(w, &http.Cookie{Name: "bg_signin", Value: v, Path: "/signin", HttpOnly: true, Secure: c.secure(r),
 		SameSite: http.SameSiteStrictMode, MaxAge: 3600})
 	p.Token = tokenFor(c.macKey, "signin:"+v)
+	p.OIDC = c.oidc != nil
 	return c.render(w, r, nil, status, "signin", p)
 }
 
@@ -145,6 +152,9 @@ func (c *Console) postSignIn(w http.ResponseWriter, r *http.Request, _ *session)
 		return c.renderSignIn(w, r, http.StatusTooManyRequests, p)
 	}
 	ok, err := CheckPassword(u.Password, pw)
+	if u.Password == NoPassword {
+		ok, err = false, nil
+	}
 	if err != nil {
 		c.o.Log.Error("console: stored password hash", "user", name, "err", err)
 	}
@@ -166,6 +176,17 @@ func (c *Console) postSignIn(w http.ResponseWriter, r *http.Request, _ *session)
 	if err := c.o.Users.SignInSucceeded(ctx, name, now); err != nil {
 		return err
 	}
+	http.SetCookie(w, &http.Cookie{Name: "bg_signin", Value: "", Path: "/signin", MaxAge: -1, HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteStrictMode})
+	if err := c.startSession(ctx, w, r, name, "password"); err != nil {
+		return err
+	}
+	http.Redirect(w, r, p.Next, http.StatusSeeOther)
+	return nil
+}
+
+// startSession opens a session for the user, audits the sign-in and sets the cookie.
+func (c *Console) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, name, via string) error {
+	now := c.o.Now()
 	_, _ = c.o.Users.DeleteExpiredSessions(ctx, now.Add(-c.o.IdleTimeout), now.Add(-c.o.SessionLifetime))
 	secret := make([]byte, 32)
 	if _, err := randRead(secret); err != nil {
@@ -174,12 +195,10 @@ func (c *Console) postSignIn(w http.ResponseWriter, r *http.Request, _ *session)
 	if err := c.o.Users.AddSession(ctx, store.StaffSession{Hash: sha256.Sum256(secret), User: name, Created: now, Seen: now}); err != nil {
 		return err
 	}
-	if err := c.audit(ctx, name, ActionSignIn, "user:"+name, "", nil); err != nil {
+	if err := c.audit(ctx, name, ActionSignIn, "user:"+name, "", []byte(`{"via":"`+via+`"}`)); err != nil {
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{Name: "bg_signin", Value: "", Path: "/signin", MaxAge: -1, HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteStrictMode})
 	c.setSessionCookie(w, r, base64.RawURLEncoding.EncodeToString(secret))
-	http.Redirect(w, r, p.Next, http.StatusSeeOther)
 	return nil
 }
 
