@@ -197,7 +197,7 @@ func newFixture(t testing.TB, mods ...func(o *Options, url string)) *fixture {
 	o := Options{Users: st, Alerts: st, Decisions: st, Events: st, Audit: st, Accounts: f.locks,
 		Watchlist: &watchlist{audit: st, entries: []campaign.Entry{{Kind: "symbol", Value: "1556", Reason: "campaign al-cmp", Source: "campaign"}}},
 		Campaigns: campaigns{{Symbol: "1556", Since: day.Add(50 * time.Minute), Alert: "al-cmp", Victims: []string{"A1", "A2"}, Beneficiaries: []string{"B9"}}},
-		Now:       f.clock.now, DataNow: func() time.Time { return day.Add(3 * time.Hour) }, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+		Now:       f.clock.now, DataNow: func() time.Time { return day.Add(3 * time.Hour) }, Log: testLog()}
 	for _, m := range mods {
 		m(&o, f.srv.URL)
 	}
@@ -636,4 +636,12 @@ func TestWatchlistRefusesBadInput(t *testing.T) {
 	if got := f.auditCount(t); got != before {
 		t.Errorf("refused input wrote %d audit records", got-before)
 	}
+}
+
+// testLog is the console's log in tests: on stderr with -v, else nowhere.
+func testLog() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.DiscardHandler)
 }
