@@ -645,3 +645,24 @@ func testLog() *slog.Logger {
 	}
 	return slog.New(slog.DiscardHandler)
 }
+
+// TestReasonWords checks that every reason code of the shipped rules and model has words in both
+// languages.
+func TestReasonWords(t *testing.T) {
+	codeRE := regexp.MustCompile(`(?m)^\s*-?\s*code:\s*([A-Z][A-Z_]+)\s*$`)
+	for _, file := range []string{"../rules/default.yaml", "../detect/model.yaml"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms := codeRE.FindAllStringSubmatch(string(b), -1)
+		if len(ms) == 0 {
+			t.Fatalf("%s: no reason codes found", file)
+		}
+		for _, m := range ms {
+			if _, ok := reasons[m[1]]; !ok {
+				t.Errorf("%s: reason code %s has no words", file, m[1])
+			}
+		}
+	}
+}
