@@ -60,6 +60,7 @@ func commands() map[string]command {
 		"phishing":   {"names that imitate the firm's domains and brands: phishing check NAME…", runPhishing},
 		"audit":      {"the analyst audit trail: audit verify (the hash chain) | audit list", runAudit},
 		"key":        {"API keys in the store: key add --role ROLE --name NAME | key list | key revoke NAME", runKey},
+		"user":       {"console users: user add --name NAME --role ROLE | user passwd NAME | user disable NAME | user list", runUser},
 	}
 }
 

@@ -126,10 +126,15 @@ func runDemo(ctx context.Context, args []string, std IO) error {
 	if err != nil {
 		return err
 	}
+	demoUser, err := addDemoUser(ctx, db, *dataDir, time.Now())
+	if err != nil {
+		return err
+	}
 	srv, err := startServer(ctx, p2, db, cfg, keys, log)
 	if err != nil {
 		return err
 	}
+	printDemoUser(std.Stdout, srv.addr, demoUser)
 	fmt.Fprintf(std.Stdout, "\nReady in %s. The API is at http://%s. Its keys, in files that only you can read:\n", time.Since(start).Round(100*time.Millisecond), srv.addr)
 	printKeys(std.Stdout, append([]demoKey{{"KEY", "admin", keyFile, "everything"}}, staff...))
 	fmt.Fprintf(std.Stdout, "  curl -H \"Authorization: Bearer $(cat %s)\" 'http://%s/v1/alerts?kind=account_takeover&limit=5'\n", keyFile, srv.addr)

@@ -139,11 +139,16 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 		ao.Campaigns = c
 	}
 	api := httpapi.New(ao)
+	con, err := newConsole(consoleParts{store: st, accounts: p.engine.Accounts(), desk: desk, layer: p.engine.Campaign(), dataNow: dataClock(svc),
+		secure: cfg.Server.SecureCookies, oidc: cfg.OIDC, log: log})
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	hs := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.Server.ReadTimeout,
+	hs := &http.Server{Handler: mountConsole(api.Handler(), con), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.Server.ReadTimeout,
 		WriteTimeout: cfg.Server.WriteTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	svcCtx, stopSvc := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

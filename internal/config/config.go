@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"runtime"
 	"strconv"
@@ -63,6 +64,7 @@ type Config struct {
 	Retention Retention `yaml:"retention"`
 
 	Server  Server   `yaml:"server"`
+	OIDC    OIDC     `yaml:"oidc"`
 	APIKeys []APIKey `yaml:"api_keys"`
 	Log     Log      `yaml:"log"`
 	// FIX is serve's FIX 4.4 drop-copy acceptor; off without fix.listen.
@@ -205,6 +207,21 @@ type Server struct {
 	// AdmissionWait is how long a request may wait for room among the events in flight before it is
 	// shed (0: shed at once).
 	AdmissionWait time.Duration `yaml:"admission_wait"`
+	// SecureCookies marks the console's session cookie Secure: set it when browsers reach the server
+	// over HTTPS (through a TLS proxy); the cookie is then never sent over plain HTTP.
+	SecureCookies bool `yaml:"secure_cookies"`
+}
+
+// OIDC signs staff in to the console through the firm's identity provider (OpenID Connect,
+// authorization code with PKCE). Without an issuer it is off and staff sign in with passwords only.
+// Who may sign in, and with which role, is still the console's users (brokerguard user add): the
+// provider's username claim must name one.
+type OIDC struct {
+	Issuer           string `yaml:"issuer"`             // https://idp.example.com/realms/firm
+	ClientID         string `yaml:"client_id"`          // the console's client at the provider
+	ClientSecretFile string `yaml:"client_secret_file"` // a file holding the client secret (owner-only)
+	RedirectURL      string `yaml:"redirect_url"`       // https://console.example.com/signin/oidc/callback
+	UsernameClaim    string `yaml:"username_claim"`     // the ID token's claim that names the user; default preferred_username
 }
 
 // Roles of API keys.
@@ -449,6 +466,19 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.MaxBatch < 1 || c.Server.MaxBatch > 100000 {
 		bad("server.max_batch: %d, want 1..100000", c.Server.MaxBatch)
+	}
+	if o := c.OIDC; o.Issuer != "" {
+		if u, err := url.Parse(o.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("oidc.issuer: %q, want an https:// URL", o.Issuer)
+		}
+		if o.ClientID == "" {
+			bad("oidc.client_id: required with oidc.issuer")
+		}
+		if u, err := url.Parse(o.RedirectURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Path != "/signin/oidc/callback" {
+			bad("oidc.redirect_url: %q, want the console's URL ending in /signin/oidc/callback", o.RedirectURL)
+		}
+	} else if c.OIDC != (OIDC{}) {
+		bad("oidc: issuer is required when any oidc setting is given")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

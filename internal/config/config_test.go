@@ -57,6 +57,7 @@ func TestFullFileValues(t *testing.T) {
 func TestBadFiles(t *testing.T) {
 	tests := map[string][]string{
 		"unknown-key.bad.yml": {"field listen not found"},
+		"oidc.bad.yml":        {`oidc.issuer: "ftp://idp.example.com"`, "oidc.client_id: required", `oidc.redirect_url: "https://console.example.com/login"`},
 		"bad-values.bad.yml": {"db:", "lateness:", "alert_score:", "thresholds.order[1]", "server.max_batch",
 			"server.max_inflight_events: -1", "server.max_inflight_requests: 0", "server.admission_wait: 5s",
 			`api_keys[0].role: "god"`, "api_keys[0].sha256", `api_keys[1].name: "a" used twice`,

@@ -82,6 +82,7 @@ type DecisionQuery struct {
 // AlertQuery selects alerts, newest first. Zero fields do not filter.
 type AlertQuery struct {
 	Kind    string
+	Status  string // where analysts have taken it (store.AlertOpen, …; see store.Staff); an alert without a status is open
 	Account string // alerts naming this account
 	Symbol  string // alerts naming this symbol
 	Since   time.Time

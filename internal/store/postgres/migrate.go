@@ -59,11 +59,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, create bool
 	if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&current); err != nil {
 		return translate(ctx, "migrate", err)
 	}
-	if current > len(ms) {
+	if current > sqlstore.Latest(ms) {
 		return fmt.Errorf("postgres: migrate: %w: schema %s is at version %d, this brokerguard knows up to %d; upgrade brokerguard",
-			ErrSchemaTooNew, schema, current, len(ms))
+			ErrSchemaTooNew, schema, current, sqlstore.Latest(ms))
 	}
-	for _, m := range ms[current:] {
+	for _, m := range sqlstore.Pending(ms, current) {
 		if _, err := tx.Exec(ctx, m.SQL); err != nil {
 			return translate(ctx, "migrate "+m.Name, err)
 		}

@@ -252,6 +252,9 @@ func (s *Store) Alerts(ctx context.Context, q store.AlertQuery) ([]store.StoredA
 	if q.Kind != "" {
 		c.add("a.kind = ?", q.Kind)
 	}
+	if q.Status != "" {
+		c.add("coalesce((SELECT st.status FROM alert_status st WHERE st.alert_id = a.id), 'open') = ?", q.Status)
+	}
 	c.timeRange("a.time_ns", q.Since, q.Until)
 	if q.Before > 0 {
 		c.add(seq+" < ?", q.Before)

@@ -47,11 +47,11 @@ func migrate(ctx context.Context, conn *sql.Conn) (err error) {
 	if err := conn.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&current); err != nil {
 		return translate(ctx, "migrate", err)
 	}
-	if current > len(ms) {
+	if current > sqlstore.Latest(ms) {
 		return fmt.Errorf("sqlite: migrate: %w: database is at version %d, this brokerguard knows up to %d; upgrade brokerguard",
-			ErrSchemaTooNew, current, len(ms))
+			ErrSchemaTooNew, current, sqlstore.Latest(ms))
 	}
-	for _, m := range ms[current:] {
+	for _, m := range sqlstore.Pending(ms, current) {
 		if _, err := conn.ExecContext(ctx, m.SQL); err != nil {
 			return translate(ctx, "migrate "+m.Name, err)
 		}

@@ -299,6 +299,9 @@ func (s *Store) Alerts(ctx context.Context, q store.AlertQuery) ([]store.StoredA
 	if q.Kind != "" {
 		where, args = append(where, "a.kind = ?"), append(args, q.Kind)
 	}
+	if q.Status != "" {
+		where, args = append(where, "coalesce((SELECT st.status FROM alert_status st WHERE st.alert_id = a.id), 'open') = ?"), append(args, q.Status)
+	}
 	where, args = timeRange(where, args, "a.time_ns", q.Since, q.Until)
 	if q.Before > 0 {
 		where, args = append(where, seq+" < ?"), append(args, q.Before)

@@ -4,10 +4,12 @@
 package sqlstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io/fs"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -159,6 +161,8 @@ func Migrations(fsys fs.FS, dir string) ([]Migration, error) {
 		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
 			return nil, fmt.Errorf("migration %q: want NNNN_name.sql", e.Name())
 		}
+		// Versions follow one another: a database at version N applies exactly the migrations
+		// after N, none left out.
 		if v != len(out)+1 {
 			return nil, fmt.Errorf("migration %q: want version %d", e.Name(), len(out)+1)
 		}
@@ -169,6 +173,24 @@ func Migrations(fsys fs.FS, dir string) ([]Migration, error) {
 		out = append(out, Migration{Version: v, Name: e.Name(), SQL: string(b)})
 	}
 	return out, nil
+}
+
+// Latest is the highest version of ms, 0 for none.
+func Latest(ms []Migration) int {
+	if len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].Version
+}
+
+// Pending returns the migrations of ms above version current, in order.
+func Pending(ms []Migration, current int) []Migration {
+	for i, m := range ms {
+		if m.Version > current {
+			return ms[i:]
+		}
+	}
+	return nil
 }
 
 // Rows is a result set as both drivers give it (*sql.Rows, pgx.Rows).
@@ -261,4 +283,114 @@ func ChainAudit(recs []store.AuditRecord, update func(seq int64, prev, hash []by
 		prev = hash
 	}
 	return nil
+}
+
+// UserColumns are the columns of the staff_users table that ScanUser reads, in its order.
+const UserColumns = "name, role, password, disabled, failed, locked_until_ns, created_ns, changed_ns"
+
+// ScanUser reads one staff user from a row of UserColumns. The error is the driver's.
+func ScanUser(row interface{ Scan(...any) error }) (store.StaffUser, error) {
+	var (
+		u                       store.StaffUser
+		locked, created, change int64
+	)
+	if err := row.Scan(&u.Name, &u.Role, &u.Password, &u.Disabled, &u.Failed, &locked, &created, &change); err != nil {
+		return u, err
+	}
+	if locked != 0 {
+		u.LockedUntil = time.Unix(0, locked).UTC()
+	}
+	u.Created, u.Changed = time.Unix(0, created).UTC(), time.Unix(0, change).UTC()
+	return u, nil
+}
+
+// SessionColumns are the columns of the staff_sessions table that ScanSession reads, in its order.
+const SessionColumns = "hash, user_name, created_ns, seen_ns"
+
+// ScanSession reads one console session from a row of SessionColumns.
+func ScanSession(row interface{ Scan(...any) error }) (store.StaffSession, error) {
+	var (
+		s             store.StaffSession
+		hash          []byte
+		created, seen int64
+	)
+	if err := row.Scan(&hash, &s.User, &created, &seen); err != nil {
+		return s, err
+	}
+	if len(hash) != len(s.Hash) {
+		return s, fmt.Errorf("session of %q: stored hash of %d bytes", s.User, len(hash))
+	}
+	copy(s.Hash[:], hash)
+	s.Created, s.Seen = time.Unix(0, created).UTC(), time.Unix(0, seen).UTC()
+	return s, nil
+}
+
+// AlertStatusColumns are the columns of the alert_status table that ScanAlertStatus reads.
+const AlertStatusColumns = "alert_id, kind, status, assignee, reason, actor, changed_ns"
+
+// ScanAlertStatus reads one alert status from a row of AlertStatusColumns.
+func ScanAlertStatus(row interface{ Scan(...any) error }) (store.AlertStatus, error) {
+	var (
+		a  store.AlertStatus
+		ns int64
+	)
+	err := row.Scan(&a.Alert, &a.Kind, &a.Status, &a.Assignee, &a.Reason, &a.Actor, &ns)
+	a.Changed = time.Unix(0, ns).UTC()
+	return a, err
+}
+
+// CheckAlertStatus refuses a status that is not one of the three.
+func CheckAlertStatus(s store.AlertStatus) error {
+	switch s.Status {
+	case store.AlertOpen, store.AlertAcknowledged, store.AlertDismissed:
+	default:
+		return fmt.Errorf("alert %q: status %q: want open, acknowledged or dismissed", s.Alert, s.Status)
+	}
+	if s.Alert == "" || s.Kind == "" || s.Actor == "" {
+		return fmt.Errorf("alert status: the alert id, its kind and the actor are required")
+	}
+	return nil
+}
+
+// QuoteOf reports whether raw, a stored quote event, is a quote of symbol.
+func QuoteOf(raw []byte, symbol string) bool {
+	if !bytes.Contains(raw, []byte(`"`+symbol+`"`)) {
+		return false
+	}
+	var q struct {
+		Symbol string `json:"symbol"`
+	}
+	return json.Unmarshal(raw, &q) == nil && q.Symbol == symbol
+}
+
+// QuoteLimit is the number of quotes Quotes returns when asked for 0.
+const QuoteLimit = 10000
+
+// OpenCounts turns counts of all alerts by kind (status "all") and of alert statuses by kind into
+// counts by kind and status, the alerts without a status counted open; by kind, then status.
+func OpenCounts(in []store.AlertKindCount) []store.AlertKindCount {
+	type key struct{ kind, status string }
+	n := map[key]int64{}
+	var kinds []string
+	for _, c := range in {
+		if c.Status == "all" {
+			kinds = append(kinds, c.Kind)
+			n[key{c.Kind, store.AlertOpen}] += c.Count
+			continue
+		}
+		if c.Status != store.AlertOpen {
+			n[key{c.Kind, store.AlertOpen}] -= c.Count
+			n[key{c.Kind, c.Status}] += c.Count
+		}
+	}
+	slices.Sort(kinds)
+	var out []store.AlertKindCount
+	for _, k := range slices.Compact(kinds) {
+		for _, st := range []string{store.AlertOpen, store.AlertAcknowledged, store.AlertDismissed} {
+			if c := n[key{k, st}]; c > 0 {
+				out = append(out, store.AlertKindCount{Kind: k, Status: st, Count: c})
+			}
+		}
+	}
+	return out
 }
