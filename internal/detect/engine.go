@@ -626,6 +626,11 @@ func (e *Engine) decide(ev *event.Event, rs *rules.Set, f *facts, score int, con
 	score = max(0, min(1000, score))
 	d.Score = score
 	d.Action = max(e.th.action(ev.Type, score), minAction)
+	if ev.Type == event.TypeLogin && phishingResistant(ev.Method) && d.Action == event.ActionChallenge && minAction < event.ActionChallenge {
+		// The login itself passed the phishing-resistant step-up a challenge would ask for (a passkey,
+		// or the app's biometrics unlocking its device-bound key): novelty alone is left to review.
+		d.Action = event.ActionReview
+	}
 	reasons := make([]event.Reason, 0, min(e.maxReasons, len(hits)+len(contribs)))
 	for _, h := range hits {
 		if len(reasons) == e.maxReasons {
@@ -800,6 +805,11 @@ func (e *Engine) loginSignals(ev *event.Event, p *profile.Profile, t uint32, rq 
 		}
 	}
 }
+
+// phishingResistant reports whether a login method is itself a phishing-resistant authentication: a
+// passkey, or the app's biometrics unlocking a key bound to the device. (A session refresh is a token
+// that can be stolen like a cookie; a password or a one-time code can be relayed.)
+func phishingResistant(method string) bool { return method == "passkey" || method == "app_biometric" }
 
 // phishable reports whether a login method can be relayed by a phishing page in real time.
 func phishable(method string) bool { return method == "password" || method == "password_otp" }
@@ -1112,7 +1122,8 @@ func (e *Engine) learn(ev *event.Event, p *profile.Profile, t uint32, ls *lesson
 	case event.TypeLogin:
 		s := profile.Session{Key: profile.Hash(ev.Session), Device: hashOrZero(ev.Device), Prefix: ls.prefix,
 			UA: ls.uaKey, TLS: ls.tlsKey, Net: ls.netKey, Start: t, LoginScore: uint16(ls.score),
-			Signals: ls.signals & accessSignals, Verified: ls.action == event.ActionChallenge}
+			Signals:  ls.signals & accessSignals,
+			Verified: ls.action == event.ActionChallenge || trusted && phishingResistant(ev.Method)}
 		p.StartSession(s)
 		if trusted {
 			p.Logins++
