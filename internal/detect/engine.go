@@ -830,6 +830,12 @@ func (e *Engine) sessionSignals(ev *event.Event, p *profile.Profile, rq *request
 	if ev.Device != "" && s.Device != 0 && profile.Hash(ev.Device) != s.Device {
 		ss.Set(SessionDeviceChanged, 1, 0, 0, "")
 	}
+	// A browser keeps the device id the firm sets at its first login and sends it with every request
+	// after; a whole web session without one, login included, is a tool relaying the customer's
+	// credentials (an API or phone session never carries one).
+	if ev.Device == "" && s.Device == 0 && ev.Channel != "api" && ev.Channel != "phone" {
+		ss.Set(NoDeviceID, 1, 1, 0, "")
+	}
 	if rq.addr.IsValid() {
 		if s.Net != 0 && rq.netKey != s.Net {
 			v := 1.0
