@@ -163,6 +163,16 @@ const herdIntruders = 2
 func (l *Layer) intruderHerd(s *symbol, t uint32) herd {
 	var h herd
 	now := tradingClock(t)
+	// Mostly there is no intruder at all: count without allocating first.
+	n := 0
+	for i := range s.victims {
+		if v := &s.victims[i]; v.intruder && now-tradingClock(v.t) <= evidenceWindow {
+			n++
+		}
+	}
+	if n < herdIntruders {
+		return h
+	}
 	seen := map[string]bool{}
 	in := map[string]bool{}
 	for i := range s.victims {
