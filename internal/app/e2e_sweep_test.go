@@ -44,15 +44,15 @@ func TestSweepFloors(t *testing.T) {
 		higherIsBetter  bool
 		seedsWithFigure int
 	}{
-		{"takeovers_stopped", 0.45, 0.55, true, 3},
-		{"order_value_stopped", 0.75, 0.75, true, 3},
+		{"takeovers_stopped", 0.45, 0.75, true, 3},
+		{"order_value_stopped", 0.75, 0.8, true, 3},
 		{"campaigns_detected", 1, 1, true, 3},
 		{"beneficiaries_precision", 0.9, 0.9, true, 3},
 		{"beneficiaries_recall", 0.9, 0.9, true, 3},
-		{"campaign_delay_max", 16000, 7000, false, 3},
+		{"campaign_delay_max", 7000, 4000, false, 3},
 		{"false_campaign_alerts", 1, 1, false, 3},
-		{"legit_logins_challenged", 0.085, 0.07, false, 3},
-		{"legit_orders_held", 0.023, 0.019, false, 3},
+		{"legit_logins_challenged", 0.065, 0.055, false, 3},
+		{"legit_orders_held", 0.021, 0.018, false, 3},
 	}
 	for _, c := range cases {
 		m, ok := s.Measure(c.measure)

@@ -82,6 +82,9 @@ type Layer struct {
 
 	graph graph
 
+	// Each account's latest hijack-like first buys of thin symbols (guarded by symMu).
+	firstBuys map[string][]firstBuy
+
 	// The latest campaign alert, read by every decision (an atomic load, no lock).
 	last atomic.Pointer[lastCampaign]
 }
@@ -105,7 +108,7 @@ func (l *Layer) UnderWay(at uint32) (symbol string, age uint32, ok bool) {
 // New returns an empty layer.
 func New(cfg Config) *Layer {
 	cfg.defaults()
-	return &Layer{cfg: cfg, watch: newWatchlist(), symbols: map[string]*symbol{}, graph: newGraph()}
+	return &Layer{cfg: cfg, watch: newWatchlist(), symbols: map[string]*symbol{}, graph: newGraph(), firstBuys: map[string][]firstBuy{}}
 }
 
 // Watchlist returns the layer's watchlist.
@@ -137,12 +140,17 @@ type Order struct {
 	Ins *market.Instrument
 
 	// What the account's decision saw.
-	Takeover    bool   // signs that someone else is at the keyboard
-	Signs       string // those signs, for alert details
-	Liquidated  bool   // the account sold most of its holdings just before
-	FirstTime   bool   // the account never held or traded the symbol
-	FirstMargin bool   // the account's first margin order
-	Stopped     bool   // the order was held or blocked
+	Takeover   bool   // signs that someone else is at the keyboard
+	Signs      string // those signs, for alert details
+	Liquidated bool   // the account sold most of its holdings just before
+	// Intruder is set when the signs are those of someone else at the keyboard, not of the customer
+	// on a new device or network: a session from a network and a client both new to the account, a
+	// session that moved to another network or client mid-way, infrastructure shared with other
+	// accounts or watched, or a login during a credential-stuffing wave.
+	Intruder    bool
+	FirstTime   bool // the account never held or traded the symbol
+	FirstMargin bool // the account's first margin order
+	Stopped     bool // the order was held or blocked
 	Score       int
 
 	// For sells: when the account opened its position in the symbol (0: before the data), and when the

@@ -553,3 +553,52 @@ func TestBeneficiaryEvidenceIsGraded(t *testing.T) {
 		}
 	}
 }
+
+// TestIntrudersHerdBeforeTheRamp: two accounts taken over by intruders (a network and a client new to
+// them), each selling its holdings into the same thin symbol and no other, raise a campaign alert before
+// the market moves; an account that also tried another small cap does not count, nor do two intruders
+// among many customers taking a first position in a popular thin stock.
+func TestIntrudersHerdBeforeTheRamp(t *testing.T) {
+	intruderBuy := func(id, acct, symbol string, now time.Time) *Order {
+		o := hijackedBuy(id, acct, now, rampIns(0.5, now))
+		o.Symbol, o.Ins.Symbol, o.Intruder = symbol, symbol, true
+		return o
+	}
+	l := New(Config{})
+	if got := l.Order(intruderBuy("e1", "A1", "8012", at(9, 10, 0))); len(got) != 0 {
+		t.Fatalf("one intruder's buy: %v, want nothing", kinds(got))
+	}
+	// A2 tries two small caps: a trader's habit, not a hijacked account's.
+	if got := l.Order(intruderBuy("e2", "A2", "7777", at(9, 20, 0))); len(got) != 0 {
+		t.Fatalf("an intruder's buy of another symbol: %v", kinds(got))
+	}
+	if got := l.Order(intruderBuy("e3", "A2", "8012", at(9, 30, 0))); len(got) != 0 {
+		t.Fatalf("an account buying two thin symbols counted: %v", kinds(got))
+	}
+	got := l.Order(intruderBuy("e4", "A3", "8012", at(11, 0, 0)))
+	if len(got) != 1 || got[0].Kind != event.AlertCampaign {
+		t.Fatalf("alerts = %v, want one campaign alert", kinds(got))
+	}
+	a := got[0]
+	if a.Reasons[0].Code != "HIJACKED_HERD" || !strings.Contains(a.Reasons[0].Detail, "2 accounts") ||
+		!strings.Contains(a.Reasons[0].Detail, "2 of the 3 accounts") {
+		t.Errorf("reasons = %+v", a.Reasons)
+	}
+	for _, r := range a.Reasons {
+		if r.Code == "MARKET_RAMP" {
+			t.Errorf("a market ramp named before the market moved: %+v", r)
+		}
+	}
+
+	// A popular thin stock: eight customers just liquidated and bought it for the first time.
+	l = New(Config{})
+	for i := range 8 {
+		o := intruderBuy(fmt.Sprintf("c%d", i), fmt.Sprintf("C%d", i), "8012", at(9, 5+i, 0))
+		o.Takeover, o.Intruder = false, false
+		l.Order(o)
+	}
+	l.Order(intruderBuy("e1", "A1", "8012", at(10, 0, 0)))
+	if got := l.Order(intruderBuy("e2", "A2", "8012", at(10, 30, 0))); len(got) != 0 {
+		t.Errorf("two intruders among ten first-time buyers: %v, want nothing", kinds(got))
+	}
+}

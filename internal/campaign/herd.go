@@ -21,7 +21,9 @@ type victimRec struct {
 	qty     int64
 	market  bool
 	strong  bool // see Order.strong
-	signs   string
+	// intruder: the whole pattern with an intruder's access (see Order.Intruder).
+	intruder bool
+	signs    string
 	// The hijacked session's access, watched when the campaign is found.
 	addr                                  netip.Addr
 	device                                string
@@ -140,6 +142,100 @@ type evidence struct {
 	market   float64 // the market's move, in points (see marketPoints)
 	ramp     Ramp
 	joint    float64
+	herd     herd // set when the intruders' herd alone raised the alert, before any ramp
+}
+
+// herd is the symbol's herd of intruders within the evidence window.
+type herd struct {
+	intruders int // accounts with the whole pattern from an intruder's access, this symbol their only first buy of a thin one
+	buyers    int // accounts with any hijack-like buy of the symbol
+}
+
+// herdIntruders is how many accounts taken over by intruders, each pouring its holdings into the same
+// thin symbol and no other, raise a campaign alert before the market moves. A customer who sells
+// everything and tries a small cap from a new phone on a new network is rare; two on one symbol within
+// a session, where few others buy it for the first time, is a campaign, not a coincidence. (Where many
+// customers take a first position in a popular thin stock every day, two such are not evidence: the
+// intruders must be at least a third of the symbol's first-time buyers with signs or a liquidation.)
+const herdIntruders = 2
+
+// intruderHerd counts the symbol's intruders and hijack-like buyers within the evidence window at t.
+func (l *Layer) intruderHerd(s *symbol, t uint32) herd {
+	var h herd
+	now := tradingClock(t)
+	// Mostly there is no intruder at all: count without allocating first.
+	n := 0
+	for i := range s.victims {
+		if v := &s.victims[i]; v.intruder && now-tradingClock(v.t) <= evidenceWindow {
+			n++
+		}
+	}
+	if n < herdIntruders {
+		return h
+	}
+	seen := map[string]bool{}
+	in := map[string]bool{}
+	for i := range s.victims {
+		v := &s.victims[i]
+		if now-tradingClock(v.t) > evidenceWindow {
+			continue
+		}
+		if !seen[v.account] {
+			seen[v.account] = true
+			h.buyers++
+		}
+		if v.intruder && !in[v.account] && !l.boughtOther(v.account, s.name, t) {
+			in[v.account] = true
+			h.intruders++
+		}
+	}
+	return h
+}
+
+// firstBuy is a thin symbol an account first bought in a hijack-like way, and when.
+type firstBuy struct {
+	symbol string
+	t      uint32
+}
+
+// maxFirstBuys bounds how many thin symbols are kept per account.
+const maxFirstBuys = 4
+
+// noteFirstBuy keeps the account's latest hijack-like first buys of thin symbols: a hijacked account
+// pours its holdings into one target; a trader trying several small caps is not one.
+func (l *Layer) noteFirstBuy(account, symbol string, t uint32) {
+	if len(l.firstBuys) >= maxFirstBuyAccounts {
+		now := tradingClock(t)
+		for a, bs := range l.firstBuys {
+			if now-tradingClock(bs[len(bs)-1].t) > evidenceWindow {
+				delete(l.firstBuys, a)
+			}
+		}
+	}
+	bs := l.firstBuys[account]
+	if n := len(bs); n > 0 && bs[n-1].symbol == symbol {
+		bs[n-1].t = t
+		return
+	}
+	if len(bs) == maxFirstBuys {
+		bs = append(bs[:0], bs[1:]...)
+	}
+	l.firstBuys[account] = append(bs, firstBuy{symbol, t})
+}
+
+// maxFirstBuyAccounts is how many accounts' first buys are kept before the stale ones are dropped.
+const maxFirstBuyAccounts = 4096
+
+// boughtOther reports whether the account bought another thin symbol in a hijack-like way within the
+// evidence window before t.
+func (l *Layer) boughtOther(account, symbol string, t uint32) bool {
+	now := tradingClock(t)
+	for _, b := range l.firstBuys[account] {
+		if b.symbol != symbol && now-tradingClock(b.t) <= evidenceWindow {
+			return true
+		}
+	}
+	return false
 }
 
 // evidence sums the symbol's victims at t, each at its strongest, joined with the market ramp and
@@ -233,12 +329,13 @@ func (l *Layer) buy(s *symbol, o *Order, t uint32) (event.Alert, bool) {
 			s.victims = s.victims[1:]
 		}
 		s.victims = append(s.victims, victimRec{t: t, account: o.Account, w: suspicion(o) * l.thinness(o.Ins), qty: o.Qty,
-			market: o.Market, strong: o.strong(), signs: o.Signs, addr: o.Addr, device: o.Device, anonymous: o.Anonymous,
+			market: o.Market, strong: o.strong(), intruder: o.strong() && o.Intruder, signs: o.Signs, addr: o.Addr, device: o.Device, anonymous: o.Anonymous,
 			foreignAddr: o.ForeignAddr, foreignDevice: o.ForeignDevice})
 		if s.since != 0 && t <= s.since+l.cfg.WatchTTL {
 			s.victimSet[o.Account] = true
 		}
 		s.lastVictimBuy = t
+		l.noteFirstBuy(o.Account, s.name, t)
 	}
 	return l.judge(s, o.Ins, t, o.ID, o.Time, o)
 }
@@ -267,6 +364,12 @@ func (l *Layer) judge(s *symbol, ins *market.Instrument, t uint32, id string, at
 	// first: it is cheap, and mostly it has not).
 	r := l.rampFor(s, ins, t)
 	if r.points() < 1 {
+		// Before the market moves: intruders herding into the symbol, and few others buying it.
+		if h := l.intruderHerd(s, t); h.intruders >= herdIntruders && 3*h.intruders >= h.buyers {
+			ev := l.evidence(s, ins, t, r)
+			ev.herd = h
+			return l.raiseCampaign(s, ins, t, id, at, o, ev), true
+		}
 		return event.Alert{}, false
 	}
 	ev := l.evidence(s, ins, t, r)
@@ -290,6 +393,9 @@ func (l *Layer) raiseCampaign(s *symbol, ins *market.Instrument, t uint32, id st
 		s.victimSet[a] = true
 	}
 	score := 500 + int(100*min(5, ev.joint-evidenceAlert)) + 60*(n-1)
+	if ev.herd.intruders > 0 {
+		score = 500 + 100*ev.herd.intruders + 60*(n-1)
+	}
 	var reasons []event.Reason
 	first := time.Unix(int64(ev.first), 0).In(market.JST()).Format("01-02 15:04")
 	herdDetail := fmt.Sprintf("%s showing takeover signs or just liquidated bought %s for the first time since %s JST (%d with takeover signs right after selling their holdings)",
@@ -300,10 +406,15 @@ func (l *Layer) raiseCampaign(s *symbol, ins *market.Instrument, t uint32, id st
 	if ins.ADV > 0 {
 		herdDetail += fmt.Sprintf("; they bought %.0f%% of an average day's market volume", 100*float64(ev.victimQ)/ins.ADV)
 	}
+	if ev.herd.intruders > 0 {
+		reasons = append(reasons, event.Reason{Code: "HIJACKED_HERD", Detail: fmt.Sprintf(
+			"%s, on a network and a client new to them (or a session that moved), sold their holdings and put the proceeds into %s and no other thin symbol: %d of the %d accounts buying it for the first time with takeover signs or after a liquidation, before the market moved",
+			plural(ev.herd.intruders, "account", "accounts"), s.name, ev.herd.intruders, ev.herd.buyers)})
+	}
 	herdDetail += fmt.Sprintf("; evidence %.1f = victims %.1f × own flow %.2f × market ramp %.1f (alert at %.0f)",
 		ev.joint, ev.victims, ev.flow, ev.market, evidenceAlert)
 	reasons = append(reasons, event.Reason{Code: "HERDING_ILLIQUID_BUY", Detail: herdDetail})
-	{
+	if ev.market > 0 || ev.herd.intruders == 0 {
 		reasons = append(reasons, event.Reason{Code: "MARKET_RAMP", Detail: ev.ramp.describe(at)})
 	}
 	if ev.rush >= 3 {

@@ -118,7 +118,7 @@ func (e *Engine) tellCampaign(ev *event.Event, p *profile.Profile, rq *request, 
 		}
 		cio.order = campaign.Order{ID: ev.ID, Account: ev.Account, Symbol: ev.Symbol, Side: ev.Side, Time: ev.Time,
 			Qty: ev.Quantity, Value: value, Market: !ev.HasPrice, Addr: rq.addr, Device: ev.Device, Anonymous: anonymous,
-			ForeignAddr: foreignAddr, ForeignDevice: foreignDevice, Ins: &cio.ins, Takeover: signs, Signs: text, Liquidated: ss.Has(Liquidation), FirstTime: ss.Has(FirstTimeSymbol),
+			ForeignAddr: foreignAddr, ForeignDevice: foreignDevice, Ins: &cio.ins, Takeover: signs, Intruder: signs && intruder(ss), Signs: text, Liquidated: ss.Has(Liquidation), FirstTime: ss.Has(FirstTimeSymbol),
 			FirstMargin: ss.Has(FirstMarginUse), Stopped: d.Action >= event.ActionHold, Score: d.Score,
 			AccountOpened: p.Opened}
 		if ev.Side == "sell" {
@@ -142,6 +142,25 @@ func (e *Engine) tellCampaign(ev *event.Event, p *profile.Profile, rq *request, 
 		}
 		cio.recordAccess = true
 	}
+}
+
+// intruder reports whether a request's signs say that someone else is at the keyboard rather than the
+// customer somewhere new: the network and the client both new to the account (a customer's new phone
+// comes on a network the account knows; a trip abroad on the device it knows), the session moving to
+// another network or client mid-way, infrastructure on the watchlist, or a login among a
+// credential-stuffing wave. (A household's shared device, a hotel's shared address or a VPN's
+// impossible travel alone are customers' habits.)
+func intruder(ss *Signals) bool {
+	if ss.Has(StuffingWave) || ss.Has(WatchedInfrastructure) {
+		return true
+	}
+	if ss.Strength[SessionNetworkChanged] >= 0.9 || ss.Has(SessionTLSChanged) || ss.Has(SessionDeviceChanged) {
+		return true
+	}
+	place := ss.Has(NewASN) || ss.Has(NewCountry) || ss.Has(VPNASN) || ss.Has(ImpossibleTravel) || ss.Has(AddressShared)
+	client := ss.Has(NewDevice) || ss.Strength[NoDeviceID] >= 0.9 && ss.Inherited&(1<<NoDeviceID) == 0 ||
+		ss.Has(UATLSMismatch) || ss.Has(NewTLS) && ss.Has(NewUserAgent) || ss.Has(DeviceShared)
+	return place && client
 }
 
 // signsText names the takeover signs raised, the first three in signal order.

@@ -183,3 +183,32 @@ func TestFraudReportLockPeriod(t *testing.T) {
 		}
 	}
 }
+
+// TestIntruder: the signs of someone else at the keyboard, against a customer's own habits somewhere new.
+func TestIntruder(t *testing.T) {
+	cases := []struct {
+		name string
+		set  func(ss *Signals)
+		want bool
+	}{
+		{"new network and new device", func(ss *Signals) { ss.Set(NewASN, 1, 0, 0, ""); ss.Set(NewDevice, 1, 0, 0, "") }, true},
+		{"new network, no device id all session", func(ss *Signals) { ss.Set(NewCountry, 1, 0, 0, ""); ss.Set(NoDeviceID, 1, 1, 0, "") }, true},
+		{"session moved to another TLS client", func(ss *Signals) { ss.Set(SessionTLSChanged, 1, 0, 0, "") }, true},
+		{"watched infrastructure", func(ss *Signals) { ss.Set(WatchedInfrastructure, 1, 0, 0, "") }, true},
+		{"a new phone on the home network", func(ss *Signals) { ss.Set(NewDevice, 1, 0, 0, "") }, false},
+		{"own device abroad", func(ss *Signals) { ss.Set(NewCountry, 1, 0, 0, ""); ss.Set(NewASN, 1, 0, 0, "") }, false},
+		{"household's shared device", func(ss *Signals) { ss.Set(DeviceShared, 1, 0, 0, "") }, false},
+		{"home Wi-Fi to the carrier in a session", func(ss *Signals) { ss.Set(SessionNetworkChanged, 0.3, 0, 0, "") }, false},
+		{"a new network and a login's missing device id carried over", func(ss *Signals) {
+			ss.Set(NewASN, 1, 0, 0, "")
+			ss.Strength[NoDeviceID], ss.Inherited = 1, 1<<NoDeviceID
+		}, false},
+	}
+	for _, c := range cases {
+		var ss Signals
+		c.set(&ss)
+		if got := intruder(&ss); got != c.want {
+			t.Errorf("%s: intruder = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

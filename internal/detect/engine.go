@@ -626,6 +626,11 @@ func (e *Engine) decide(ev *event.Event, rs *rules.Set, f *facts, score int, con
 	score = max(0, min(1000, score))
 	d.Score = score
 	d.Action = max(e.th.action(ev.Type, score), minAction)
+	if ev.Type == event.TypeLogin && phishingResistant(ev.Method) && d.Action == event.ActionChallenge && minAction < event.ActionChallenge {
+		// The login itself passed the phishing-resistant step-up a challenge would ask for (a passkey,
+		// or the app's biometrics unlocking its device-bound key): novelty alone is left to review.
+		d.Action = event.ActionReview
+	}
 	reasons := make([]event.Reason, 0, min(e.maxReasons, len(hits)+len(contribs)))
 	for _, h := range hits {
 		if len(reasons) == e.maxReasons {
@@ -801,6 +806,11 @@ func (e *Engine) loginSignals(ev *event.Event, p *profile.Profile, t uint32, rq 
 	}
 }
 
+// phishingResistant reports whether a login method is itself a phishing-resistant authentication: a
+// passkey, or the app's biometrics unlocking a key bound to the device. (A session refresh is a token
+// that can be stolen like a cookie; a password or a one-time code can be relayed.)
+func phishingResistant(method string) bool { return method == "passkey" || method == "app_biometric" }
+
 // phishable reports whether a login method can be relayed by a phishing page in real time.
 func phishable(method string) bool { return method == "password" || method == "password_otp" }
 
@@ -819,6 +829,12 @@ func (e *Engine) sessionSignals(ev *event.Event, p *profile.Profile, rq *request
 	}
 	if ev.Device != "" && s.Device != 0 && profile.Hash(ev.Device) != s.Device {
 		ss.Set(SessionDeviceChanged, 1, 0, 0, "")
+	}
+	// A browser keeps the device id the firm sets at its first login and sends it with every request
+	// after; a whole web session without one, login included, is a tool relaying the customer's
+	// credentials (an API or phone session never carries one).
+	if ev.Device == "" && s.Device == 0 && ev.Channel != "api" && ev.Channel != "phone" {
+		ss.Set(NoDeviceID, 1, 1, 0, "")
 	}
 	if rq.addr.IsValid() {
 		if s.Net != 0 && rq.netKey != s.Net {
@@ -1112,7 +1128,8 @@ func (e *Engine) learn(ev *event.Event, p *profile.Profile, t uint32, ls *lesson
 	case event.TypeLogin:
 		s := profile.Session{Key: profile.Hash(ev.Session), Device: hashOrZero(ev.Device), Prefix: ls.prefix,
 			UA: ls.uaKey, TLS: ls.tlsKey, Net: ls.netKey, Start: t, LoginScore: uint16(ls.score),
-			Signals: ls.signals & accessSignals, Verified: ls.action == event.ActionChallenge}
+			Signals:  ls.signals & accessSignals,
+			Verified: ls.action == event.ActionChallenge || trusted && phishingResistant(ev.Method)}
 		p.StartSession(s)
 		if trusted {
 			p.Logins++

@@ -223,6 +223,9 @@ func (ss *Signals) Detail(s Signal) string {
 		d = "device never seen on this account"
 	case NoDeviceID:
 		d = "no device id (new browser or cleared cookies)"
+		if a.a == 1 {
+			d = "no device id in the whole session, login included (a browser keeps the one set at its login)"
+		}
 	case NewASN:
 		d = "network " + orSome(a.s, "") + "never used by this account"
 	case NewNetwork:
