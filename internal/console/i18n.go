@@ -31,7 +31,7 @@ var messages = map[string]map[string]string{
 		"hourly_title": "Decisions other than allow, per hour (last 48 hours of data)",
 		"action_allow": "allow", "action_review": "review", "action_challenge": "challenge", "action_hold": "hold", "action_block": "block",
 		"kind_account_takeover": "Account takeover", "kind_campaign": "Campaign", "kind_beneficiary": "Beneficiary",
-		"kind_credential_stuffing": "Credential stuffing", "kind_shared_infrastructure": "Shared infrastructure",
+		"kind_credential_stuffing": "Credential stuffing", "kind_shared_infrastructure": "Shared infrastructure", "kind_phishing_site": "Phishing site",
 		"kind": "Kind", "status": "Status", "status_open": "Open", "status_acknowledged": "Acknowledged", "status_dismissed": "Dismissed", "status_all": "All",
 		"all_kinds": "All kinds", "account": "Account", "from": "From", "to": "To", "filter": "Filter", "clear": "Clear",
 		"time": "Time", "score": "Score", "accounts": "Accounts", "symbols": "Symbols", "reason": "Reason", "assignee": "Assignee",
@@ -70,7 +70,7 @@ var messages = map[string]map[string]string{
 		"hourly_title": "許可以外の判定（1 時間ごと、直近 48 時間）",
 		"action_allow": "許可", "action_review": "要確認", "action_challenge": "追加認証", "action_hold": "保留", "action_block": "拒否",
 		"kind_account_takeover": "口座乗っ取り", "kind_campaign": "キャンペーン", "kind_beneficiary": "受益者",
-		"kind_credential_stuffing": "リスト型攻撃", "kind_shared_infrastructure": "共有インフラ",
+		"kind_credential_stuffing": "リスト型攻撃", "kind_shared_infrastructure": "共有インフラ", "kind_phishing_site": "フィッシングサイト",
 		"kind": "種類", "status": "状態", "status_open": "未対応", "status_acknowledged": "確認済み", "status_dismissed": "却下", "status_all": "すべて",
 		"all_kinds": "すべての種類", "account": "口座", "from": "開始", "to": "終了", "filter": "絞り込み", "clear": "クリア",
 		"time": "時刻", "score": "スコア", "accounts": "口座", "symbols": "銘柄", "reason": "理由", "assignee": "担当者",
@@ -177,6 +177,9 @@ var reasons = map[string][2]string{
 	"COPIED_CLIENT_FROM_NEW_ADDRESS":              {"Copied client from a new address", "新しいアドレスからの複製クライアント"},
 	"NEW_DEVICE_ON_NEW_NETWORK":                   {"New device on a new network", "新しいネットワーク上の新しい端末"},
 	"TAKEOVER_SIGNS_INTO_CAMPAIGN":                {"Takeover signs, buying into a campaign", "乗っ取りの兆候とキャンペーン銘柄の購入"},
+	"DEVICELESS_SESSION_ACCOUNT_CHANGES":          {"Account changes in a session that never sent a device id", "端末IDを一度も送らないセッションでの登録情報変更"},
+	"HIJACKED_HERD":                               {"Taken-over accounts pouring holdings into one thin stock", "乗っ取られた複数口座が保有株を同じ低流動性銘柄に集中"},
+	"LOOKALIKE_DOMAIN":                            {"A site imitating the firm", "当社を装うサイト"},
 }
 
 // reasonWords returns the words for a reason code in lang, or the code.

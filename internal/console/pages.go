@@ -22,7 +22,7 @@ var ErrConflict = errors.New("conflict")
 
 var (
 	alertKinds = []string{event.AlertAccountTakeover, event.AlertCampaign, event.AlertBeneficiary, event.AlertCredentialStuffing,
-		event.AlertSharedInfrastructure}
+		event.AlertSharedInfrastructure, event.AlertPhishingSite}
 	actions = []event.Action{event.ActionAllow, event.ActionReview, event.ActionChallenge, event.ActionHold, event.ActionBlock}
 )
 
