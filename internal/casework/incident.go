@@ -436,18 +436,9 @@ func (d *Desk) propose(ctx context.Context, account string, since, until time.Ti
 	return out, err
 }
 
-// takeoverCodes are the reason codes that say someone else may be at the keyboard.
-var takeoverCodes = map[string]bool{
-	"NEW_DEVICE": true, "NEW_ASN": true, "HOSTING_ASN": true, "VPN_ASN": true, "NEW_COUNTRY": true,
-	"IMPOSSIBLE_TRAVEL": true, "UA_TLS_MISMATCH": true, "FAILED_LOGINS_BEFORE": true,
-	"SESSION_NETWORK_CHANGED": true, "SESSION_TLS_CHANGED": true, "SESSION_DEVICE_CHANGED": true,
-	"NOTIFICATIONS_OFF": true, "EMAIL_CHANGED_RECENTLY": true, "LOGIN_DURING_STUFFING_WAVE": true,
-	"WATCHED_INFRASTRUCTURE": true, "ADDRESS_SHARED_ACROSS_ACCOUNTS": true, "DEVICE_SHARED_ACROSS_ACCOUNTS": true,
-}
-
 func hasSigns(rs []event.Reason) bool {
 	for _, r := range rs {
-		if takeoverCodes[r.Code] {
+		if detect.IsTakeoverSign(r.Code) {
 			return true
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/event"
 	"github.com/brokerguard/brokerguard/internal/profile"
 )
@@ -20,7 +21,7 @@ import (
 //
 // A session is suspicious when one of its decisions is at review or above, when a decision in it (its
 // login's, or a request's that inherited the login's signals) carries a takeover sign among its reason
-// codes (TakeoverSigns), or when an account_takeover alert was raised on one of its events. Requests
+// codes (detect.TakeoverSigns), or when an account_takeover alert was raised on one of its events. Requests
 // without a session are each a session of their own.
 //
 // The unauthorized part of a suspicious session starts at its login when the login itself was
@@ -76,29 +77,6 @@ type BackfillStats struct {
 	Proposals       int   `json:"proposals"`       // episodes that no fraud_report followed
 	Reported        int   `json:"reported"`        // episodes that a fraud_report followed
 }
-
-// TakeoverSigns are the reason codes that say someone other than the customer may be at the keyboard
-// or is preparing the account: the engine's access and session signals and the shipped rules and
-// interactions built on them. A decision with one of them marks its session suspicious even when it
-// was allowed.
-var TakeoverSigns = []string{
-	"NEW_DEVICE", "NEW_ASN", "HOSTING_ASN", "VPN_ASN", "NEW_COUNTRY", "IMPOSSIBLE_TRAVEL", "FAILED_LOGINS_BEFORE",
-	"ADDRESS_SHARED_ACROSS_ACCOUNTS", "DEVICE_SHARED_ACROSS_ACCOUNTS", "UA_TLS_MISMATCH", "DORMANT_REACTIVATED",
-	"SESSION_NETWORK_CHANGED", "SESSION_TLS_CHANGED", "SESSION_DEVICE_CHANGED", "NOTIFICATIONS_OFF",
-	"EMAIL_CHANGED_RECENTLY", "MFA_DOWNGRADE", "LOGIN_DURING_STUFFING_WAVE", "WATCHED_INFRASTRUCTURE",
-	"WATCHED_ACCOUNT", "HOSTING_ABROAD", "NEW_DEVICE_ON_NEW_NETWORK", "UNFAMILIAR_ACCESS_THEN_HARMFUL_ACTION",
-	"NOTICES_OFF_UNFAMILIAR_ACCESS", "CONTACT_CHANGE_UNFAMILIAR_ACCESS", "BANK_ACCOUNT_CHANGE_UNFAMILIAR",
-	"LOGIN_FROM_SUSPECT_INFRASTRUCTURE", "REQUEST_FROM_SUSPECT_INFRASTRUCTURE", "WATCHED_ACCOUNT_UNFAMILIAR_ACCESS",
-	"WATCHED_SYMBOL_TAKEOVER_SIGNS", "TAKEOVER_SIGNS_INTO_CAMPAIGN",
-}
-
-var takeoverSign = func() map[string]bool {
-	m := make(map[string]bool, len(TakeoverSigns))
-	for _, c := range TakeoverSigns {
-		m[c] = true
-	}
-	return m
-}()
 
 // harmCodes are reason codes of what takeovers do with an account, by the harm they name.
 var harmCodes = map[string]string{
@@ -518,7 +496,7 @@ func (b *Backfill) Observe(ev *event.Event, d *event.Decision) {
 		if h, ok := harmCodes[c]; ok {
 			s.harm(h)
 		}
-		sign = sign || takeoverSign[c]
+		sign = sign || detect.IsTakeoverSign(c)
 	}
 	flag := d.Action >= event.ActionReview || sign
 	// Account changes and withdrawals are evidence whatever was decided on them.
@@ -850,7 +828,7 @@ func (s *bfSession) window() window {
 	if s.hasLogin {
 		loginFlagged = s.login.Action != event.ActionAllow.String()
 		for _, c := range s.login.Codes {
-			loginFlagged = loginFlagged || takeoverSign[c]
+			loginFlagged = loginFlagged || detect.IsTakeoverSign(c)
 		}
 	}
 	switch {

@@ -74,7 +74,7 @@
 // detection run over history with the engine's decision and alerts (brokerguard backfill runs the
 // same engine as replay). Events before From only taught the profiles. A session is suspicious when
 // one of its decisions is at review or above, when a decision in it carries a takeover sign among its
-// reason codes (TakeoverSigns: the login's access signals, which its requests inherit), or when an
+// reason codes (detect.TakeoverSigns: the login's access signals, which its requests inherit), or when an
 // account_takeover alert was raised in it. Its unauthorized part starts at the login when the login
 // was suspicious, else at the first request from another address or device than the login's (a
 // stolen session), else at the login; the orders placed from there on are proposed as unauthorized.
