@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/campaign"
+	"github.com/brokerguard/brokerguard/internal/fault"
 	"github.com/brokerguard/brokerguard/internal/profile"
 	"github.com/brokerguard/brokerguard/internal/remedy"
 	"github.com/brokerguard/brokerguard/internal/store"
@@ -33,13 +34,6 @@ const (
 	// desk; the desk leaves them alone when it restores the trail.
 	ActionKeyAdd    = "key.add"
 	ActionKeyRevoke = "key.revoke"
-)
-
-// Errors a caller presents to the analyst.
-var (
-	ErrInvalid  = errors.New("invalid request")
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("conflict")
 )
 
 // Desk applies analyst actions. It is safe for concurrent use.
@@ -120,17 +114,17 @@ type Change struct {
 
 func (d *Desk) watchlist() (*campaign.Watchlist, error) {
 	if d.layer == nil {
-		return nil, fmt.Errorf("%w: the campaign layer is off (campaign.enabled: false)", ErrConflict)
+		return nil, fault.Errorf(fault.ErrConflict, "the campaign layer is off (campaign.enabled: false)")
 	}
 	return d.layer.Watchlist(), nil
 }
 
 func needReason(reason string) error {
 	if strings.TrimSpace(reason) == "" {
-		return fmt.Errorf("%w: reason: required (it goes into the audit trail)", ErrInvalid)
+		return fault.Errorf(fault.ErrInvalid, "reason: required (it goes into the audit trail)")
 	}
 	if len(reason) > 2000 {
-		return fmt.Errorf("%w: reason: longer than 2000 bytes", ErrInvalid)
+		return fault.Errorf(fault.ErrInvalid, "reason: longer than 2000 bytes")
 	}
 	return nil
 }
@@ -159,13 +153,12 @@ func (d *Desk) AddWatch(ctx context.Context, actor string, w Watch, reason strin
 	}
 	v, err := campaign.Normalize(w.Kind, w.Value)
 	if err != nil {
-		return campaign.Entry{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return campaign.Entry{}, fault.Errorf(fault.ErrInvalid, "%v", err)
 	}
 	w.Value = v
 	now := d.data()
 	if !w.Pinned && !w.Expires.IsZero() && !w.Expires.After(now) {
-		return campaign.Entry{}, fmt.Errorf("%w: expires: %s is not after the data's time %s (the latest event seen)", ErrInvalid,
-			w.Expires.Format(time.RFC3339), now.Format(time.RFC3339))
+		return campaign.Entry{}, fault.Errorf(fault.ErrInvalid, "expires: %s is not after the data's time %s (the latest event seen)", w.Expires.Format(time.RFC3339), now.Format(time.RFC3339))
 	}
 	var out campaign.Entry
 	_, err = d.record(ctx, actor, ActionWatchAdd, w.Kind+":"+w.Value, reason, w, func(r *store.AuditRecord) error {
@@ -207,11 +200,11 @@ func (d *Desk) changeWatch(ctx context.Context, actor, action string, c Change, 
 	}
 	v, err := campaign.Normalize(c.Kind, c.Value)
 	if err != nil {
-		return campaign.Entry{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return campaign.Entry{}, fault.Errorf(fault.ErrInvalid, "%v", err)
 	}
 	c.Value = v
 	if _, ok := wl.Get(c.Kind, c.Value); !ok {
-		return campaign.Entry{}, fmt.Errorf("%w: no watchlist entry %s %s", ErrNotFound, c.Kind, c.Value)
+		return campaign.Entry{}, fault.Errorf(fault.ErrNotFound, "no watchlist entry %s %s", c.Kind, c.Value)
 	}
 	var out campaign.Entry
 	_, err = d.record(ctx, actor, action, c.Kind+":"+c.Value, reason, c, func(r *store.AuditRecord) error {
@@ -225,7 +218,7 @@ func (d *Desk) applyRemove(wl *campaign.Watchlist, r *store.AuditRecord, c Chang
 	ttl := time.Duration(d.layer.Config().WatchTTL) * time.Second
 	e, err := wl.Remove(c.Kind, c.Value, at(r).Add(ttl))
 	if errors.Is(err, campaign.ErrNoEntry) {
-		return e, fmt.Errorf("%w: no watchlist entry %s %s", ErrNotFound, c.Kind, c.Value)
+		return e, fault.Errorf(fault.ErrNotFound, "no watchlist entry %s %s", c.Kind, c.Value)
 	}
 	return e, err
 }
@@ -243,7 +236,7 @@ func (d *Desk) applyPin(wl *campaign.Watchlist, r *store.AuditRecord, c Change) 
 	}
 	e, err := wl.Pin(c.Kind, c.Value, c.Pinned, exp)
 	if errors.Is(err, campaign.ErrNoEntry) {
-		return e, fmt.Errorf("%w: no watchlist entry %s %s", ErrNotFound, c.Kind, c.Value)
+		return e, fault.Errorf(fault.ErrNotFound, "no watchlist entry %s %s", c.Kind, c.Value)
 	}
 	return e, err
 }
@@ -273,10 +266,10 @@ func (d *Desk) Unlock(ctx context.Context, actor, account, reason string) error 
 		}
 	})
 	if !known {
-		return fmt.Errorf("%w: account %q: no events seen", ErrNotFound, account)
+		return fault.Errorf(fault.ErrNotFound, "account %q: no events seen", account)
 	}
 	if !locked {
-		return fmt.Errorf("%w: account %q is not locked", ErrConflict, account)
+		return fault.Errorf(fault.ErrConflict, "account %q is not locked", account)
 	}
 	data := map[string]string{"account": account, "lock": strconv.FormatUint(uint64(lock), 10), "after": strconv.FormatInt(after, 10)}
 	_, err := d.record(ctx, actor, ActionUnlock, "account:"+account, reason, data, func(r *store.AuditRecord) error {
@@ -371,7 +364,7 @@ func (d *Desk) replay(r *store.AuditRecord) error {
 				return err
 			}
 			_, err := d.applyRemove(wl, r, c)
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, fault.ErrNotFound) {
 				return nil // an automatic entry that no longer exists after the rebuild
 			}
 			return err
@@ -381,7 +374,7 @@ func (d *Desk) replay(r *store.AuditRecord) error {
 				return err
 			}
 			_, err := d.applyPin(wl, r, c)
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, fault.ErrNotFound) {
 				return nil
 			}
 			return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/campaign"
+	"github.com/brokerguard/brokerguard/internal/fault"
 	"github.com/brokerguard/brokerguard/internal/profile"
 	"github.com/brokerguard/brokerguard/internal/store"
 	"github.com/brokerguard/brokerguard/internal/store/sqlite"
@@ -40,7 +41,7 @@ func TestActionsAreAuditedAndRestoredAfterARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock = clock.Add(time.Minute)
-	if _, err := d.AddWatch(ctx, "sato", Watch{Kind: campaign.KindPrefix, Value: "45.76.0.0/16"}, "mule proxies"); !errors.Is(err, ErrInvalid) {
+	if _, err := d.AddWatch(ctx, "sato", Watch{Kind: campaign.KindPrefix, Value: "45.76.0.0/16"}, "mule proxies"); !errors.Is(err, fault.ErrInvalid) {
 		t.Fatalf("a /16 was accepted: %v", err)
 	}
 	e, err := d.AddWatch(ctx, "sato", Watch{Kind: campaign.KindPrefix, Value: "45.76.1.9/24"}, "mule proxies")
@@ -53,7 +54,7 @@ func TestActionsAreAuditedAndRestoredAfterARestart(t *testing.T) {
 	if _, err := d.AddWatch(ctx, "sato", Watch{Kind: campaign.KindDevice, Value: "d9", Expires: t0.Add(time.Hour)}, "x"); err != nil {
 		t.Errorf("an expiry an hour after the data's time (long before the wall clock) was refused: %v", err)
 	}
-	if _, err := d.AddWatch(ctx, "sato", Watch{Kind: campaign.KindDevice, Value: "d8", Expires: t0.Add(-time.Hour)}, "x"); !errors.Is(err, ErrInvalid) {
+	if _, err := d.AddWatch(ctx, "sato", Watch{Kind: campaign.KindDevice, Value: "d8", Expires: t0.Add(-time.Hour)}, "x"); !errors.Is(err, fault.ErrInvalid) {
 		t.Errorf("an expiry before the data's time was accepted: %v", err)
 	}
 	clock = clock.Add(time.Minute)
@@ -63,10 +64,10 @@ func TestActionsAreAuditedAndRestoredAfterARestart(t *testing.T) {
 	if err := d.Unlock(ctx, "tanaka", "VIC", "re-verified at the branch"); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Unlock(ctx, "tanaka", "VIC", "again"); !errors.Is(err, ErrConflict) {
+	if err := d.Unlock(ctx, "tanaka", "VIC", "again"); !errors.Is(err, fault.ErrConflict) {
 		t.Errorf("second unlock: %v", err)
 	}
-	if _, err := d.AddWatch(ctx, "sato", Watch{Kind: campaign.KindDevice, Value: "d1"}, " "); !errors.Is(err, ErrInvalid) {
+	if _, err := d.AddWatch(ctx, "sato", Watch{Kind: campaign.KindDevice, Value: "d1"}, " "); !errors.Is(err, fault.ErrInvalid) {
 		t.Errorf("blank reason: %v", err)
 	}
 	recs, err := st.Audit(ctx, store.AuditQuery{})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/event"
+	"github.com/brokerguard/brokerguard/internal/fault"
 	"github.com/brokerguard/brokerguard/internal/remedy"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
@@ -284,7 +285,7 @@ func (d *Desk) Incident(ctx context.Context, id string) (Incident, error) {
 			}
 		}
 	}
-	return Incident{}, fmt.Errorf("%w: no incident %q", ErrNotFound, id)
+	return Incident{}, fault.Errorf(fault.ErrNotFound, "no incident %q", id)
 }
 
 // OpenIncident opens an incident. Without orders, the account's orders that detection found
@@ -301,13 +302,13 @@ func (d *Desk) open(ctx context.Context, actor string, req OpenRequest, reason s
 		return Incident{}, err
 	}
 	if req.Account == "" {
-		return Incident{}, fmt.Errorf("%w: account: required", ErrInvalid)
+		return Incident{}, fault.Errorf(fault.ErrInvalid, "account: required")
 	}
 	if req.Source == "" {
 		req.Source = SourceAnalyst
 	}
 	if req.Source != SourceAnalyst && req.Source != SourceDetection && req.Source != SourceFraudReport {
-		return Incident{}, fmt.Errorf("%w: source: %q, want analyst, detection or fraud_report", ErrInvalid, req.Source)
+		return Incident{}, fault.Errorf(fault.ErrInvalid, "source: %q, want analyst, detection or fraud_report", req.Source)
 	}
 	now := d.data().UTC()
 	if req.ID == "" {
@@ -318,7 +319,7 @@ func (d *Desk) open(ctx context.Context, actor string, req OpenRequest, reason s
 	_, exists := reg.m[req.ID]
 	reg.mu.Unlock()
 	if exists {
-		return Incident{}, fmt.Errorf("%w: incident %q is already open", ErrConflict, req.ID)
+		return Incident{}, fault.Errorf(fault.ErrConflict, "incident %q is already open", req.ID)
 	}
 	data := openData{OpenRequest: req}
 	if from != nil {
@@ -337,8 +338,8 @@ func (d *Desk) open(ctx context.Context, actor string, req OpenRequest, reason s
 			return Incident{}, err
 		}
 		if len(ev) == 0 && !allowEmpty {
-			return Incident{}, fmt.Errorf("%w: account %q: no orders flagged by detection in the 14 days before %s; name the orders",
-				ErrInvalid, req.Account, until.Format(time.RFC3339))
+			return Incident{}, fault.Errorf(fault.ErrInvalid, "account %q: no orders flagged by detection in the 14 days before %s; name the orders",
+				req.Account, until.Format(time.RFC3339))
 		}
 		data.Proposed = ev
 		for _, e := range ev {
@@ -472,7 +473,7 @@ func (d *Desk) editable(ctx context.Context, actor, id string) (*Incident, error
 		reg.mu.Unlock()
 	}
 	if inc.Status == StatusApproved {
-		return nil, fmt.Errorf("%w: incident %q is approved and final", ErrConflict, id)
+		return nil, fault.Errorf(fault.ErrConflict, "incident %q is approved and final", id)
 	}
 	return inc, nil
 }
@@ -489,7 +490,7 @@ func (d *Desk) ChangeOrders(ctx context.Context, actor, id string, c OrdersChang
 		return Incident{}, err
 	}
 	if len(c.Add)+len(c.Remove) == 0 {
-		return Incident{}, fmt.Errorf("%w: add or remove: name at least one order", ErrInvalid)
+		return Incident{}, fault.Errorf(fault.ErrInvalid, "add or remove: name at least one order")
 	}
 	inc, err := d.editable(ctx, actor, id)
 	if err != nil {
@@ -497,7 +498,7 @@ func (d *Desk) ChangeOrders(ctx context.Context, actor, id string, c OrdersChang
 	}
 	for _, o := range c.Remove {
 		if !slices.Contains(inc.Orders, o) {
-			return Incident{}, fmt.Errorf("%w: remove: order %q is not in incident %q", ErrInvalid, o, id)
+			return Incident{}, fault.Errorf(fault.ErrInvalid, "remove: order %q is not in incident %q", o, id)
 		}
 	}
 	var out Incident
@@ -552,7 +553,7 @@ func (d *Desk) ChangeExecutions(ctx context.Context, actor, id string, c Executi
 		return Incident{}, err
 	}
 	if len(c.Exclude)+len(c.Include) == 0 {
-		return Incident{}, fmt.Errorf("%w: exclude or include: name at least one execution", ErrInvalid)
+		return Incident{}, fault.Errorf(fault.ErrInvalid, "exclude or include: name at least one execution")
 	}
 	inc, err := d.editable(ctx, actor, id)
 	if err != nil {
@@ -560,7 +561,7 @@ func (d *Desk) ChangeExecutions(ctx context.Context, actor, id string, c Executi
 	}
 	for _, x := range c.Include {
 		if _, ok := inc.Excluded[x]; !ok {
-			return Incident{}, fmt.Errorf("%w: include: execution %q is not excluded", ErrInvalid, x)
+			return Incident{}, fault.Errorf(fault.ErrInvalid, "include: execution %q is not excluded", x)
 		}
 	}
 	var out Incident
@@ -600,7 +601,7 @@ type AssessRequest struct {
 // Reconstruct resolves an incident against the stored events, without the excluded executions.
 func (d *Desk) Reconstruct(ctx context.Context, inc *Incident) (*remedy.Reconstruction, *remedy.Book, error) {
 	if len(inc.Orders) == 0 {
-		return nil, nil, fmt.Errorf("%w: incident %q names no unauthorized orders yet", ErrInvalid, inc.ID)
+		return nil, nil, fault.Errorf(fault.ErrInvalid, "incident %q names no unauthorized orders yet", inc.ID)
 	}
 	ri := remedy.Incident{ID: inc.ID, Account: inc.Account, Orders: inc.Orders, ReportTime: inc.ReportTime, Factors: inc.Factors}
 	book, err := d.collect(ctx, []remedy.Incident{ri})
@@ -609,7 +610,7 @@ func (d *Desk) Reconstruct(ctx context.Context, inc *Incident) (*remedy.Reconstr
 	}
 	rec, ie := book.Reconstruct(&ri)
 	if ie != nil {
-		return nil, nil, fmt.Errorf("%w: %s", ErrInvalid, ie.Error())
+		return nil, nil, fault.Errorf(fault.ErrInvalid, "%s", ie.Error())
 	}
 	dropExcluded(rec, inc.Excluded)
 	return rec, book, nil
@@ -661,8 +662,7 @@ func (d *Desk) Assess(ctx context.Context, actor, id string, req AssessRequest, 
 		bp, ok := remedy.Builtin(req.Policy)
 		if !ok {
 			if d.policy == nil || d.policy.Name != req.Policy {
-				return Incident{}, fmt.Errorf("%w: policy: %q is neither built in (%s) nor the server's policy", ErrInvalid,
-					req.Policy, strings.Join(remedy.Builtins(), ", "))
+				return Incident{}, fault.Errorf(fault.ErrInvalid, "policy: %q is neither built in (%s) nor the server's policy", req.Policy, strings.Join(remedy.Builtins(), ", "))
 			}
 		} else {
 			p = bp
@@ -675,7 +675,7 @@ func (d *Desk) Assess(ctx context.Context, actor, id string, req AssessRequest, 
 	if req.ValuationDate != "" {
 		day, err := remedy.ParseDay(req.ValuationDate)
 		if err != nil {
-			return Incident{}, fmt.Errorf("%w: valuation_date: %v", ErrInvalid, err)
+			return Incident{}, fault.Errorf(fault.ErrInvalid, "valuation_date: %v", err)
 		}
 		override = &day
 	}
@@ -689,7 +689,7 @@ func (d *Desk) Assess(ctx context.Context, actor, id string, req AssessRequest, 
 	}
 	res, err := remedy.Assess(rec, book, p, override)
 	if err != nil {
-		return Incident{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return Incident{}, fault.Errorf(fault.ErrInvalid, "%v", err)
 	}
 	data := struct {
 		ID      string         `json:"id"`
@@ -729,13 +729,13 @@ func (d *Desk) Approve(ctx context.Context, actor, id, reason string) (Incident,
 	reg.mu.Unlock()
 	switch {
 	case inc == nil:
-		return Incident{}, fmt.Errorf("%w: no incident %q", ErrNotFound, id)
+		return Incident{}, fault.Errorf(fault.ErrNotFound, "no incident %q", id)
 	case cp.Status == StatusApproved:
-		return Incident{}, fmt.Errorf("%w: incident %q is already approved", ErrConflict, id)
+		return Incident{}, fault.Errorf(fault.ErrConflict, "incident %q is already approved", id)
 	case cp.Assessment == nil:
-		return Incident{}, fmt.Errorf("%w: incident %q has no assessment to approve", ErrConflict, id)
+		return Incident{}, fault.Errorf(fault.ErrConflict, "incident %q has no assessment to approve", id)
 	case cp.Assessment.By == actor:
-		return Incident{}, fmt.Errorf("%w: %s assessed incident %q; another person must approve it", ErrConflict, actor, id)
+		return Incident{}, fault.Errorf(fault.ErrConflict, "%s assessed incident %q; another person must approve it", actor, id)
 	}
 	amount := ""
 	if cp.Assessment.Result != nil && cp.Assessment.Result.Decision != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/brokerguard/brokerguard/internal/campaign"
 	"github.com/brokerguard/brokerguard/internal/event"
+	"github.com/brokerguard/brokerguard/internal/fault"
 	"github.com/brokerguard/brokerguard/internal/profile"
 	"github.com/brokerguard/brokerguard/internal/store"
 	"github.com/brokerguard/brokerguard/internal/store/sqlite"
@@ -73,7 +74,7 @@ func TestIncidentSurvivesARestart(t *testing.T) {
 	if got := inc.Assessment.Result.Decision.Recommended.String(); got != "100050" {
 		t.Fatalf("recommended = %s", got)
 	}
-	if _, err := d.Approve(ctx, "sato", "inc-fr", "ok"); !errors.Is(err, ErrConflict) {
+	if _, err := d.Approve(ctx, "sato", "inc-fr", "ok"); !errors.Is(err, fault.ErrConflict) {
 		t.Errorf("the assessor approved: %v", err)
 	}
 	if _, err := d.Approve(ctx, "ito", "inc-fr", "checked"); err != nil {
@@ -102,7 +103,7 @@ func TestIncidentSurvivesARestart(t *testing.T) {
 		got.Excluded["ex-1"] != "the customer placed this sale" || !got.Opened.Equal(report) || got.OpenedBy != "fraud_report" || strings.Join(got.Orders, ",") != "ord-1,ord-2" || len(got.Audit) != 5 {
 		t.Errorf("after restart: %+v", got)
 	}
-	if _, err := d2.ChangeOrders(ctx, "sato", "inc-fr", OrdersChange{Remove: []string{"ord-1"}}, "late change"); !errors.Is(err, ErrConflict) {
+	if _, err := d2.ChangeOrders(ctx, "sato", "inc-fr", OrdersChange{Remove: []string{"ord-1"}}, "late change"); !errors.Is(err, fault.ErrConflict) {
 		t.Errorf("approved incident changed after restart: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/brokerguard/brokerguard/internal/fault"
 	"github.com/brokerguard/brokerguard/internal/remedy"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
@@ -27,7 +28,7 @@ var _ remedy.Vintages = storeVintages{}
 // Save records a filing; a name already filed is refused.
 func (v storeVintages) Save(vt *remedy.Vintage) error {
 	if err := remedy.ValidFiling(vt.Filing); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
+		return fault.Errorf(fault.ErrInvalid, "%v", err)
 	}
 	filed, err := v.List()
 	if err != nil {
@@ -35,7 +36,7 @@ func (v storeVintages) Save(vt *remedy.Vintage) error {
 	}
 	for _, f := range filed {
 		if f.Filing == vt.Filing {
-			return fmt.Errorf("%w: filing %q: %v", ErrConflict, vt.Filing, remedy.ErrVintageExists)
+			return fault.Errorf(fault.ErrConflict, "filing %q: %v", vt.Filing, remedy.ErrVintageExists)
 		}
 	}
 	_, err = v.d.record(v.ctx, v.actor, ActionTallyFile, "tally:"+vt.Filing, v.why, vt, func(*store.AuditRecord) error { return nil })
@@ -109,7 +110,7 @@ func (d *Desk) WriteEvidence(ctx context.Context, id string, w io.Writer) error 
 		return err
 	}
 	if inc.Assessment == nil || inc.Assessment.Result == nil {
-		return fmt.Errorf("%w: incident %q has no assessment yet", ErrConflict, id)
+		return fault.Errorf(fault.ErrConflict, "incident %q has no assessment yet", id)
 	}
 	rec, _, err := d.Reconstruct(ctx, &inc)
 	if err != nil {

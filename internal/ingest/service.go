@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -11,11 +10,12 @@ import (
 
 	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/event"
+	"github.com/brokerguard/brokerguard/internal/fault"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
 // ErrStopped is returned by Ingest once the service is shutting down.
-var ErrStopped = errors.New("ingest: service stopping")
+var ErrStopped = fault.Kind(fault.ErrUnavailable, "ingest: service stopping")
 
 // Statuses of one event in a request.
 const (

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/brokerguard/brokerguard/internal/fault"
 )
 
 // Vintage is the regulator's tally as it was filed: the rows exactly as sent, under the filing's name,
@@ -36,7 +38,7 @@ type Vintages interface {
 }
 
 // ErrVintageExists is returned by Save for a filing name that is already stored.
-var ErrVintageExists = errors.New("a filing of that name is already stored; filings are never overwritten")
+var ErrVintageExists = fault.Kind(fault.ErrExists, "a filing of that name is already stored; filings are never overwritten")
 
 var filingName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 

@@ -11,17 +11,19 @@ import (
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/event"
+	"github.com/brokerguard/brokerguard/internal/fault"
 )
 
 // Errors every implementation translates its driver's errors into. Callers never see a driver error.
+// They are the product's error kinds (internal/fault) or sentinels of those kinds.
 var (
-	ErrNotFound    = errors.New("not found")
-	ErrUnavailable = errors.New("store unavailable")
-	ErrClosed      = errors.New("store closed")
+	ErrNotFound    = fault.ErrNotFound
+	ErrUnavailable = fault.Kind(fault.ErrUnavailable, "store unavailable")
+	ErrClosed      = fault.Kind(fault.ErrUnavailable, "store closed")
 	// ErrSchemaTooNew is returned by Open for a database migrated by a newer brokerguard than this one.
 	ErrSchemaTooNew = errors.New("database schema is newer than this brokerguard")
 	// ErrExists is returned by AddKey for a name (or secret) that is already taken.
-	ErrExists = errors.New("already exists")
+	ErrExists = fault.ErrExists
 )
 
 // EventRecord is one accepted event as stored: its identity and the original JSON object.
