@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/campaign"
+	"github.com/brokerguard/brokerguard/internal/compensation"
 	"github.com/brokerguard/brokerguard/internal/fault"
 	"github.com/brokerguard/brokerguard/internal/profile"
-	"github.com/brokerguard/brokerguard/internal/remedy"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
@@ -48,7 +48,7 @@ type Desk struct {
 	// defaultTTL is how long an analyst's entry lasts when neither an expiry nor a pin is given.
 	defaultTTL time.Duration
 	// policy is the firm's compensation policy (nil: restore).
-	policy *remedy.Policy
+	policy *compensation.Policy
 
 	incOnce sync.Once
 	inc     *incidents
@@ -66,7 +66,7 @@ type Options struct {
 	// changes the profile directly.
 	Locks Locks
 	// Policy is the firm's compensation policy (nil: restore).
-	Policy *remedy.Policy
+	Policy *compensation.Policy
 	// Wall tells when an action is taken (the audit record's time). Required.
 	Wall func() time.Time
 	// Data tells the data's time: the time of the latest event the store has seen. Watchlist entries,

@@ -11,10 +11,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/brokerguard/brokerguard/internal/compensation"
 	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/event"
 	"github.com/brokerguard/brokerguard/internal/fault"
-	"github.com/brokerguard/brokerguard/internal/remedy"
+	"github.com/brokerguard/brokerguard/internal/reconstruct"
+	"github.com/brokerguard/brokerguard/internal/report"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
@@ -65,11 +67,11 @@ type Incident struct {
 
 // Assessment is an incident valued under a policy.
 type Assessment struct {
-	Seq    int64          `json:"audit_seq"`
-	By     string         `json:"by"`
-	Time   time.Time      `json:"time"`
-	Policy string         `json:"policy"`
-	Result *remedy.Result `json:"result"`
+	Seq    int64                `json:"audit_seq"`
+	By     string               `json:"by"`
+	Time   time.Time            `json:"time"`
+	Policy string               `json:"policy"`
+	Result *compensation.Result `json:"result"`
 }
 
 // Approval is a supervisor's sign-off on an assessment; after it the incident is final.
@@ -599,12 +601,12 @@ type AssessRequest struct {
 }
 
 // Reconstruct resolves an incident against the stored events, without the excluded executions.
-func (d *Desk) Reconstruct(ctx context.Context, inc *Incident) (*remedy.Reconstruction, *remedy.Book, error) {
+func (d *Desk) Reconstruct(ctx context.Context, inc *Incident) (*reconstruct.Reconstruction, *reconstruct.Book, error) {
 	if len(inc.Orders) == 0 {
 		return nil, nil, fault.Errorf(fault.ErrInvalid, "incident %q names no unauthorized orders yet", inc.ID)
 	}
-	ri := remedy.Incident{ID: inc.ID, Account: inc.Account, Orders: inc.Orders, ReportTime: inc.ReportTime, Factors: inc.Factors}
-	book, err := d.collect(ctx, []remedy.Incident{ri})
+	ri := reconstruct.Claim{ID: inc.ID, Account: inc.Account, Orders: inc.Orders, ReportTime: inc.ReportTime, Factors: inc.Factors}
+	book, err := d.collect(ctx, []reconstruct.Claim{ri})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -617,12 +619,12 @@ func (d *Desk) Reconstruct(ctx context.Context, inc *Incident) (*remedy.Reconstr
 }
 
 // dropExcluded removes the executions an analyst excluded (by exec_id or event id).
-func dropExcluded(rec *remedy.Reconstruction, excluded map[string]string) {
+func dropExcluded(rec *reconstruct.Reconstruction, excluded map[string]string) {
 	if len(excluded) == 0 {
 		return
 	}
 	for _, o := range rec.Orders {
-		o.Fills = slices.DeleteFunc(o.Fills, func(f remedy.Fill) bool {
+		o.Fills = slices.DeleteFunc(o.Fills, func(f reconstruct.Fill) bool {
 			_, byExec := excluded[f.ExecID]
 			_, byEvent := excluded[f.EventID]
 			return byExec || byEvent
@@ -630,8 +632,8 @@ func dropExcluded(rec *remedy.Reconstruction, excluded map[string]string) {
 	}
 }
 
-// collect reads every stored event once into a remedy book for the incidents.
-func (d *Desk) collect(ctx context.Context, incs []remedy.Incident) (*remedy.Book, error) {
+// collect reads every stored event once into a reconstruct.Book for the incidents.
+func (d *Desk) collect(ctx context.Context, incs []reconstruct.Claim) (*reconstruct.Book, error) {
 	pr, pw := io.Pipe()
 	go func() {
 		err := d.store.ScanEvents(ctx, 0, func(_ int64, rec store.EventRecord) error {
@@ -643,7 +645,7 @@ func (d *Desk) collect(ctx context.Context, incs []remedy.Incident) (*remedy.Boo
 		})
 		pw.CloseWithError(err)
 	}()
-	book, err := remedy.Collect(ctx, pr, incs)
+	book, err := reconstruct.Collect(ctx, pr, incs)
 	pr.Close()
 	return book, err
 }
@@ -659,21 +661,21 @@ func (d *Desk) Assess(ctx context.Context, actor, id string, req AssessRequest, 
 	}
 	p := d.policy
 	if req.Policy != "" {
-		bp, ok := remedy.Builtin(req.Policy)
+		bp, ok := compensation.Builtin(req.Policy)
 		if !ok {
 			if d.policy == nil || d.policy.Name != req.Policy {
-				return Incident{}, fault.Errorf(fault.ErrInvalid, "policy: %q is neither built in (%s) nor the server's policy", req.Policy, strings.Join(remedy.Builtins(), ", "))
+				return Incident{}, fault.Errorf(fault.ErrInvalid, "policy: %q is neither built in (%s) nor the server's policy", req.Policy, strings.Join(compensation.Builtins(), ", "))
 			}
 		} else {
 			p = bp
 		}
 	}
 	if p == nil {
-		p, _ = remedy.Builtin(remedy.BaseRestore)
+		p, _ = compensation.Builtin(compensation.BaseRestore)
 	}
-	var override *remedy.Day
+	var override *reconstruct.Day
 	if req.ValuationDate != "" {
-		day, err := remedy.ParseDay(req.ValuationDate)
+		day, err := reconstruct.ParseDay(req.ValuationDate)
 		if err != nil {
 			return Incident{}, fault.Errorf(fault.ErrInvalid, "valuation_date: %v", err)
 		}
@@ -687,15 +689,15 @@ func (d *Desk) Assess(ctx context.Context, actor, id string, req AssessRequest, 
 	if err != nil {
 		return Incident{}, err
 	}
-	res, err := remedy.Assess(rec, book, p, override)
+	res, err := compensation.Assess(rec, book, p, override)
 	if err != nil {
 		return Incident{}, fault.Errorf(fault.ErrInvalid, "%v", err)
 	}
 	data := struct {
-		ID      string         `json:"id"`
-		Policy  string         `json:"policy"`
-		Factors []string       `json:"factors"`
-		Result  *remedy.Result `json:"result"`
+		ID      string               `json:"id"`
+		Policy  string               `json:"policy"`
+		Factors []string             `json:"factors"`
+		Result  *compensation.Result `json:"result"`
 	}{id, p.Name, cp.Factors, res}
 	var out Incident
 	_, err = d.record(ctx, actor, ActionIncidentAssess, "incident:"+id, reason, data, func(r *store.AuditRecord) error {
@@ -705,7 +707,7 @@ func (d *Desk) Assess(ctx context.Context, actor, id string, req AssessRequest, 
 	return out, err
 }
 
-func (d *Desk) applyAssess(r *store.AuditRecord, id, policy string, factors []string, res *remedy.Result) Incident {
+func (d *Desk) applyAssess(r *store.AuditRecord, id, policy string, factors []string, res *compensation.Result) Incident {
 	return d.edit(r, id, func(inc *Incident) {
 		inc.Factors = factors
 		inc.Assessment = &Assessment{Seq: r.Seq, By: r.Actor, Time: r.Time, Policy: policy, Result: res}
@@ -793,10 +795,10 @@ func (d *Desk) replayIncident(r *store.AuditRecord) error {
 		d.applyExecs(r, data.ID, data.ExecutionsChange)
 	case ActionIncidentAssess:
 		var data struct {
-			ID      string         `json:"id"`
-			Policy  string         `json:"policy"`
-			Factors []string       `json:"factors"`
-			Result  *remedy.Result `json:"result"`
+			ID      string               `json:"id"`
+			Policy  string               `json:"policy"`
+			Factors []string             `json:"factors"`
+			Result  *compensation.Result `json:"result"`
 		}
 		if err := json.Unmarshal(r.Data, &data); err != nil {
 			return err
@@ -817,7 +819,7 @@ func (d *Desk) replayIncident(r *store.AuditRecord) error {
 }
 
 // Tally counts the confirmed incidents (assessed or approved) by month of occurrence.
-func (d *Desk) Tally(ctx context.Context) ([]remedy.TallyRow, error) {
+func (d *Desk) Tally(ctx context.Context) ([]report.TallyRow, error) {
 	rows, _, err := d.tally(ctx)
 	return rows, err
 }
@@ -827,7 +829,7 @@ func sortIncidents(incs []*Incident) {
 }
 
 // tally counts the assessed and approved incidents; it returns the rows and how many incidents.
-func (d *Desk) tally(ctx context.Context) ([]remedy.TallyRow, int, error) {
+func (d *Desk) tally(ctx context.Context) ([]report.TallyRow, int, error) {
 	reg := d.register()
 	reg.mu.Lock()
 	var incs []*Incident
@@ -840,17 +842,17 @@ func (d *Desk) tally(ctx context.Context) ([]remedy.TallyRow, int, error) {
 	reg.mu.Unlock()
 	sortIncidents(incs)
 	if len(incs) == 0 {
-		return []remedy.TallyRow{}, 0, nil
+		return []report.TallyRow{}, 0, nil
 	}
-	ris := make([]remedy.Incident, len(incs))
+	ris := make([]reconstruct.Claim, len(incs))
 	for i, inc := range incs {
-		ris[i] = remedy.Incident{ID: inc.ID, Account: inc.Account, Orders: inc.Orders, ReportTime: inc.ReportTime}
+		ris[i] = reconstruct.Claim{ID: inc.ID, Account: inc.Account, Orders: inc.Orders, ReportTime: inc.ReportTime}
 	}
 	book, err := d.collect(ctx, ris)
 	if err != nil {
 		return nil, 0, err
 	}
-	var recs []*remedy.Reconstruction
+	var recs []*reconstruct.Reconstruction
 	for i := range ris {
 		rec, ie := book.Reconstruct(&ris[i])
 		if ie != nil {
@@ -859,5 +861,5 @@ func (d *Desk) tally(ctx context.Context) ([]remedy.TallyRow, int, error) {
 		dropExcluded(rec, incs[i].Excluded)
 		recs = append(recs, rec)
 	}
-	return remedy.Tally(recs), len(recs), nil
+	return report.Tally(recs), len(recs), nil
 }

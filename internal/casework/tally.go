@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/brokerguard/brokerguard/internal/compensation"
 	"github.com/brokerguard/brokerguard/internal/fault"
-	"github.com/brokerguard/brokerguard/internal/remedy"
+	"github.com/brokerguard/brokerguard/internal/report"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
@@ -23,11 +24,11 @@ type storeVintages struct {
 	why   string
 }
 
-var _ remedy.Vintages = storeVintages{}
+var _ report.Vintages = storeVintages{}
 
 // Save records a filing; a name already filed is refused.
-func (v storeVintages) Save(vt *remedy.Vintage) error {
-	if err := remedy.ValidFiling(vt.Filing); err != nil {
+func (v storeVintages) Save(vt *report.Vintage) error {
+	if err := report.ValidFiling(vt.Filing); err != nil {
 		return fault.Errorf(fault.ErrInvalid, "%v", err)
 	}
 	filed, err := v.List()
@@ -36,7 +37,7 @@ func (v storeVintages) Save(vt *remedy.Vintage) error {
 	}
 	for _, f := range filed {
 		if f.Filing == vt.Filing {
-			return fault.Errorf(fault.ErrConflict, "filing %q: %v", vt.Filing, remedy.ErrVintageExists)
+			return fault.Errorf(fault.ErrConflict, "filing %q: %v", vt.Filing, report.ErrVintageExists)
 		}
 	}
 	_, err = v.d.record(v.ctx, v.actor, ActionTallyFile, "tally:"+vt.Filing, v.why, vt, func(*store.AuditRecord) error { return nil })
@@ -44,8 +45,8 @@ func (v storeVintages) Save(vt *remedy.Vintage) error {
 }
 
 // List returns every filing, oldest first.
-func (v storeVintages) List() ([]remedy.Vintage, error) {
-	var out []remedy.Vintage
+func (v storeVintages) List() ([]report.Vintage, error) {
+	var out []report.Vintage
 	var after int64
 	for {
 		recs, err := v.d.store.Audit(v.ctx, store.AuditQuery{Action: ActionTallyFile, After: after, Limit: 1000})
@@ -53,7 +54,7 @@ func (v storeVintages) List() ([]remedy.Vintage, error) {
 			return nil, err
 		}
 		for _, r := range recs {
-			var vt remedy.Vintage
+			var vt report.Vintage
 			if err := json.Unmarshal(r.Data, &vt); err != nil {
 				return nil, fmt.Errorf("audit record %d: %w", r.Seq, err)
 			}
@@ -61,7 +62,7 @@ func (v storeVintages) List() ([]remedy.Vintage, error) {
 			after = r.Seq
 		}
 		if len(recs) < 1000 {
-			remedy.SortVintages(out)
+			report.SortVintages(out)
 			return out, nil
 		}
 	}
@@ -69,7 +70,7 @@ func (v storeVintages) List() ([]remedy.Vintage, error) {
 
 // FileTally files the current tally under a name (e.g. the month it is sent for); filings are never
 // overwritten.
-func (d *Desk) FileTally(ctx context.Context, actor, filing, reason string) (*remedy.Vintage, error) {
+func (d *Desk) FileTally(ctx context.Context, actor, filing, reason string) (*report.Vintage, error) {
 	if err := needReason(reason); err != nil {
 		return nil, err
 	}
@@ -77,7 +78,7 @@ func (d *Desk) FileTally(ctx context.Context, actor, filing, reason string) (*re
 	if err != nil {
 		return nil, err
 	}
-	vt := &remedy.Vintage{Filing: filing, FiledAt: d.wall().UTC(), Incidents: n, Rows: rows}
+	vt := &report.Vintage{Filing: filing, FiledAt: d.wall().UTC(), Incidents: n, Rows: rows}
 	if err := (storeVintages{d: d, ctx: ctx, actor: actor, why: reason}).Save(vt); err != nil {
 		return nil, err
 	}
@@ -85,12 +86,12 @@ func (d *Desk) FileTally(ctx context.Context, actor, filing, reason string) (*re
 }
 
 // Filings returns every filed tally, oldest first.
-func (d *Desk) Filings(ctx context.Context) ([]remedy.Vintage, error) {
+func (d *Desk) Filings(ctx context.Context) ([]report.Vintage, error) {
 	return storeVintages{d: d, ctx: ctx}.List()
 }
 
 // Revisions returns the tally as known now beside each month's figures as last filed.
-func (d *Desk) Revisions(ctx context.Context) ([]remedy.Revision, error) {
+func (d *Desk) Revisions(ctx context.Context) ([]report.Revision, error) {
 	rows, _, err := d.tally(ctx)
 	if err != nil {
 		return nil, err
@@ -99,7 +100,7 @@ func (d *Desk) Revisions(ctx context.Context) ([]remedy.Revision, error) {
 	if err != nil {
 		return nil, err
 	}
-	return remedy.Revise(rows, filed), nil
+	return report.Revise(rows, filed), nil
 }
 
 // WriteEvidence writes the evidence file of an assessed incident: its timeline, valuation, policy,
@@ -116,24 +117,24 @@ func (d *Desk) WriteEvidence(ctx context.Context, id string, w io.Writer) error 
 	if err != nil {
 		return err
 	}
-	p, ok := remedy.Builtin(inc.Assessment.Policy)
+	p, ok := compensation.Builtin(inc.Assessment.Policy)
 	if !ok {
 		if d.policy == nil || d.policy.Name != inc.Assessment.Policy {
 			return errors.New("evidence: the policy of the assessment is no longer configured")
 		}
 		p = d.policy
 	}
-	ev := &remedy.Evidence{Heading: "Account takeover incident " + inc.ID, Generated: d.wall(), Rec: rec,
+	ev := &compensation.Evidence{Heading: "Account takeover incident " + inc.ID, Generated: d.wall(), Rec: rec,
 		Result: inc.Assessment.Result, Policy: p}
 	if a := inc.Approval; a != nil {
-		ev.Approvals = []remedy.Approval{{Time: a.Time, Actor: a.By, Role: "supervisor", Decision: "approved", Note: a.Reason}}
+		ev.Approvals = []compensation.Approval{{Time: a.Time, Actor: a.By, Role: "supervisor", Decision: "approved", Note: a.Reason}}
 	}
-	return remedy.WriteEvidence(w, ev)
+	return compensation.WriteEvidence(w, ev)
 }
 
 // Results returns the assessment of every assessed or approved incident, for the CSV of
 // compensation decisions, with each one's status.
-func (d *Desk) Results() (results []*remedy.Result, statuses []string) {
+func (d *Desk) Results() (results []*compensation.Result, statuses []string) {
 	reg := d.register()
 	reg.mu.Lock()
 	defer reg.mu.Unlock()

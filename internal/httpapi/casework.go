@@ -17,7 +17,8 @@ import (
 
 	"github.com/brokerguard/brokerguard/internal/campaign"
 	"github.com/brokerguard/brokerguard/internal/casework"
-	"github.com/brokerguard/brokerguard/internal/remedy"
+	"github.com/brokerguard/brokerguard/internal/compensation"
+	"github.com/brokerguard/brokerguard/internal/report"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
@@ -496,7 +497,7 @@ func (s *Server) getTally(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeMonths(w, r, rows, func(w io.Writer) error { return remedy.WriteTallyCSV(w, rows) })
+	return writeMonths(w, r, rows, func(w io.Writer) error { return report.WriteTallyCSV(w, rows) })
 }
 
 // writeMonths answers with monthly rows as JSON ({"months": …}) or, with ?format=csv, as CSV.
@@ -524,7 +525,7 @@ func (s *Server) getTallyRevisions(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	return writeMonths(w, r, revs, func(w io.Writer) error { return remedy.WriteRevisionsCSV(w, revs) })
+	return writeMonths(w, r, revs, func(w io.Writer) error { return report.WriteRevisionsCSV(w, revs) })
 }
 
 func (s *Server) getFilings(w http.ResponseWriter, r *http.Request) error {
@@ -537,7 +538,7 @@ func (s *Server) getFilings(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if vs == nil {
-		vs = []remedy.Vintage{}
+		vs = []report.Vintage{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"filings": vs})
 	return nil
@@ -549,7 +550,7 @@ type filingRequest struct {
 }
 
 func (s *Server) postFiling(w http.ResponseWriter, r *http.Request) error {
-	return deskPost(s, w, r, http.StatusCreated, "filing", func(d *casework.Desk, req filingRequest) (*remedy.Vintage, error) {
+	return deskPost(s, w, r, http.StatusCreated, "filing", func(d *casework.Desk, req filingRequest) (*report.Vintage, error) {
 		return d.FileTally(r.Context(), actor(r), req.Filing, req.Reason)
 	})
 }
@@ -576,5 +577,5 @@ func (s *Server) getCompensations(w http.ResponseWriter, r *http.Request) error 
 	}
 	results, statuses := d.Results()
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	return remedy.WriteDecisionsCSVStatus(w, results, statuses)
+	return compensation.WriteDecisionsCSVStatus(w, results, statuses)
 }
