@@ -16,10 +16,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/brokerguard/brokerguard/internal/casework"
+	"github.com/brokerguard/brokerguard/internal/audit"
+	"github.com/brokerguard/brokerguard/internal/compensation"
 	"github.com/brokerguard/brokerguard/internal/config"
+	"github.com/brokerguard/brokerguard/internal/desk"
 	"github.com/brokerguard/brokerguard/internal/httpapi"
+	"github.com/brokerguard/brokerguard/internal/incident"
 	"github.com/brokerguard/brokerguard/internal/ingest"
+	"github.com/brokerguard/brokerguard/internal/report"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
@@ -107,19 +111,29 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	if err != nil {
 		return nil, err
 	}
-	do := casework.Options{Layer: p.engine.Campaign(), Accounts: p.engine.Accounts(), Store: st, Locks: p.engine,
-		Wall: time.Now, Data: dataClock(svc)}
+	trail := audit.New(audit.Options{Store: st, Wall: time.Now, Data: dataClock(svc)})
+	var policy *compensation.Policy
 	if cfg.CompensationPolicy != "" {
 		pol, err := loadPolicy(cfg.CompensationPolicy)
 		if err != nil {
 			return nil, fmt.Errorf("compensation_policy: %w", err)
 		}
-		do.Policy = pol
+		policy = pol
 	}
-	desk := casework.New(do)
-	actions, err := desk.Restore(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("restore analyst actions: %w", err)
+	// The rooms that change state each replay their own audited actions over the state just rebuilt.
+	dk := desk.New(desk.Options{Layer: p.engine.Campaign(), Accounts: p.engine.Accounts(), Locks: p.engine, Trail: trail})
+	incidents := incident.New(incident.Options{Store: st, Trail: trail, Policy: policy})
+	reports := report.NewFiler(report.FilerOptions{Incidents: incidents, Trail: trail})
+	actions := 0
+	for _, room := range []struct {
+		name    string
+		restore func(context.Context) (int, error)
+	}{{"desk", dk.Restore}, {"incidents", incidents.Restore}} {
+		n, err := room.restore(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("restore the %s's audited actions: %w", room.name, err)
+		}
+		actions += n
 	}
 	log.Info("state rebuilt from the store", "events", n, "analyst_actions", actions, "accounts", p.engine.Accounts().Len(),
 		"took", time.Since(start).Round(time.Millisecond))
@@ -128,7 +142,7 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	ao := httpapi.Options{Ingester: svc, Store: st, Keys: newKeyRing(keys, st, time.Now), Gatherer: reg, Registerer: reg, Log: log,
 		DataNow:      dataClock(svc),
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, MaxBatch: cfg.Server.MaxBatch, MaxInflightRequests: cfg.Server.MaxInflightRequests,
-		Desk: desk, Audit: st}
+		Desk: dk, Incidents: incidents, Reports: reports, Audit: st}
 	if c := p.engine.Campaign(); c != nil {
 		ao.Campaigns = c
 	}

@@ -22,9 +22,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/brokerguard/brokerguard/internal/casework"
+	"github.com/brokerguard/brokerguard/internal/desk"
 	"github.com/brokerguard/brokerguard/internal/event"
+	"github.com/brokerguard/brokerguard/internal/incident"
 	"github.com/brokerguard/brokerguard/internal/ingest"
+	"github.com/brokerguard/brokerguard/internal/report"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
@@ -65,10 +67,13 @@ type Options struct {
 	// one beyond it is shed with 429 and Retry-After before its body is read. The ingester bounds the
 	// events in flight besides.
 	MaxInflightRequests int
-	// Campaigns, Desk and Audit serve the campaign layer, analyst actions and the audit trail; nil
+	// Campaigns, Desk, Incidents, Reports and Audit serve the campaign layer, the analyst desk, the
+	// incident register, the regulator's tally and filings, and the audit trail; nil
 	// turns those endpoints off.
 	Campaigns Campaigns
-	Desk      *casework.Desk
+	Desk      *desk.Desk
+	Incidents *incident.Register
+	Reports   *report.Filer
 	Audit     Auditor
 	// DataNow is the data's time: that of the latest event seen. The watchlist and the campaigns are
 	// shown as they stand then unless a request names another time. Nil (or a zero time): the wall

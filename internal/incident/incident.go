@@ -1,4 +1,10 @@
-package casework
+// Package incident is the incident register: every case of account takeover from the fraud report
+// (or an analyst, or detection) to the supervisor's approval. It proposes the unauthorized orders from
+// detection's decisions with their evidence, keeps the analyst's edits (orders, executions excluded),
+// reconstructs the incident from its account's stored events (internal/reconstruct), values it under
+// the firm's policy (internal/compensation) and records the approval. Every action goes through the
+// audit trail (internal/audit) and the register is rebuilt from it at start.
+package incident
 
 import (
 	"context"
@@ -11,12 +17,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/brokerguard/brokerguard/internal/audit"
 	"github.com/brokerguard/brokerguard/internal/compensation"
 	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/event"
 	"github.com/brokerguard/brokerguard/internal/fault"
 	"github.com/brokerguard/brokerguard/internal/reconstruct"
-	"github.com/brokerguard/brokerguard/internal/report"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
@@ -84,7 +90,54 @@ type Approval struct {
 	Reason     string    `json:"reason"`
 }
 
-// incidents is the desk's incident register, rebuilt from the audit trail.
+// Store is what the register reads of the store: the fraud reports and detections (account_takeover
+// alerts), an account's decisions and an account's events. store.Store implements it.
+type Store interface {
+	Alerts(ctx context.Context, q store.AlertQuery) ([]store.StoredAlert, error)
+	Decisions(ctx context.Context, q store.DecisionQuery) ([]store.StoredDecision, error)
+	ScanEvents(ctx context.Context, after int64, fn func(seq int64, rec store.EventRecord) error) error
+}
+
+// Options configure a Register; a Register is complete once built.
+type Options struct {
+	// Store is read for the reports, decisions and events incidents are made of. Required.
+	Store Store
+	// Trail writes each action before it applies; its data clock is the time incidents are opened at.
+	// Required.
+	Trail *audit.Trail
+	// Policy is the firm's compensation policy (nil: restore).
+	Policy *compensation.Policy
+}
+
+// Register is the incident register. It is safe for concurrent use.
+type Register struct {
+	store  Store
+	trail  *audit.Trail
+	policy *compensation.Policy
+
+	incOnce sync.Once
+	inc     *incidents
+}
+
+// New returns a register; Restore fills it from the audit trail.
+func New(o Options) *Register {
+	if o.Store == nil || o.Trail == nil {
+		panic("incident: Options.Store and Options.Trail are required")
+	}
+	return &Register{store: o.Store, trail: o.Trail, policy: o.Policy}
+}
+
+// Actions are the audit actions the register records and replays.
+func Actions() []string {
+	return []string{ActionIncidentOpen, ActionIncidentOrders, ActionIncidentExecs, ActionIncidentAssess, ActionIncidentApprove}
+}
+
+// Restore replays the register's actions from the audit trail; it returns how many it applied.
+func (d *Register) Restore(ctx context.Context) (int, error) {
+	return d.trail.Replay(ctx, Actions(), d.replayIncident)
+}
+
+// incidents is the incident register's state, rebuilt from the audit trail.
 type incidents struct {
 	mu sync.Mutex
 	m  map[string]*Incident
@@ -96,7 +149,7 @@ type incidents struct {
 	reports, detections []store.StoredAlert
 }
 
-func (d *Desk) register() *incidents {
+func (d *Register) register() *incidents {
 	d.incOnce.Do(func() { d.inc = &incidents{m: map[string]*Incident{}} })
 	return d.inc
 }
@@ -140,7 +193,7 @@ type Evidence struct {
 // Incidents lists the register, newest first, with the fraud reports that no incident covers yet as
 // open incidents of source fraud_report (their id is inc-<report event id>). A report of an account
 // whose incident is still being worked joins that incident instead of opening another.
-func (d *Desk) Incidents(ctx context.Context) ([]Incident, error) {
+func (d *Register) Incidents(ctx context.Context) ([]Incident, error) {
 	reg := d.register()
 	reports, detections, err := d.alerts(ctx)
 	if err != nil {
@@ -220,7 +273,7 @@ func proposal(a store.StoredAlert) Incident {
 // alerts returns the stored account_takeover alerts, newest first: those raised by fraud reports, and
 // detection's. It reads from the store only the alerts stored since its last call, in pages that grow
 // from 16 (the store appends alerts in seq order, from one writer).
-func (d *Desk) alerts(ctx context.Context) (reports, detections []store.StoredAlert, err error) {
+func (d *Register) alerts(ctx context.Context) (reports, detections []store.StoredAlert, err error) {
 	reg := d.register()
 	reg.alertsMu.Lock()
 	defer reg.alertsMu.Unlock()
@@ -259,7 +312,7 @@ func (d *Desk) alerts(ctx context.Context) (reports, detections []store.StoredAl
 }
 
 // Incident returns one incident.
-func (d *Desk) Incident(ctx context.Context, id string) (Incident, error) {
+func (d *Register) Incident(ctx context.Context, id string) (Incident, error) {
 	reg := d.register()
 	reg.mu.Lock()
 	inc, ok := reg.m[id]
@@ -292,15 +345,15 @@ func (d *Desk) Incident(ctx context.Context, id string) (Incident, error) {
 
 // OpenIncident opens an incident. Without orders, the account's orders that detection found
 // suspicious in the 14 days before the report (or now) are proposed, with their evidence.
-func (d *Desk) OpenIncident(ctx context.Context, actor string, req OpenRequest, reason string) (Incident, error) {
+func (d *Register) OpenIncident(ctx context.Context, actor string, req OpenRequest, reason string) (Incident, error) {
 	return d.open(ctx, actor, req, reason, false, nil)
 }
 
 // open opens an incident; with allowEmpty, one for which detection proposes no order is opened
 // without orders instead of refused. from is the listed incident an edit takes into the register: it
 // keeps its opening time and opener.
-func (d *Desk) open(ctx context.Context, actor string, req OpenRequest, reason string, allowEmpty bool, from *Incident) (Incident, error) {
-	if err := needReason(reason); err != nil {
+func (d *Register) open(ctx context.Context, actor string, req OpenRequest, reason string, allowEmpty bool, from *Incident) (Incident, error) {
+	if err := audit.NeedReason(reason); err != nil {
 		return Incident{}, err
 	}
 	if req.Account == "" {
@@ -312,7 +365,7 @@ func (d *Desk) open(ctx context.Context, actor string, req OpenRequest, reason s
 	if req.Source != SourceAnalyst && req.Source != SourceDetection && req.Source != SourceFraudReport {
 		return Incident{}, fault.Errorf(fault.ErrInvalid, "source: %q, want analyst, detection or fraud_report", req.Source)
 	}
-	now := d.data().UTC()
+	now := d.trail.Data().UTC()
 	if req.ID == "" {
 		req.ID = fmt.Sprintf("inc-%s-%d", req.Account, now.UnixNano())
 	}
@@ -351,15 +404,15 @@ func (d *Desk) open(ctx context.Context, actor string, req OpenRequest, reason s
 		}
 	}
 	var out Incident
-	_, err := d.record(ctx, actor, ActionIncidentOpen, "incident:"+req.ID, reason, data, func(r *store.AuditRecord) error {
+	_, err := d.trail.Record(ctx, actor, ActionIncidentOpen, "incident:"+req.ID, reason, data, func(r *store.AuditRecord) error {
 		out = d.applyOpen(r, data)
 		return nil
 	})
 	return out, err
 }
 
-func (d *Desk) applyOpen(r *store.AuditRecord, data openData) Incident {
-	opened, by := at(r), r.Actor
+func (d *Register) applyOpen(r *store.AuditRecord, data openData) Incident {
+	opened, by := audit.At(r), r.Actor
 	if !data.Opened.IsZero() {
 		opened, by = data.Opened, data.OpenedBy
 	}
@@ -379,7 +432,7 @@ func (d *Desk) applyOpen(r *store.AuditRecord, data openData) Incident {
 // propose returns the account's orders in [since, until] that detection found suspicious, as evidence:
 // orders decided review or above or carrying takeover signs, and every order of a session whose login
 // was.
-func (d *Desk) propose(ctx context.Context, account string, since, until time.Time) ([]Evidence, error) {
+func (d *Register) propose(ctx context.Context, account string, since, until time.Time) ([]Evidence, error) {
 	decs, err := d.store.Decisions(ctx, store.DecisionQuery{Account: account, Since: since, Until: until, Limit: 1000})
 	if err != nil {
 		return nil, err
@@ -450,7 +503,7 @@ func hasSigns(rs []event.Reason) bool {
 
 // editable returns the incident for a change, refusing approved ones. An open fraud-report incident
 // that is not in the register yet is opened first, with the orders detection proposes.
-func (d *Desk) editable(ctx context.Context, actor, id string) (*Incident, error) {
+func (d *Register) editable(ctx context.Context, actor, id string) (*Incident, error) {
 	reg := d.register()
 	reg.mu.Lock()
 	inc := reg.m[id]
@@ -487,8 +540,8 @@ type OrdersChange struct {
 }
 
 // ChangeOrders edits an incident's unauthorized orders; its assessment is dropped.
-func (d *Desk) ChangeOrders(ctx context.Context, actor, id string, c OrdersChange, reason string) (Incident, error) {
-	if err := needReason(reason); err != nil {
+func (d *Register) ChangeOrders(ctx context.Context, actor, id string, c OrdersChange, reason string) (Incident, error) {
+	if err := audit.NeedReason(reason); err != nil {
 		return Incident{}, err
 	}
 	if len(c.Add)+len(c.Remove) == 0 {
@@ -508,14 +561,14 @@ func (d *Desk) ChangeOrders(ctx context.Context, actor, id string, c OrdersChang
 		ID string `json:"id"`
 		OrdersChange
 	}{id, c}
-	_, err = d.record(ctx, actor, ActionIncidentOrders, "incident:"+id, reason, data, func(r *store.AuditRecord) error {
+	_, err = d.trail.Record(ctx, actor, ActionIncidentOrders, "incident:"+id, reason, data, func(r *store.AuditRecord) error {
 		out = d.applyOrders(r, id, c)
 		return nil
 	})
 	return out, err
 }
 
-func (d *Desk) applyOrders(r *store.AuditRecord, id string, c OrdersChange) Incident {
+func (d *Register) applyOrders(r *store.AuditRecord, id string, c OrdersChange) Incident {
 	return d.edit(r, id, func(inc *Incident) {
 		for _, o := range c.Remove {
 			inc.Orders = slices.DeleteFunc(inc.Orders, func(x string) bool { return x == o })
@@ -530,7 +583,7 @@ func (d *Desk) applyOrders(r *store.AuditRecord, id string, c OrdersChange) Inci
 }
 
 // edit applies one audited change to a registered incident and returns it (zero when unknown).
-func (d *Desk) edit(r *store.AuditRecord, id string, change func(inc *Incident)) Incident {
+func (d *Register) edit(r *store.AuditRecord, id string, change func(inc *Incident)) Incident {
 	reg := d.register()
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
@@ -550,8 +603,8 @@ type ExecutionsChange struct {
 }
 
 // ChangeExecutions excludes or re-includes executions (by exec_id or event id); its assessment is dropped.
-func (d *Desk) ChangeExecutions(ctx context.Context, actor, id string, c ExecutionsChange, reason string) (Incident, error) {
-	if err := needReason(reason); err != nil {
+func (d *Register) ChangeExecutions(ctx context.Context, actor, id string, c ExecutionsChange, reason string) (Incident, error) {
+	if err := audit.NeedReason(reason); err != nil {
 		return Incident{}, err
 	}
 	if len(c.Exclude)+len(c.Include) == 0 {
@@ -571,14 +624,14 @@ func (d *Desk) ChangeExecutions(ctx context.Context, actor, id string, c Executi
 		ID string `json:"id"`
 		ExecutionsChange
 	}{id, c}
-	_, err = d.record(ctx, actor, ActionIncidentExecs, "incident:"+id, reason, data, func(r *store.AuditRecord) error {
+	_, err = d.trail.Record(ctx, actor, ActionIncidentExecs, "incident:"+id, reason, data, func(r *store.AuditRecord) error {
 		out = d.applyExecs(r, id, c)
 		return nil
 	})
 	return out, err
 }
 
-func (d *Desk) applyExecs(r *store.AuditRecord, id string, c ExecutionsChange) Incident {
+func (d *Register) applyExecs(r *store.AuditRecord, id string, c ExecutionsChange) Incident {
 	return d.edit(r, id, func(inc *Incident) {
 		if inc.Excluded == nil {
 			inc.Excluded = map[string]string{}
@@ -601,7 +654,7 @@ type AssessRequest struct {
 }
 
 // Reconstruct resolves an incident against the stored events, without the excluded executions.
-func (d *Desk) Reconstruct(ctx context.Context, inc *Incident) (*reconstruct.Reconstruction, *reconstruct.Book, error) {
+func (d *Register) Reconstruct(ctx context.Context, inc *Incident) (*reconstruct.Reconstruction, *reconstruct.Book, error) {
 	if len(inc.Orders) == 0 {
 		return nil, nil, fault.Errorf(fault.ErrInvalid, "incident %q names no unauthorized orders yet", inc.ID)
 	}
@@ -633,7 +686,7 @@ func dropExcluded(rec *reconstruct.Reconstruction, excluded map[string]string) {
 }
 
 // collect reads every stored event once into a reconstruct.Book for the incidents.
-func (d *Desk) collect(ctx context.Context, incs []reconstruct.Claim) (*reconstruct.Book, error) {
+func (d *Register) collect(ctx context.Context, incs []reconstruct.Claim) (*reconstruct.Book, error) {
 	pr, pw := io.Pipe()
 	go func() {
 		err := d.store.ScanEvents(ctx, 0, func(_ int64, rec store.EventRecord) error {
@@ -651,8 +704,8 @@ func (d *Desk) collect(ctx context.Context, incs []reconstruct.Claim) (*reconstr
 }
 
 // Assess values an incident under a policy and records the result; it waits for a supervisor.
-func (d *Desk) Assess(ctx context.Context, actor, id string, req AssessRequest, reason string) (Incident, error) {
-	if err := needReason(reason); err != nil {
+func (d *Register) Assess(ctx context.Context, actor, id string, req AssessRequest, reason string) (Incident, error) {
+	if err := audit.NeedReason(reason); err != nil {
 		return Incident{}, err
 	}
 	inc, err := d.editable(ctx, actor, id)
@@ -700,14 +753,14 @@ func (d *Desk) Assess(ctx context.Context, actor, id string, req AssessRequest, 
 		Result  *compensation.Result `json:"result"`
 	}{id, p.Name, cp.Factors, res}
 	var out Incident
-	_, err = d.record(ctx, actor, ActionIncidentAssess, "incident:"+id, reason, data, func(r *store.AuditRecord) error {
+	_, err = d.trail.Record(ctx, actor, ActionIncidentAssess, "incident:"+id, reason, data, func(r *store.AuditRecord) error {
 		out = d.applyAssess(r, id, p.Name, cp.Factors, res)
 		return nil
 	})
 	return out, err
 }
 
-func (d *Desk) applyAssess(r *store.AuditRecord, id, policy string, factors []string, res *compensation.Result) Incident {
+func (d *Register) applyAssess(r *store.AuditRecord, id, policy string, factors []string, res *compensation.Result) Incident {
 	return d.edit(r, id, func(inc *Incident) {
 		inc.Factors = factors
 		inc.Assessment = &Assessment{Seq: r.Seq, By: r.Actor, Time: r.Time, Policy: policy, Result: res}
@@ -717,8 +770,8 @@ func (d *Desk) applyAssess(r *store.AuditRecord, id, policy string, factors []st
 
 // Approve signs off the incident's assessment. The supervisor must not be its assessor; after it the
 // incident is final.
-func (d *Desk) Approve(ctx context.Context, actor, id, reason string) (Incident, error) {
-	if err := needReason(reason); err != nil {
+func (d *Register) Approve(ctx context.Context, actor, id, reason string) (Incident, error) {
+	if err := audit.NeedReason(reason); err != nil {
 		return Incident{}, err
 	}
 	reg := d.register()
@@ -745,14 +798,14 @@ func (d *Desk) Approve(ctx context.Context, actor, id, reason string) (Incident,
 	}
 	data := map[string]any{"id": id, "assessment_seq": cp.Assessment.Seq, "amount": amount}
 	var out Incident
-	_, err := d.record(ctx, actor, ActionIncidentApprove, "incident:"+id, reason, data, func(r *store.AuditRecord) error {
+	_, err := d.trail.Record(ctx, actor, ActionIncidentApprove, "incident:"+id, reason, data, func(r *store.AuditRecord) error {
 		out = d.applyApprove(r, id, cp.Assessment.Seq, amount)
 		return nil
 	})
 	return out, err
 }
 
-func (d *Desk) applyApprove(r *store.AuditRecord, id string, assessment int64, amount string) Incident {
+func (d *Register) applyApprove(r *store.AuditRecord, id string, assessment int64, amount string) Incident {
 	reg := d.register()
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
@@ -767,7 +820,7 @@ func (d *Desk) applyApprove(r *store.AuditRecord, id string, assessment int64, a
 }
 
 // replayIncident applies one incident action from the trail.
-func (d *Desk) replayIncident(r *store.AuditRecord) error {
+func (d *Register) replayIncident(r *store.AuditRecord) error {
 	switch r.Action {
 	case ActionIncidentOpen:
 		var data openData
@@ -818,18 +871,13 @@ func (d *Desk) replayIncident(r *store.AuditRecord) error {
 	return nil
 }
 
-// Tally counts the confirmed incidents (assessed or approved) by month of occurrence.
-func (d *Desk) Tally(ctx context.Context) ([]report.TallyRow, error) {
-	rows, _, err := d.tally(ctx)
-	return rows, err
-}
-
 func sortIncidents(incs []*Incident) {
 	sort.Slice(incs, func(i, j int) bool { return incs[i].ID < incs[j].ID })
 }
 
-// tally counts the assessed and approved incidents; it returns the rows and how many incidents.
-func (d *Desk) tally(ctx context.Context) ([]report.TallyRow, int, error) {
+// Confirmed reconstructs the confirmed incidents (assessed or approved), in id order, without the
+// executions excluded, for the regulator's tally; an incident that no longer reconstructs is left out.
+func (d *Register) Confirmed(ctx context.Context) ([]*reconstruct.Reconstruction, error) {
 	reg := d.register()
 	reg.mu.Lock()
 	var incs []*Incident
@@ -842,7 +890,7 @@ func (d *Desk) tally(ctx context.Context) ([]report.TallyRow, int, error) {
 	reg.mu.Unlock()
 	sortIncidents(incs)
 	if len(incs) == 0 {
-		return []report.TallyRow{}, 0, nil
+		return nil, nil
 	}
 	ris := make([]reconstruct.Claim, len(incs))
 	for i, inc := range incs {
@@ -850,7 +898,7 @@ func (d *Desk) tally(ctx context.Context) ([]report.TallyRow, int, error) {
 	}
 	book, err := d.collect(ctx, ris)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	var recs []*reconstruct.Reconstruction
 	for i := range ris {
@@ -861,5 +909,5 @@ func (d *Desk) tally(ctx context.Context) ([]report.TallyRow, int, error) {
 		dropExcluded(rec, incs[i].Excluded)
 		recs = append(recs, rec)
 	}
-	return report.Tally(recs), len(recs), nil
+	return recs, nil
 }

@@ -1,4 +1,4 @@
-package casework
+package desk
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerguard/brokerguard/internal/audit"
 	"github.com/brokerguard/brokerguard/internal/campaign"
 	"github.com/brokerguard/brokerguard/internal/fault"
 	"github.com/brokerguard/brokerguard/internal/profile"
@@ -35,7 +36,7 @@ func TestActionsAreAuditedAndRestoredAfterARestart(t *testing.T) {
 	wall := func() time.Time { return wallT }
 	layer := campaign.New(campaign.Config{})
 	accts := lockedAccounts("VIC", t0.Add(-time.Hour))
-	d := New(Options{Layer: layer, Accounts: accts, Store: st, Wall: wall, Data: now})
+	d := New(Options{Layer: layer, Accounts: accts, Trail: audit.New(audit.Options{Store: st, Wall: wall, Data: now})})
 
 	if _, err := d.AddWatch(ctx, "sato", Watch{Kind: campaign.KindSymbol, Value: "8012", Pinned: true}, "pump on 4/11"); err != nil {
 		t.Fatal(err)
@@ -87,7 +88,7 @@ func TestActionsAreAuditedAndRestoredAfterARestart(t *testing.T) {
 	defer st2.Close()
 	layer2 := campaign.New(campaign.Config{})
 	accts2 := lockedAccounts("VIC", t0.Add(-time.Hour))
-	n, err := New(Options{Layer: layer2, Accounts: accts2, Store: st2, Wall: wall, Data: now}).Restore(ctx)
+	n, err := New(Options{Layer: layer2, Accounts: accts2, Trail: audit.New(audit.Options{Store: st2, Wall: wall, Data: now})}).Restore(ctx)
 	if err != nil || n != 5 {
 		t.Fatalf("Restore = %d, %v", n, err)
 	}
@@ -105,7 +106,7 @@ func TestActionsAreAuditedAndRestoredAfterARestart(t *testing.T) {
 	}
 	// A lock newer than the unlock (a second fraud report) stays.
 	accts3 := lockedAccounts("VIC", clock.Add(time.Hour))
-	if _, err := New(Options{Layer: campaign.New(campaign.Config{}), Accounts: accts3, Store: st2, Wall: wall, Data: now}).Restore(ctx); err != nil {
+	if _, err := New(Options{Layer: campaign.New(campaign.Config{}), Accounts: accts3, Trail: audit.New(audit.Options{Store: st2, Wall: wall, Data: now})}).Restore(ctx); err != nil {
 		t.Fatal(err)
 	}
 	accts3.Peek("VIC", func(p *profile.Profile) { locked = p.Locked })

@@ -1,4 +1,4 @@
-package casework
+package incident
 
 import (
 	"context"
@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/brokerguard/brokerguard/internal/campaign"
+	"github.com/brokerguard/brokerguard/internal/audit"
 	"github.com/brokerguard/brokerguard/internal/event"
 	"github.com/brokerguard/brokerguard/internal/fault"
-	"github.com/brokerguard/brokerguard/internal/profile"
+	"github.com/brokerguard/brokerguard/internal/report"
 	"github.com/brokerguard/brokerguard/internal/store"
 	"github.com/brokerguard/brokerguard/internal/store/sqlite"
 )
@@ -43,15 +43,16 @@ func TestIncidentSurvivesARestart(t *testing.T) {
 		}
 		b.Events = append(b.Events, store.EventRecord{ID: ev.ID, Account: ev.Account, Type: ev.Type.String(), Time: ev.Time, Raw: []byte(raw)})
 	}
-	report := time.Date(2025, 4, 10, 20, 0, 0, 0, time.FixedZone("", 9*3600))
-	b.Alerts = append(b.Alerts, event.Alert{ID: "rep-fr", Time: report, Kind: event.AlertAccountTakeover, Accounts: []string{"VIC"},
+	reported := time.Date(2025, 4, 10, 20, 0, 0, 0, time.FixedZone("", 9*3600))
+	b.Alerts = append(b.Alerts, event.Alert{ID: "rep-fr", Time: reported, Kind: event.AlertAccountTakeover, Accounts: []string{"VIC"},
 		Score: 1000, Reasons: []event.Reason{{Code: ReportCode, Detail: "reported"}}})
 	if err := st.Append(ctx, &b); err != nil {
 		t.Fatal(err)
 	}
 	wall := func() time.Time { return time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC) }
-	data := func() time.Time { return report.Add(time.Hour) }
-	d := New(Options{Layer: campaign.New(campaign.Config{}), Accounts: profile.NewAccounts(), Store: st, Wall: wall, Data: data})
+	data := func() time.Time { return reported.Add(time.Hour) }
+	trail := audit.New(audit.Options{Store: st, Wall: wall, Data: data})
+	d := New(Options{Store: st, Trail: trail})
 	incs, err := d.Incidents(ctx)
 	if err != nil || len(incs) != 1 || incs[0].ID != "inc-fr" || incs[0].Status != StatusOpen {
 		t.Fatalf("incidents = %+v, %v", incs, err)
@@ -60,8 +61,8 @@ func TestIncidentSurvivesARestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !edited.Opened.Equal(report) || edited.OpenedBy != "fraud_report" {
-		t.Errorf("an edit rewrote the opening: opened %v by %q; want %v by fraud_report", edited.Opened, edited.OpenedBy, report)
+	if !edited.Opened.Equal(reported) || edited.OpenedBy != "fraud_report" {
+		t.Errorf("an edit rewrote the opening: opened %v by %q; want %v by fraud_report", edited.Opened, edited.OpenedBy, reported)
 	}
 	if _, err := d.ChangeExecutions(ctx, "sato", "inc-fr", ExecutionsChange{Exclude: []string{"ex-1"}}, "the customer placed this sale"); err != nil {
 		t.Fatal(err)
@@ -80,7 +81,7 @@ func TestIncidentSurvivesARestart(t *testing.T) {
 	if _, err := d.Approve(ctx, "ito", "inc-fr", "checked"); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := d.Tally(ctx)
+	rows, err := report.NewFiler(report.FilerOptions{Incidents: d, Trail: trail}).Tally(ctx)
 	if err != nil || len(rows) != 1 || rows[0].Trades != 1 || rows[0].BoughtYen.String() != "300000" || rows[0].SoldYen.String() != "0" {
 		t.Errorf("tally = %+v, %v (the excluded sale is left out)", rows, err)
 	}
@@ -91,7 +92,7 @@ func TestIncidentSurvivesARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st2.Close()
-	d2 := New(Options{Layer: campaign.New(campaign.Config{}), Accounts: profile.NewAccounts(), Store: st2, Wall: wall, Data: data})
+	d2 := New(Options{Store: st2, Trail: audit.New(audit.Options{Store: st2, Wall: wall, Data: data})})
 	if _, err := d2.Restore(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestIncidentSurvivesARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Status != StatusApproved || got.Approval == nil || got.Approval.By != "ito" || got.Approval.Amount != "100050" ||
-		got.Excluded["ex-1"] != "the customer placed this sale" || !got.Opened.Equal(report) || got.OpenedBy != "fraud_report" || strings.Join(got.Orders, ",") != "ord-1,ord-2" || len(got.Audit) != 5 {
+		got.Excluded["ex-1"] != "the customer placed this sale" || !got.Opened.Equal(reported) || got.OpenedBy != "fraud_report" || strings.Join(got.Orders, ",") != "ord-1,ord-2" || len(got.Audit) != 5 {
 		t.Errorf("after restart: %+v", got)
 	}
 	if _, err := d2.ChangeOrders(ctx, "sato", "inc-fr", OrdersChange{Remove: []string{"ord-1"}}, "late change"); !errors.Is(err, fault.ErrConflict) {

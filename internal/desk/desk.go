@@ -1,11 +1,9 @@
-// Package casework carries out analysts' actions on brokerguard's live state: adding, removing and
-// pinning watchlist entries, unlocking an account after the customer was re-verified, and working an
-// incident from the fraud report to the supervisor's approval (the unauthorized orders, executions
-// excluded, the assessment under the firm's compensation policy, the approval). Every action is
-// written to the store's audit trail first (who, when, what, why) and only then applied, so that
-// nothing changes without a record; at start the trail is replayed over the state rebuilt from the
-// events.
-package casework
+// Package desk is the analyst's desk: the place that changes live detection state. It adds, removes
+// and pins watchlist entries of the campaign layer and lifts the lock a fraud report put on an account
+// once the customer is re-verified (and, next, releases held items). Every action goes through the
+// audit trail (internal/audit): written first, applied once stored, and replayed at start over the
+// state rebuilt from the events.
+package desk
 
 import (
 	"context"
@@ -13,12 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 
+	"github.com/brokerguard/brokerguard/internal/audit"
 	"github.com/brokerguard/brokerguard/internal/campaign"
-	"github.com/brokerguard/brokerguard/internal/compensation"
 	"github.com/brokerguard/brokerguard/internal/fault"
 	"github.com/brokerguard/brokerguard/internal/profile"
 	"github.com/brokerguard/brokerguard/internal/store"
@@ -30,70 +26,38 @@ const (
 	ActionWatchRemove = "watchlist.remove"
 	ActionWatchPin    = "watchlist.pin"
 	ActionUnlock      = "account.unlock"
-	// ActionKeyAdd and ActionKeyRevoke are recorded by brokerguard key (the command line), not by the
-	// desk; the desk leaves them alone when it restores the trail.
-	ActionKeyAdd    = "key.add"
-	ActionKeyRevoke = "key.revoke"
 )
 
-// Desk applies analyst actions. It is safe for concurrent use.
+// Desk applies analyst actions to live state. It is safe for concurrent use.
 type Desk struct {
 	layer    *campaign.Layer
 	accounts *profile.Accounts
 	locks    Locks
-	store    store.Store
-	// wall is when an action is taken; data is the data's own time (the latest event time seen), at
-	// which actions act: watchlist entries are added and expire in it, incidents are opened in it.
-	wall, data func() time.Time
+	trail    *audit.Trail
 	// defaultTTL is how long an analyst's entry lasts when neither an expiry nor a pin is given.
 	defaultTTL time.Duration
-	// policy is the firm's compensation policy (nil: restore).
-	policy *compensation.Policy
-
-	incOnce sync.Once
-	inc     *incidents
 }
 
-// Options configure a Desk.
+// Options configure a Desk; a Desk is complete once built.
 type Options struct {
 	// Layer and Accounts are the engine's campaign layer (nil when it is off) and profiles.
 	Layer    *campaign.Layer
 	Accounts *profile.Accounts
-	// Store keeps the audit trail and is read for incidents' events and decisions.
-	Store store.Store
 	// Locks, when set, lifts fraud-report locks where the engine keeps accounts' histories, so that
 	// events arriving late are decided with the lock as it stood at their time; without it an unlock
 	// changes the profile directly.
 	Locks Locks
-	// Policy is the firm's compensation policy (nil: restore).
-	Policy *compensation.Policy
-	// Wall tells when an action is taken (the audit record's time). Required.
-	Wall func() time.Time
-	// Data tells the data's time: the time of the latest event the store has seen. Watchlist entries,
-	// incidents and unlocks act at it, and each audit record keeps it beside the wall-clock time.
-	// Nil: the wall clock.
-	Data func() time.Time
+	// Trail writes each action before it applies; its data clock is the time actions act at (watchlist
+	// entries are added and expire in it). Required.
+	Trail *audit.Trail
 }
 
 // New returns a desk.
 func New(o Options) *Desk {
-	if o.Wall == nil {
-		panic("casework: Options.Wall is required")
+	if o.Trail == nil {
+		panic("desk: Options.Trail is required")
 	}
-	if o.Data == nil {
-		o.Data = o.Wall
-	}
-	return &Desk{layer: o.Layer, accounts: o.Accounts, store: o.Store, locks: o.Locks, policy: o.Policy,
-		wall: o.Wall, data: o.Data, defaultTTL: 7 * 24 * time.Hour}
-}
-
-// at is the data time an audit record acts at; records written before it was kept act at their
-// wall-clock time.
-func at(r *store.AuditRecord) time.Time {
-	if r.DataTime.IsZero() {
-		return r.Time
-	}
-	return r.DataTime
+	return &Desk{layer: o.Layer, accounts: o.Accounts, locks: o.Locks, trail: o.Trail, defaultTTL: 7 * 24 * time.Hour}
 }
 
 // Watch is an analyst's request to add an entry.
@@ -119,36 +83,13 @@ func (d *Desk) watchlist() (*campaign.Watchlist, error) {
 	return d.layer.Watchlist(), nil
 }
 
-func needReason(reason string) error {
-	if strings.TrimSpace(reason) == "" {
-		return fault.Errorf(fault.ErrInvalid, "reason: required (it goes into the audit trail)")
-	}
-	if len(reason) > 2000 {
-		return fault.Errorf(fault.ErrInvalid, "reason: longer than 2000 bytes")
-	}
-	return nil
-}
-
-// record writes an audit record, then applies it.
-func (d *Desk) record(ctx context.Context, actor, action, target, reason string, data any, apply func(r *store.AuditRecord) error) (*store.AuditRecord, error) {
-	b, err := json.Marshal(data)
-	if err != nil {
-		return nil, err
-	}
-	r := &store.AuditRecord{Time: d.wall().UTC(), DataTime: d.data().UTC(), Actor: actor, Action: action, Target: target, Reason: reason, Data: b}
-	if err := d.store.AppendAudit(ctx, r); err != nil {
-		return nil, err
-	}
-	return r, apply(r)
-}
-
 // AddWatch puts an analyst's entry on the watchlist.
 func (d *Desk) AddWatch(ctx context.Context, actor string, w Watch, reason string) (campaign.Entry, error) {
 	wl, err := d.watchlist()
 	if err != nil {
 		return campaign.Entry{}, err
 	}
-	if err := needReason(reason); err != nil {
+	if err := audit.NeedReason(reason); err != nil {
 		return campaign.Entry{}, err
 	}
 	v, err := campaign.Normalize(w.Kind, w.Value)
@@ -156,12 +97,12 @@ func (d *Desk) AddWatch(ctx context.Context, actor string, w Watch, reason strin
 		return campaign.Entry{}, fault.Errorf(fault.ErrInvalid, "%v", err)
 	}
 	w.Value = v
-	now := d.data()
+	now := d.trail.Data()
 	if !w.Pinned && !w.Expires.IsZero() && !w.Expires.After(now) {
 		return campaign.Entry{}, fault.Errorf(fault.ErrInvalid, "expires: %s is not after the data's time %s (the latest event seen)", w.Expires.Format(time.RFC3339), now.Format(time.RFC3339))
 	}
 	var out campaign.Entry
-	_, err = d.record(ctx, actor, ActionWatchAdd, w.Kind+":"+w.Value, reason, w, func(r *store.AuditRecord) error {
+	_, err = d.trail.Record(ctx, actor, ActionWatchAdd, w.Kind+":"+w.Value, reason, w, func(r *store.AuditRecord) error {
 		out, err = d.applyAdd(wl, r, w)
 		return err
 	})
@@ -171,10 +112,10 @@ func (d *Desk) AddWatch(ctx context.Context, actor string, w Watch, reason strin
 func (d *Desk) applyAdd(wl *campaign.Watchlist, r *store.AuditRecord, w Watch) (campaign.Entry, error) {
 	exp := w.Expires
 	if exp.IsZero() {
-		exp = at(r).Add(d.defaultTTL)
+		exp = audit.At(r).Add(d.defaultTTL)
 	}
 	e := campaign.Entry{Kind: w.Kind, Value: w.Value, Reason: r.Reason, Source: campaign.SourceAnalyst, By: r.Actor,
-		Ref: fmt.Sprintf("audit-%d", r.Seq), Added: at(r), Expires: exp, Pinned: w.Pinned}
+		Ref: fmt.Sprintf("audit-%d", r.Seq), Added: audit.At(r), Expires: exp, Pinned: w.Pinned}
 	if _, err := wl.Put(e); err != nil {
 		return campaign.Entry{}, err
 	}
@@ -195,7 +136,7 @@ func (d *Desk) changeWatch(ctx context.Context, actor, action string, c Change, 
 	if err != nil {
 		return campaign.Entry{}, err
 	}
-	if err := needReason(reason); err != nil {
+	if err := audit.NeedReason(reason); err != nil {
 		return campaign.Entry{}, err
 	}
 	v, err := campaign.Normalize(c.Kind, c.Value)
@@ -207,7 +148,7 @@ func (d *Desk) changeWatch(ctx context.Context, actor, action string, c Change, 
 		return campaign.Entry{}, fault.Errorf(fault.ErrNotFound, "no watchlist entry %s %s", c.Kind, c.Value)
 	}
 	var out campaign.Entry
-	_, err = d.record(ctx, actor, action, c.Kind+":"+c.Value, reason, c, func(r *store.AuditRecord) error {
+	_, err = d.trail.Record(ctx, actor, action, c.Kind+":"+c.Value, reason, c, func(r *store.AuditRecord) error {
 		out, err = apply(wl, r, c)
 		return err
 	})
@@ -216,7 +157,7 @@ func (d *Desk) changeWatch(ctx context.Context, actor, action string, c Change, 
 
 func (d *Desk) applyRemove(wl *campaign.Watchlist, r *store.AuditRecord, c Change) (campaign.Entry, error) {
 	ttl := time.Duration(d.layer.Config().WatchTTL) * time.Second
-	e, err := wl.Remove(c.Kind, c.Value, at(r).Add(ttl))
+	e, err := wl.Remove(c.Kind, c.Value, audit.At(r).Add(ttl))
 	if errors.Is(err, campaign.ErrNoEntry) {
 		return e, fault.Errorf(fault.ErrNotFound, "no watchlist entry %s %s", c.Kind, c.Value)
 	}
@@ -232,7 +173,7 @@ func (d *Desk) PinWatch(ctx context.Context, actor string, c Change, reason stri
 func (d *Desk) applyPin(wl *campaign.Watchlist, r *store.AuditRecord, c Change) (campaign.Entry, error) {
 	exp := c.Expires
 	if !c.Pinned && exp.IsZero() {
-		exp = at(r).Add(d.defaultTTL)
+		exp = audit.At(r).Add(d.defaultTTL)
 	}
 	e, err := wl.Pin(c.Kind, c.Value, c.Pinned, exp)
 	if errors.Is(err, campaign.ErrNoEntry) {
@@ -252,7 +193,7 @@ type Locks interface {
 // record names the lock it lifts and the events it comes after, so that replaying it after a restart
 // neither lifts a later lock nor applies it before events it followed.
 func (d *Desk) Unlock(ctx context.Context, actor, account, reason string) error {
-	if err := needReason(reason); err != nil {
+	if err := audit.NeedReason(reason); err != nil {
 		return err
 	}
 	var known, locked bool
@@ -272,7 +213,7 @@ func (d *Desk) Unlock(ctx context.Context, actor, account, reason string) error 
 		return fault.Errorf(fault.ErrConflict, "account %q is not locked", account)
 	}
 	data := map[string]string{"account": account, "lock": strconv.FormatUint(uint64(lock), 10), "after": strconv.FormatInt(after, 10)}
-	_, err := d.record(ctx, actor, ActionUnlock, "account:"+account, reason, data, func(r *store.AuditRecord) error {
+	_, err := d.trail.Record(ctx, actor, ActionUnlock, "account:"+account, reason, data, func(r *store.AuditRecord) error {
 		d.applyUnlock(account, lock, after)
 		return nil
 	})
@@ -310,7 +251,7 @@ func (d *Desk) replayUnlock(r *store.AuditRecord) error {
 				locked, cur, after = p.Locked, p.LockedAt, p.AppliedUpTo()
 			}
 		})
-		if !locked || int64(cur) > at(r).Unix() {
+		if !locked || int64(cur) > audit.At(r).Unix() {
 			return nil
 		}
 		lock = uint64(cur)
@@ -319,28 +260,15 @@ func (d *Desk) replayUnlock(r *store.AuditRecord) error {
 	return nil
 }
 
-// Restore replays the audit trail over state rebuilt from the events; it returns how many actions it
-// applied. Entries that have expired since are applied and stay inactive.
+// Actions are the audit actions the desk records and replays.
+func Actions() []string {
+	return []string{ActionWatchAdd, ActionWatchRemove, ActionWatchPin, ActionUnlock}
+}
+
+// Restore replays the desk's actions from the audit trail over state rebuilt from the events; it
+// returns how many it applied. Entries that have expired since are applied and stay inactive.
 func (d *Desk) Restore(ctx context.Context) (int, error) {
-	n := 0
-	var after int64
-	for {
-		recs, err := d.store.Audit(ctx, store.AuditQuery{After: after, Limit: 1000})
-		if err != nil {
-			return n, err
-		}
-		for i := range recs {
-			r := &recs[i]
-			after = r.Seq
-			if err := d.replay(r); err != nil {
-				return n, fmt.Errorf("audit record %d (%s %s): %w", r.Seq, r.Action, r.Target, err)
-			}
-			n++
-		}
-		if len(recs) < 1000 {
-			return n, nil
-		}
-	}
+	return d.trail.Replay(ctx, Actions(), d.replay)
 }
 
 func (d *Desk) replay(r *store.AuditRecord) error {
@@ -379,8 +307,6 @@ func (d *Desk) replay(r *store.AuditRecord) error {
 			}
 			return err
 		}
-	case ActionIncidentOpen, ActionIncidentOrders, ActionIncidentExecs, ActionIncidentAssess, ActionIncidentApprove:
-		return d.replayIncident(r)
 	case ActionUnlock:
 		return d.replayUnlock(r)
 	}
