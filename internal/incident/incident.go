@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -95,6 +94,8 @@ type Approval struct {
 type Store interface {
 	Alerts(ctx context.Context, q store.AlertQuery) ([]store.StoredAlert, error)
 	Decisions(ctx context.Context, q store.DecisionQuery) ([]store.StoredDecision, error)
+	AccountEvents(ctx context.Context, account string, fn func(seq int64, rec store.EventRecord) error) error
+	// ScanEvents reads the whole log, for the market's prices that valuation needs.
 	ScanEvents(ctx context.Context, after int64, fn func(seq int64, rec store.EventRecord) error) error
 }
 
@@ -450,18 +451,15 @@ func (d *Register) propose(ctx context.Context, account string, since, until tim
 	}
 	sessions := map[string]string{} // session → the flagged login that opened it
 	var out []Evidence
-	err = d.store.ScanEvents(ctx, 0, func(_ int64, rec store.EventRecord) error {
-		if rec.Account != account || (rec.Type != "login" && rec.Type != "order") {
+	err = d.store.AccountEvents(ctx, account, func(_ int64, rec store.EventRecord) error {
+		if rec.Type != "login" && rec.Type != "order" {
 			return nil
 		}
 		if _, ok := all[rec.ID]; !ok {
 			return nil
 		}
-		var e struct {
-			OrderID string `json:"order_id"`
-			Session string `json:"session"`
-		}
-		if err := json.Unmarshal(rec.Raw, &e); err != nil {
+		e, err := event.Decode(rec.Raw)
+		if err != nil {
 			return nil
 		}
 		if rec.Type == "login" {
@@ -653,13 +651,21 @@ type AssessRequest struct {
 	ValuationDate string   `json:"valuation_date,omitempty"`
 }
 
-// Reconstruct resolves an incident against the stored events, without the excluded executions.
+// Reconstruct resolves an incident against its account's stored events, without the excluded
+// executions. It reads only that account's events (store AccountEvents): its cost is the account's
+// history, not the firm's log. The book it returns holds the account's events only.
 func (d *Register) Reconstruct(ctx context.Context, inc *Incident) (*reconstruct.Reconstruction, *reconstruct.Book, error) {
+	return d.reconstruct(ctx, inc, false)
+}
+
+// reconstruct resolves an incident; with market, the book also holds the market's prices and trading
+// days for its valuation.
+func (d *Register) reconstruct(ctx context.Context, inc *Incident, market bool) (*reconstruct.Reconstruction, *reconstruct.Book, error) {
 	if len(inc.Orders) == 0 {
 		return nil, nil, fault.Errorf(fault.ErrInvalid, "incident %q names no unauthorized orders yet", inc.ID)
 	}
 	ri := reconstruct.Claim{ID: inc.ID, Account: inc.Account, Orders: inc.Orders, ReportTime: inc.ReportTime, Factors: inc.Factors}
-	book, err := d.collect(ctx, []reconstruct.Claim{ri})
+	book, err := d.collect(ctx, []reconstruct.Claim{ri}, market)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -685,22 +691,33 @@ func dropExcluded(rec *reconstruct.Reconstruction, excluded map[string]string) {
 	}
 }
 
-// collect reads every stored event once into a reconstruct.Book for the incidents.
-func (d *Register) collect(ctx context.Context, incs []reconstruct.Claim) (*reconstruct.Book, error) {
-	pr, pw := io.Pipe()
-	go func() {
-		err := d.store.ScanEvents(ctx, 0, func(_ int64, rec store.EventRecord) error {
-			if _, err := pw.Write(rec.Raw); err != nil {
-				return err
+// collect builds a book for the claims from the store. Without market it reads each claim's account's
+// events only; with it, the whole log once, for the market's prices (quotes, and executions of any
+// account where a symbol has no quote) and trading days that valuation needs.
+func (d *Register) collect(ctx context.Context, claims []reconstruct.Claim, market bool) (*reconstruct.Book, error) {
+	book := reconstruct.NewBook(claims)
+	add := func(seq int64, rec store.EventRecord) error {
+		book.Add(rec.Raw, seq)
+		return nil
+	}
+	if market {
+		if err := d.store.ScanEvents(ctx, 0, add); err != nil {
+			return nil, err
+		}
+	} else {
+		var accounts []string
+		for _, c := range claims {
+			accounts = append(accounts, c.Account)
+		}
+		slices.Sort(accounts)
+		for _, a := range slices.Compact(accounts) {
+			if err := d.store.AccountEvents(ctx, a, add); err != nil {
+				return nil, err
 			}
-			_, err := pw.Write([]byte{'\n'})
-			return err
-		})
-		pw.CloseWithError(err)
-	}()
-	book, err := reconstruct.Collect(ctx, pr, incs)
-	pr.Close()
-	return book, err
+		}
+	}
+	book.Done()
+	return book, nil
 }
 
 // Assess values an incident under a policy and records the result; it waits for a supervisor.
@@ -738,7 +755,7 @@ func (d *Register) Assess(ctx context.Context, actor, id string, req AssessReque
 	if req.Factors != nil {
 		cp.Factors = req.Factors
 	}
-	rec, book, err := d.Reconstruct(ctx, &cp)
+	rec, book, err := d.reconstruct(ctx, &cp, true)
 	if err != nil {
 		return Incident{}, err
 	}
@@ -896,7 +913,7 @@ func (d *Register) Confirmed(ctx context.Context) ([]*reconstruct.Reconstruction
 	for i, inc := range incs {
 		ris[i] = reconstruct.Claim{ID: inc.ID, Account: inc.Account, Orders: inc.Orders, ReportTime: inc.ReportTime}
 	}
-	book, err := d.collect(ctx, ris)
+	book, err := d.collect(ctx, ris, false)
 	if err != nil {
 		return nil, err
 	}

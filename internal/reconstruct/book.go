@@ -175,24 +175,7 @@ func (r eventRef) before(t time.Time) bool { return r.id == "" || t.Before(r.tim
 // lines are counted and skipped, as in replay. The error is for the run: unreadable input, a cancelled
 // context.
 func Collect(ctx context.Context, r io.Reader, incs []Claim) (*Book, error) {
-	b := &Book{
-		accounts: map[string]*accountBook{},
-		orders:   map[string]*Order{},
-		quotes:   map[string]*series{},
-		trades:   map[string]*series{},
-		quoted:   map[Day]struct{}{},
-		kept:     map[string]struct{}{},
-	}
-	for i := range incs {
-		if b.accounts[incs[i].Account] == nil {
-			b.accounts[incs[i].Account] = &accountBook{sessions: map[string]*sessionBook{}}
-		}
-		for _, id := range incs[i].Orders {
-			if b.orders[id] == nil {
-				b.orders[id] = &Order{ID: id}
-			}
-		}
-	}
+	b := NewBook(incs)
 	rd, err := event.NewReader(r)
 	if err != nil {
 		return nil, err
@@ -229,6 +212,54 @@ func Collect(ctx context.Context, r io.Reader, incs []Claim) (*Book, error) {
 		b.stats.Events++
 	}
 	b.stats.Lines = rd.Line()
+	b.Done()
+	return b, nil
+}
+
+// NewBook returns an empty book for the claims, to be fed stored events one at a time (Add) and
+// finished with Done: what Collect does with a log file, a server does with its store.
+func NewBook(incs []Claim) *Book {
+	b := &Book{
+		accounts: map[string]*accountBook{},
+		orders:   map[string]*Order{},
+		quotes:   map[string]*series{},
+		trades:   map[string]*series{},
+		quoted:   map[Day]struct{}{},
+		kept:     map[string]struct{}{},
+	}
+	for i := range incs {
+		if b.accounts[incs[i].Account] == nil {
+			b.accounts[incs[i].Account] = &accountBook{sessions: map[string]*sessionBook{}}
+		}
+		for _, id := range incs[i].Orders {
+			if b.orders[id] == nil {
+				b.orders[id] = &Order{ID: id}
+			}
+		}
+	}
+	return b
+}
+
+// Add keeps what one stored event (its JSON object, as accepted) tells the claims; n numbers it in
+// the book's errors. Events must come in the order they were accepted.
+func (b *Book) Add(raw []byte, n int64) {
+	b.stats.Lines++
+	ev, err := event.Decode(raw)
+	if err != nil {
+		var fe *event.FieldError
+		errors.As(err, &fe)
+		b.bad(&event.LineError{Line: n, ID: ev.ID, Err: fe})
+		return
+	}
+	if fe := b.add(&ev); fe != nil {
+		b.bad(&event.LineError{Line: n, ID: ev.ID, Err: fe})
+		return
+	}
+	b.stats.Events++
+}
+
+// Done finishes the book once every event was added: the trading calendar, the fills in order.
+func (b *Book) Done() {
 	days := make([]Day, 0, len(b.quoted))
 	for d := range b.quoted {
 		days = append(days, d)
@@ -237,7 +268,6 @@ func Collect(ctx context.Context, r io.Reader, incs []Claim) (*Book, error) {
 	for _, o := range b.orders {
 		sortFills(o.Fills)
 	}
-	return b, nil
 }
 
 func (b *Book) bad(le *event.LineError) {

@@ -123,6 +123,9 @@ type Store interface {
 	Append(ctx context.Context, b *Batch) error
 	// ScanEvents calls fn for every stored event with Seq > after, in the order they were appended.
 	ScanEvents(ctx context.Context, after int64, fn func(seq int64, rec EventRecord) error) error
+	// AccountEvents calls fn for every stored event of one account ("" for market data), in the order
+	// they were appended. Its cost follows the account's events, not the whole log's.
+	AccountEvents(ctx context.Context, account string, fn func(seq int64, rec EventRecord) error) error
 	// Decision returns the decision of one event, or ErrNotFound.
 	Decision(ctx context.Context, eventID string) (StoredDecision, error)
 	Decisions(ctx context.Context, q DecisionQuery) ([]StoredDecision, error)

@@ -231,6 +231,7 @@ func TestMigrationFillsExtent(t *testing.T) {
 	if _, err := s.pool.Exec(t.Context(), `DROP TABLE api_keys;
 		ALTER TABLE counts DROP COLUMN first_ns, DROP COLUMN first_off, DROP COLUMN last_ns, DROP COLUMN last_off;
 		ALTER TABLE audit DROP COLUMN data_time_ns;
+		DROP INDEX events_account;
 		DELETE FROM schema_migrations WHERE version >= 3`); err != nil {
 		t.Fatal(err)
 	}

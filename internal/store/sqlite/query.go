@@ -39,6 +39,57 @@ func (s *Store) eventPage(ctx context.Context, after int64, seqs []int64, recs [
 	if err != nil {
 		return nil, nil, translate(ctx, "scan events", err)
 	}
+	return scanEventRows(ctx, rows, seqs, recs, z, "scan events")
+}
+
+// AccountEvents calls fn for every event of one account ("" for market data), in append order. The
+// events_account index is led by the segment of 8192 events (seq >> 13), as decisions_account is, so
+// that appends touch only the last segment's pages; a read probes segsPerQuery segments per statement
+// and holds no read transaction while fn runs. An error from fn stops the read and is returned as it is.
+func (s *Store) AccountEvents(ctx context.Context, account string, fn func(seq int64, rec store.EventRecord) error) error {
+	if err := s.enter("account events"); err != nil {
+		return err
+	}
+	defer s.leave()
+	var hi sql.NullInt64
+	if err := s.read.QueryRowContext(ctx, "SELECT max(seq) FROM events").Scan(&hi); err != nil {
+		return translate(ctx, "account events", err)
+	}
+	if !hi.Valid {
+		return nil
+	}
+	var (
+		z    zones
+		seqs []int64
+		recs []store.EventRecord
+	)
+	last := hi.Int64 >> segShift
+	for lo := int64(0); lo <= last; lo += segsPerQuery {
+		args := make([]any, 0, segsPerQuery+1)
+		for seg := lo; seg < lo+segsPerQuery && seg <= last; seg++ {
+			args = append(args, seg)
+		}
+		in := "(seq >> 13) IN (?" + strings.Repeat(",?", len(args)-1) + ")"
+		rows, err := s.read.QueryContext(ctx,
+			"SELECT seq, id, account, type, time_ns, tz_offset, raw FROM events WHERE "+in+" AND account = ? ORDER BY seq",
+			append(args, account)...)
+		if err != nil {
+			return translate(ctx, "account events", err)
+		}
+		if seqs, recs, err = scanEventRows(ctx, rows, seqs[:0], recs[:0], &z, "account events"); err != nil {
+			return err
+		}
+		for i := range recs {
+			if err := fn(seqs[i], recs[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// scanEventRows reads event rows (seq, id, account, type, time_ns, tz_offset, raw) and closes them.
+func scanEventRows(ctx context.Context, rows *sql.Rows, seqs []int64, recs []store.EventRecord, z *zones, op string) ([]int64, []store.EventRecord, error) {
 	defer rows.Close()
 	// The raw objects of a page share one allocation; it is not reused, so a caller may keep rec.Raw.
 	var arena []byte
@@ -51,7 +102,7 @@ func (s *Store) eventPage(ctx context.Context, after int64, seqs []int64, recs [
 			raw sql.RawBytes
 		)
 		if err := rows.Scan(&seq, &rec.ID, &rec.Account, &rec.Type, &ns, &off, &raw); err != nil {
-			return nil, nil, translate(ctx, "scan events", err)
+			return nil, nil, translate(ctx, op, err)
 		}
 		if cap(arena)-len(arena) < len(raw) {
 			arena = make([]byte, 0, max(len(raw), 256<<10))
@@ -64,7 +115,7 @@ func (s *Store) eventPage(ctx context.Context, after int64, seqs []int64, recs [
 		recs = append(recs, rec)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, translate(ctx, "scan events", err)
+		return nil, nil, translate(ctx, op, err)
 	}
 	return seqs, recs, nil
 }

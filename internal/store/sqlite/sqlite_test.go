@@ -176,7 +176,7 @@ func TestMigrationFillsExtent(t *testing.T) {
 	}
 	for _, q := range []string{"DROP TABLE api_keys", "ALTER TABLE counts DROP COLUMN first_ns", "ALTER TABLE counts DROP COLUMN first_off",
 		"ALTER TABLE counts DROP COLUMN last_ns", "ALTER TABLE counts DROP COLUMN last_off", "ALTER TABLE audit DROP COLUMN data_time_ns",
-		"DELETE FROM schema_migrations WHERE version >= 3"} {
+		"DROP INDEX events_account", "DELETE FROM schema_migrations WHERE version >= 3"} {
 		if _, err := db.ExecContext(t.Context(), q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
