@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,11 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/brokerguard/brokerguard/internal/audit"
 	"github.com/brokerguard/brokerguard/internal/compensation"
@@ -50,7 +51,7 @@ func runServe(ctx context.Context, args []string, std IO) error {
 		return err
 	}
 	defer stopProfile()
-	p, err := buildEngine(cfg, log)
+	p, err := buildEngineWith(cfg, log, engineWith{lateness: cfg.Lateness})
 	if err != nil {
 		return err
 	}
@@ -102,9 +103,6 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	if p.shadow != nil {
 		so.ShadowVersion = p.shadow.Version
 	}
-	// Requests from several clients may bring an account's events out of time order: the engine keeps
-	// each account's events of the lateness and puts a late one at its place.
-	p.engine.SetLateness(cfg.Lateness)
 	svc := ingest.NewService(so)
 	start := time.Now()
 	n, err := svc.Rebuild(ctx)
@@ -151,36 +149,57 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	hs := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.Server.ReadTimeout,
+	// The browser's console (internal/console) mounts here, at "/", as its own handler with its own
+	// middleware (cookies, CSRF, CSP); until it exists, "/" answers as the API does.
+	var browser http.Handler
+	hs := &http.Server{Handler: rootHandler(api.Handler(), browser), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.Server.ReadTimeout,
 		WriteTimeout: cfg.Server.WriteTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	svcCtx, stopSvc := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_ = svc.Run(svcCtx)
-	}()
 	s := &server{addr: ln.Addr().String(), svc: svc, done: make(chan error, 1)}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-	go func() {
-		var err error
-		select {
-		case <-ctx.Done():
+	// The long-running parts run in one group: the first to fail stops the others, and its error is
+	// what serve returns. On ctx (SIGTERM) the HTTP server drains its requests first, then the ingest
+	// service commits what is in and stops.
+	g, gctx := errgroup.WithContext(ctx)
+	svcCtx, stopSvc := context.WithCancel(context.Background())
+	g.Go(func() error {
+		err := svc.Run(svcCtx)
+		if svcCtx.Err() == nil {
+			return fmt.Errorf("ingest service stopped: %v", cmp.Or(err, errors.New("without an error")))
+		}
+		return err
+	})
+	g.Go(func() error {
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		defer stopSvc()
+		<-gctx.Done()
+		if ctx.Err() != nil {
 			log.Info("shutting down: draining requests")
-			sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
-			err = hs.Shutdown(sctx)
-			cancel()
-		case err = <-serveErr:
 		}
-		stopSvc()
-		wg.Wait()
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-		s.done <- err
-	}()
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+		defer cancel()
+		return hs.Shutdown(sctx)
+	})
+	go func() { s.done <- g.Wait() }()
 	return s, nil
+}
+
+// rootHandler mounts the API and the browser on separate handlers: the API's paths (tokens and JSON)
+// go to api, everything else to browser (the console: cookies, CSRF and CSP), or to api when there is
+// no browser handler yet.
+func rootHandler(api, browser http.Handler) http.Handler {
+	if browser == nil {
+		return api
+	}
+	mux := http.NewServeMux()
+	for _, p := range httpapi.Paths() {
+		mux.Handle(p, api)
+	}
+	mux.Handle("/", browser)
+	return mux
 }
 
 // dataClock is the firm's data clock: the time of the latest event the service has accepted, or the

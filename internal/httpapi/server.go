@@ -175,6 +175,29 @@ func New(o Options) *Server {
 	return s
 }
 
+// Paths are the patterns under which the API answers, for a composition root that mounts the API
+// beside other handlers (the browser's console at "/"): "/v1" and its subtree, and the API's
+// top-level endpoints (/metrics, /healthz, /readyz).
+func Paths() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for _, rt := range routes() {
+		if top, _, sub := strings.Cut(strings.TrimPrefix(rt.path, "/"), "/"); sub {
+			add("/" + top)
+			add("/" + top + "/")
+		} else {
+			add(rt.path)
+		}
+	}
+	return out
+}
+
 // Handler returns the API's handler.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

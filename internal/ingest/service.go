@@ -37,7 +37,7 @@ type Result struct {
 // ServiceOptions configure a Service.
 type ServiceOptions struct {
 	Engine        *detect.Engine
-	Store         store.Store
+	Store         Store
 	Timing        Timing
 	Metrics       *Metrics
 	Log           *slog.Logger
@@ -55,6 +55,15 @@ type ServiceOptions struct {
 	// AdmissionWait is how long a request may wait for room among the events in flight before it gets
 	// ErrOverloaded (0: not at all).
 	AdmissionWait time.Duration
+}
+
+// Store is what the service needs of the store: appending what it accepted, reading the log back at
+// start, a stored decision of a repeated event, and a health check. store.Store implements it.
+type Store interface {
+	Append(ctx context.Context, b *store.Batch) error
+	ScanEvents(ctx context.Context, after int64, fn func(seq int64, rec store.EventRecord) error) error
+	Decision(ctx context.Context, eventID string) (store.StoredDecision, error)
+	Ping(ctx context.Context) error
 }
 
 // DefaultMaxInflight is the default bound of the events in flight: two of the largest batches.

@@ -42,50 +42,25 @@ func (s *Store) eventPage(ctx context.Context, after int64, seqs []int64, recs [
 	return scanEventRows(ctx, rows, seqs, recs, z, "scan events")
 }
 
-// AccountEvents calls fn for every event of one account ("" for market data), in append order. The
-// events_account index is led by the segment of 8192 events (seq >> 13), as decisions_account is, so
-// that appends touch only the last segment's pages; a read probes segsPerQuery segments per statement
-// and holds no read transaction while fn runs. An error from fn stops the read and is returned as it is.
+// AccountEvents calls fn for every event of one account ("" for market data), in append order, a page
+// at a time through the events_account index (account, seq): its cost follows the account's events,
+// not the log's. No read transaction is open while fn runs. An error from fn stops the read and is
+// returned as it is.
 func (s *Store) AccountEvents(ctx context.Context, account string, fn func(seq int64, rec store.EventRecord) error) error {
 	if err := s.enter("account events"); err != nil {
 		return err
 	}
 	defer s.leave()
-	var hi sql.NullInt64
-	if err := s.read.QueryRowContext(ctx, "SELECT max(seq) FROM events").Scan(&hi); err != nil {
-		return translate(ctx, "account events", err)
-	}
-	if !hi.Valid {
-		return nil
-	}
-	var (
-		z    zones
-		seqs []int64
-		recs []store.EventRecord
-	)
-	last := hi.Int64 >> segShift
-	for lo := int64(0); lo <= last; lo += segsPerQuery {
-		args := make([]any, 0, segsPerQuery+1)
-		for seg := lo; seg < lo+segsPerQuery && seg <= last; seg++ {
-			args = append(args, seg)
-		}
-		in := "(seq >> 13) IN (?" + strings.Repeat(",?", len(args)-1) + ")"
+	var z zones
+	return sqlstore.ScanPages(0, scanPage, func(after int64, seqs []int64, recs []store.EventRecord) ([]int64, []store.EventRecord, error) {
 		rows, err := s.read.QueryContext(ctx,
-			"SELECT seq, id, account, type, time_ns, tz_offset, raw FROM events WHERE "+in+" AND account = ? ORDER BY seq",
-			append(args, account)...)
+			"SELECT seq, id, account, type, time_ns, tz_offset, raw FROM events WHERE account = ? AND seq > ? ORDER BY seq LIMIT ?",
+			account, after, scanPage)
 		if err != nil {
-			return translate(ctx, "account events", err)
+			return nil, nil, translate(ctx, "account events", err)
 		}
-		if seqs, recs, err = scanEventRows(ctx, rows, seqs[:0], recs[:0], &z, "account events"); err != nil {
-			return err
-		}
-		for i := range recs {
-			if err := fn(seqs[i], recs[i]); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+		return scanEventRows(ctx, rows, seqs, recs, &z, "account events")
+	}, fn)
 }
 
 // scanEventRows reads event rows (seq, id, account, type, time_ns, tz_offset, raw) and closes them.
