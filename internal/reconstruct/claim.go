@@ -13,7 +13,7 @@ import (
 	"github.com/brokerguard/brokerguard/internal/event"
 )
 
-// Incident is one account's unauthorized activity as the firm names it: one line of an incidents file,
+// Claim is one account's unauthorized activity as the firm names it: one line of an incidents file,
 //
 //	{"account": "A123", "orders": ["o9", "o12"], "report_time": "2025-04-11T18:46:52+09:00",
 //	 "sessions": ["s1"], "factors": ["reuse_admitted"], "id": "inc-7"}
@@ -32,7 +32,7 @@ type Claim struct {
 	Factors    []string  `json:"factors,omitempty"`
 }
 
-// IncidentError is what is wrong with one incident: a line of the incidents file that cannot be read,
+// ClaimError is what is wrong with one claim: a line of the incidents file that cannot be read,
 // or an incident that does not match the events. Other incidents are not affected.
 type ClaimError struct {
 	Line    int64
