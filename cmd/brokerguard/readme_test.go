@@ -67,7 +67,7 @@ func TestREADME(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			// The scratch checkout: what the README's commands read, and shared/ beside it.
 			co := filepath.Join(env.WorkDir, "brokerguard")
-			for _, d := range []string{"testdata", "internal/remedy/testdata"} {
+			for _, d := range []string{"testdata", "internal/compensation/testdata"} {
 				if err := copyTree(filepath.Join(repo, d), filepath.Join(co, d)); err != nil {
 					return err
 				}

@@ -15,15 +15,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/brokerguard/brokerguard/internal/backfill"
 	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/event"
 	"github.com/brokerguard/brokerguard/internal/ingest"
-	"github.com/brokerguard/brokerguard/internal/remedy"
+	"github.com/brokerguard/brokerguard/internal/reconstruct"
 )
 
 // runBackfill re-runs detection over history with the engine replay builds (detectHistory: the same
 // decoding, duplicate handling and reordering as replay) and hands every processed event, decision
-// and alert to a remedy.Backfill; it then writes the proposed incidents.
+// and alert to a backfill.Backfill; it then writes the proposed incidents.
 func runBackfill(ctx context.Context, args []string, std IO) error {
 	fs := newFlags("backfill", `--from YYYY-MM-DD --events FILE [--events FILE…] --out FILE [--incidents-out FILE] [--reported-out FILE] [flags]
 
@@ -51,7 +52,7 @@ proposed; --reported-out lists them (ids rep-RANK, with the report).`, std)
 	incidentsOut := fs.String("incidents-out", "", "also write each proposal as an incidents line for compensate and tally (id bf-RANK)")
 	reportedOut := fs.String("reported-out", "", "write the episodes that a fraud_report followed here (not proposed; ids rep-RANK)")
 	minScore := fs.Int("min-score", 300, "leave out episodes whose evidence scores below this (0..1000; 0 keeps every one)")
-	gap := fs.Duration("gap", remedy.DefaultGap, "suspicious sessions of an account further apart than this are separate episodes")
+	gap := fs.Duration("gap", backfill.DefaultGap, "suspicious sessions of an account further apart than this are separate episodes")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := parse(fs, args, std); err != nil {
 		return helpOK(err)
@@ -154,7 +155,7 @@ proposed; --reported-out lists them (ids rep-RANK, with the report).`, std)
 	defer stopProfile()
 	in := &eventFiles{names: files, stdin: std.Stdin}
 	defer in.Close()
-	bf := remedy.NewBackfill(remedy.BackfillOptions{From: fromT, Gap: *gap, MinScore: *minScore})
+	bf := backfill.New(backfill.Options{From: fromT, Gap: *gap, MinScore: *minScore})
 	start := time.Now()
 	var beforeFrom int64
 	keep := func(ev *event.Event) bool {
@@ -198,7 +199,7 @@ proposed; --reported-out lists them (ids rep-RANK, with the report).`, std)
 
 	st := bf.Stats()
 	fmt.Fprintf(std.Stderr, "backfill: %d lines, %d events decided on (%d before --from %s only taught the profiles), %d rejected, %d repeated ids ignored, in %s (%.0f events/s)\n",
-		sum.Lines, sum.Accepted, beforeFrom, fromT.In(remedy.JST).Format(time.RFC3339), sum.Rejected, sum.Duplicates,
+		sum.Lines, sum.Accepted, beforeFrom, fromT.In(reconstruct.JST).Format(time.RFC3339), sum.Rejected, sum.Duplicates,
 		wall.Round(time.Millisecond), float64(sum.Lines)/max(wall.Seconds(), 1e-9))
 	for _, e := range sum.FirstErrors {
 		fmt.Fprintf(std.Stderr, "  %s\n", in.where(e))
@@ -219,7 +220,7 @@ proposed; --reported-out lists them (ids rep-RANK, with the report).`, std)
 
 // parseFrom reads --from: a date (midnight JST) or an RFC 3339 instant.
 func parseFrom(s string) (time.Time, error) {
-	if d, err := remedy.ParseDay(s); err == nil {
+	if d, err := reconstruct.ParseDay(s); err == nil {
 		return d.Start(), nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
@@ -228,7 +229,7 @@ func parseFrom(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("want a date YYYY-MM-DD (JST) or an RFC 3339 time, got %q", s)
 }
 
-func writeProposals(w io.Writer, ps []*remedy.Proposal) error {
+func writeProposals(w io.Writer, ps []*backfill.Proposal) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
@@ -240,7 +241,7 @@ func writeProposals(w io.Writer, ps []*remedy.Proposal) error {
 	return bw.Flush()
 }
 
-func writeIncidentLines(w io.Writer, ps []*remedy.Proposal) error {
+func writeIncidentLines(w io.Writer, ps []*backfill.Proposal) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)

@@ -15,11 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerguard/brokerguard/internal/backfill"
 	"github.com/brokerguard/brokerguard/internal/config"
 	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/event"
 	"github.com/brokerguard/brokerguard/internal/ingest"
-	"github.com/brokerguard/brokerguard/internal/remedy"
+	"github.com/brokerguard/brokerguard/internal/reconstruct"
 	"github.com/brokerguard/brokerguard/internal/sim"
 )
 
@@ -71,18 +72,18 @@ func splitLog(t *testing.T, dir string, log []byte, at string) (string, string) 
 	return first, second
 }
 
-func readProposals(t *testing.T, file string) []remedy.Proposal {
+func readProposals(t *testing.T, file string) []backfill.Proposal {
 	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []remedy.Proposal
+	var out []backfill.Proposal
 	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
 		if len(line) == 0 {
 			continue
 		}
-		var p remedy.Proposal
+		var p backfill.Proposal
 		if err := json.Unmarshal(line, &p); err != nil {
 			t.Fatalf("%s: %v", line, err)
 		}
@@ -123,7 +124,7 @@ func TestBackfillFindsUnreportedTakeovers(t *testing.T) {
 		t.Fatalf("%d takeovers, %d proposals", len(tr.Takeovers), len(props))
 	}
 	top := 2 * len(tr.Takeovers)
-	byAccount := map[string]*remedy.Proposal{}
+	byAccount := map[string]*backfill.Proposal{}
 	for i := range props {
 		pr := &props[i]
 		if pr.Rank != i+1 || pr.ID != "bf-"+strconv.Itoa(i+1) {
@@ -174,7 +175,7 @@ func TestBackfillFindsUnreportedTakeovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	incs, bad, err := remedy.ReadIncidents(f)
+	incs, bad, err := reconstruct.ReadIncidents(f)
 	f.Close()
 	if err != nil || len(bad) > 0 || len(incs) != len(props) || incs[0].ID != "bf-1" || incs[0].Account != props[0].Account {
 		t.Fatalf("incidents: %v, bad %v, %d for %d proposals", err, bad, len(incs), len(props))
@@ -365,9 +366,9 @@ func BenchmarkBackfillVsReplay(b *testing.B) {
 		b.ReportMetric(float64(b.N)*float64(bytes.Count(log, []byte("\n")))/b.Elapsed().Seconds(), "events/s")
 	})
 	b.Run("backfill", func(b *testing.B) {
-		from := time.Date(2025, 4, 9, 0, 0, 0, 0, remedy.JST)
+		from := time.Date(2025, 4, 9, 0, 0, 0, 0, reconstruct.JST)
 		for b.Loop() {
-			bf := remedy.NewBackfill(remedy.BackfillOptions{From: from, MinScore: 300})
+			bf := backfill.New(backfill.Options{From: from, MinScore: 300})
 			if _, err := detectHistory(context.Background(), bytes.NewReader(log), engine(), cfg.Lateness, bf.Needs, func(ev *event.Event, out *detect.Outcome) {
 				var d *event.Decision
 				if out.Decided {

@@ -81,16 +81,16 @@ func runBench(ctx context.Context, args []string, std IO) error {
 		if err != nil {
 			return err
 		}
+		var s *sqlite.Store
 		if !*noStore {
-			s, err := sqlite.Open(ctx, filepath.Join(dir, "bench.db"), sqlite.Options{})
-			if err != nil {
+			if s, err = sqlite.Open(ctx, filepath.Join(dir, "bench.db"), sqlite.Options{}); err != nil {
 				return err
 			}
 			o.Store = s
 		}
 		sum, err := ingest.Replay(ctx, bytes.NewReader(evbuf.Bytes()), o)
-		if o.Store != nil {
-			o.Store.Close()
+		if s != nil {
+			s.Close()
 		}
 		os.RemoveAll(dir)
 		p.Close()
@@ -242,7 +242,7 @@ func benchServe(ctx context.Context, cfg config.Config) (srv *server, stop func(
 	// a few minutes of reordering would otherwise be rejected as late.
 	cfg.Lateness = 24 * time.Hour
 	quiet := newLogger(io.Discard, cfg)
-	p, err := buildEngine(cfg, quiet)
+	p, err := buildEngineWith(cfg, quiet, engineWith{lateness: cfg.Lateness})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -12,9 +12,10 @@ import (
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/campaign"
-	"github.com/brokerguard/brokerguard/internal/casework"
 	"github.com/brokerguard/brokerguard/internal/config"
 	"github.com/brokerguard/brokerguard/internal/console"
+	"github.com/brokerguard/brokerguard/internal/desk"
+	"github.com/brokerguard/brokerguard/internal/fault"
 	"github.com/brokerguard/brokerguard/internal/profile"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
@@ -23,7 +24,7 @@ import (
 type consoleParts struct {
 	store    store.Store
 	accounts *profile.Accounts
-	desk     *casework.Desk
+	desk     *desk.Desk
 	layer    *campaign.Layer // nil: the campaign layer is off
 	dataNow  func() time.Time
 	secure   bool
@@ -31,7 +32,7 @@ type consoleParts struct {
 	log      *slog.Logger
 }
 
-// newConsole builds the analyst console over the store, the engine's accounts and casework's desk.
+// newConsole builds the analyst console over the store, the engine's accounts and the analyst desk.
 func newConsole(p consoleParts) (http.Handler, error) {
 	staff, ok := p.store.(store.Staff)
 	if !ok {
@@ -59,17 +60,6 @@ func newConsole(p consoleParts) (http.Handler, error) {
 	return console.New(o)
 }
 
-// mountConsole serves the API's paths with api and everything else (/, the console's pages and
-// assets) with the console.
-func mountConsole(api, con http.Handler) http.Handler {
-	mux := http.NewServeMux()
-	for _, p := range []string{"/v1/", "/healthz", "/readyz", "/metrics", "/openapi.json"} {
-		mux.Handle(p, api)
-	}
-	mux.Handle("/", con)
-	return mux
-}
-
 // staffAlerts joins the store's alerts with the statuses the console keeps.
 type staffAlerts struct {
 	store.Store
@@ -81,10 +71,10 @@ func (a staffAlerts) Alerts(ctx context.Context, q store.AlertQuery) ([]store.St
 }
 
 // deskAccounts answers the console's questions about accounts from the engine's profiles and unlocks
-// through casework's audited unlock.
+// through the desk.s audited unlock.
 type deskAccounts struct {
 	accounts *profile.Accounts
-	desk     *casework.Desk
+	desk     *desk.Desk
 }
 
 func (d deskAccounts) Locked(account string) (known, locked bool) {
@@ -98,18 +88,18 @@ func (d deskAccounts) Locked(account string) (known, locked bool) {
 func (d deskAccounts) Unlock(ctx context.Context, actor, account, reason string) error {
 	err := d.desk.Unlock(ctx, actor, account, reason)
 	switch {
-	case errors.Is(err, casework.ErrConflict):
+	case errors.Is(err, fault.ErrConflict):
 		return fmt.Errorf("%w: %v", console.ErrConflict, err)
-	case errors.Is(err, casework.ErrNotFound):
+	case errors.Is(err, fault.ErrNotFound):
 		return fmt.Errorf("%w: %v", store.ErrNotFound, err)
 	}
 	return err
 }
 
-// deskWatchlist is the campaign layer's watchlist, changed through casework's audited actions.
+// deskWatchlist is the campaign layer's watchlist, changed through the desk.s audited actions.
 type deskWatchlist struct {
 	layer *campaign.Layer
-	desk  *casework.Desk
+	desk  *desk.Desk
 }
 
 func (d deskWatchlist) Entries(at time.Time, all bool) []campaign.Entry {
@@ -117,26 +107,26 @@ func (d deskWatchlist) Entries(at time.Time, all bool) []campaign.Entry {
 }
 
 func (d deskWatchlist) Add(ctx context.Context, actor, kind, value, reason string, pinned bool) error {
-	_, err := d.desk.AddWatch(ctx, actor, casework.Watch{Kind: kind, Value: value, Pinned: pinned}, reason)
+	_, err := d.desk.AddWatch(ctx, actor, desk.Watch{Kind: kind, Value: value, Pinned: pinned}, reason)
 	return deskError(err)
 }
 
 func (d deskWatchlist) Remove(ctx context.Context, actor, kind, value, reason string) error {
-	_, err := d.desk.RemoveWatch(ctx, actor, casework.Change{Kind: kind, Value: value}, reason)
+	_, err := d.desk.RemoveWatch(ctx, actor, desk.Change{Kind: kind, Value: value}, reason)
 	return deskError(err)
 }
 
 func (d deskWatchlist) Pin(ctx context.Context, actor, kind, value, reason string, pinned bool) error {
-	_, err := d.desk.PinWatch(ctx, actor, casework.Change{Kind: kind, Value: value, Pinned: pinned}, reason)
+	_, err := d.desk.PinWatch(ctx, actor, desk.Change{Kind: kind, Value: value, Pinned: pinned}, reason)
 	return deskError(err)
 }
 
-// deskError translates casework's errors into the console's.
+// deskError translates the desk.s errors into the console's.
 func deskError(err error) error {
 	switch {
-	case errors.Is(err, casework.ErrInvalid), errors.Is(err, casework.ErrConflict):
+	case errors.Is(err, fault.ErrInvalid), errors.Is(err, fault.ErrConflict):
 		return fmt.Errorf("%w: %v", console.ErrInvalid, err)
-	case errors.Is(err, casework.ErrNotFound):
+	case errors.Is(err, fault.ErrNotFound):
 		return fmt.Errorf("%w: %v", store.ErrNotFound, err)
 	}
 	return err

@@ -50,11 +50,10 @@ func startConsoleServer(t testing.TB, scenario string) *consoleServer {
 	if _, err := writeSimulation(ctx, sc, 1, p("events.jsonl"), p("truth.json"), nil); err != nil {
 		t.Fatal(err)
 	}
-	eng, err := buildEngine(cfg, quiet)
+	eng, err := buildEngineWith(cfg, quiet, engineWith{ip: sim.IPIntel()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng.useIP(sim.IPIntel())
 	st, _, err := openStore(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -67,11 +66,10 @@ func startConsoleServer(t testing.TB, scenario string) *consoleServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng2, err := buildEngine(cfg, quiet)
+	eng2, err := buildEngineWith(cfg, quiet, engineWith{ip: sim.IPIntel(), lateness: cfg.Lateness})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng2.useIP(sim.IPIntel())
 	var k config.APIKey
 	k.SetKey("console-test-key-0123456789")
 	sctx, cancel := context.WithCancel(ctx)

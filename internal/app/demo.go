@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/config"
+	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/ingest"
 	"github.com/brokerguard/brokerguard/internal/sim"
 	"github.com/brokerguard/brokerguard/internal/store"
@@ -68,12 +69,13 @@ func runDemo(ctx context.Context, args []string, std IO) error {
 		st.Accounts, st.TradingDays, st.Events, st.Takeovers, st.Campaigns))
 
 	// 2. Replay into embedded SQLite.
-	p, err := buildEngine(cfg, log)
+	var simIP detect.IPIntel
+	if cfg.IPDB == "" {
+		simIP = sim.IPIntel()
+	}
+	p, err := buildEngineWith(cfg, log, engineWith{ip: simIP})
 	if err != nil {
 		return err
-	}
-	if cfg.IPDB == "" {
-		p.useIP(sim.IPIntel())
 	}
 	db, where, err := openStore(ctx, cfg)
 	if err != nil {
@@ -109,14 +111,11 @@ func runDemo(ctx context.Context, args []string, std IO) error {
 	}
 
 	// 4. Serve the result: a fresh engine rebuilt from the store, as after a restart.
-	p2, err := buildEngine(cfg, log)
+	p2, err := buildEngineWith(cfg, log, engineWith{ip: simIP, lateness: cfg.Lateness})
 	if err != nil {
 		return err
 	}
 	defer p2.Close()
-	if cfg.IPDB == "" {
-		p2.useIP(sim.IPIntel())
-	}
 	keys, err := apiKeys(cfg, log)
 	if err != nil {
 		return err

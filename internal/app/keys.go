@@ -18,7 +18,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/brokerguard/brokerguard/internal/casework"
+	"github.com/brokerguard/brokerguard/internal/audit"
 	"github.com/brokerguard/brokerguard/internal/config"
 	"github.com/brokerguard/brokerguard/internal/httpapi"
 	"github.com/brokerguard/brokerguard/internal/store"
@@ -186,7 +186,7 @@ func runKeyRevoke(ctx context.Context, args []string, std IO) error {
 		fmt.Fprintf(std.Stdout, "key %q was revoked already, at %s\n", name, k.Revoked.Local().Format(time.RFC3339))
 		return nil
 	}
-	if err := auditKey(ctx, st, casework.ActionKeyRevoke, name, k.Role, now); err != nil {
+	if err := auditKey(ctx, st, audit.ActionKeyRevoke, name, k.Role, now); err != nil {
 		return fmt.Errorf("key revoke: the key %q is revoked, but its audit record is not: %w", name, err)
 	}
 	fmt.Fprintf(std.Stdout, "key %q (role %s) revoked; a running server refuses it within %s\n", name, k.Role, keyCacheFor)
@@ -236,7 +236,7 @@ func addKey(ctx context.Context, st store.Store, name, role string, now time.Tim
 	if err != nil {
 		return "", err
 	}
-	if err := auditKey(ctx, st, casework.ActionKeyAdd, name, role, now); err != nil {
+	if err := auditKey(ctx, st, audit.ActionKeyAdd, name, role, now); err != nil {
 		return "", fmt.Errorf("key add: the key %q is stored, but its audit record is not (revoke it): %w", name, err)
 	}
 	return secret, nil

@@ -97,7 +97,7 @@ func TestServePutsLateEventsInTimeOrder(t *testing.T) {
 	start := func() (string, func()) {
 		t.Helper()
 		quiet := newLogger(io.Discard, cfg)
-		p, err := buildEngine(cfg, quiet)
+		p, err := buildEngineWith(cfg, quiet, engineWith{lateness: cfg.Lateness})
 		if err != nil {
 			t.Fatal(err)
 		}

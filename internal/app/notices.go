@@ -15,15 +15,12 @@ import (
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/config"
+	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/event"
 	"github.com/brokerguard/brokerguard/internal/notify"
 	"github.com/brokerguard/brokerguard/internal/profile"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
-
-// noticeCodes are the reasons that can make a login worth a notice; a decision is decoded only when it
-// may give one.
-var noticeCodes = []string{"NEW_DEVICE", "NEW_COUNTRY", "NEW_ASN", "NEW_NETWORK", "NO_DEVICE_ID", "IMPOSSIBLE_TRAVEL"}
 
 // customerNotices returns the hook that queues a notice for each stored decision that gives one, and
 // the function that delivers the queue until its context ends; both nil without notices.firm.
@@ -109,12 +106,14 @@ func customerNotices(cfg config.Config, p *parts, log *slog.Logger) (func(*store
 	return committed, func(ctx context.Context) error { return sender.Run(ctx, every) }, nil
 }
 
+// mayNotify says whether a decision may give a notice (see notify.Compose): only those events are
+// decoded again.
 func mayNotify(d event.Decision) bool {
 	switch {
 	case d.Action == event.ActionBlock || d.Action == event.ActionHold, d.Type == event.TypeProfileChange.String():
 		return true
 	case d.Type == event.TypeLogin.String():
-		return slices.ContainsFunc(d.Reasons, func(r event.Reason) bool { return slices.Contains(noticeCodes, r.Code) })
+		return slices.ContainsFunc(d.Reasons, func(r event.Reason) bool { return detect.IsTakeoverSign(r.Code) })
 	}
 	return false
 }

@@ -13,14 +13,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/brokerguard/brokerguard/internal/remedy"
+	"github.com/brokerguard/brokerguard/internal/compensation"
+	"github.com/brokerguard/brokerguard/internal/money"
+	"github.com/brokerguard/brokerguard/internal/reconstruct"
+	"github.com/brokerguard/brokerguard/internal/report"
 )
 
 func runCompensate(ctx context.Context, args []string, std IO) error {
 	fs := newFlags("compensate", "--events FILE --incidents FILE --policy NAME|FILE [--out FILE] [--csv FILE] [--evidence DIR] [--valuation-date YYYY-MM-DD]", std)
 	events := fs.String("events", "", "event log: JSON Lines, plain or gzip; - for standard input (required)")
 	incidents := fs.String("incidents", "", `incidents, one a line: {"account": ..., "orders": [...], "report_time": ..., "factors": [...]} (required)`)
-	policy := fs.String("policy", "", "compensation policy: "+strings.Join(remedy.Builtins(), ", ")+", or a policy file (YAML) (required)")
+	policy := fs.String("policy", "", "compensation policy: "+strings.Join(compensation.Builtins(), ", ")+", or a policy file (YAML) (required)")
 	valuationDate := fs.String("valuation-date", "", "value every incident at the prices of this date (YYYY-MM-DD, JST); default: the first trading day after each report")
 	out := fs.String("out", "", "write one JSON line per incident here; - for standard output")
 	csvOut := fs.String("csv", "", "write a CSV of the compensation decisions here, one row per incident; - for standard output")
@@ -38,9 +41,9 @@ func runCompensate(ctx context.Context, args []string, std IO) error {
 		fmt.Fprintln(std.Stderr, "brokerguard compensate: --out and --csv cannot both be standard output")
 		return ErrUsage
 	}
-	var override *remedy.Day
+	var override *reconstruct.Day
 	if *valuationDate != "" {
-		d, err := remedy.ParseDay(*valuationDate)
+		d, err := reconstruct.ParseDay(*valuationDate)
 		if err != nil {
 			fmt.Fprintf(std.Stderr, "brokerguard compensate: --valuation-date: %v\n", err)
 			return ErrUsage
@@ -62,17 +65,17 @@ func runCompensate(ctx context.Context, args []string, std IO) error {
 	}
 
 	// Results and errors go out in the order of the incidents file.
-	results := make([]*remedy.Result, 0, len(incs)+len(bad))
-	recs := map[*remedy.Result]*remedy.Reconstruction{}
+	results := make([]*compensation.Result, 0, len(incs)+len(bad))
+	recs := map[*compensation.Result]*reconstruct.Reconstruction{}
 	for _, e := range bad {
-		results = append(results, remedy.ErrorResult(e))
+		results = append(results, compensation.ErrorResult(e))
 	}
 	computed := 0
-	var total remedy.Yen
+	var total money.Yen
 	for i := range incs {
 		res, rec, err := assess(book, &incs[i], p, override)
 		if err != nil {
-			res = remedy.ErrorResult(err)
+			res = compensation.ErrorResult(err)
 		} else {
 			computed++
 			total = total.Add(res.Decision.Recommended)
@@ -101,7 +104,7 @@ func runCompensate(ctx context.Context, args []string, std IO) error {
 		}
 	}
 	if *csvOut != "" {
-		if err := writeOutput(*csvOut, std.Stdout, func(w io.Writer) error { return remedy.WriteDecisionsCSV(w, results) }); err != nil {
+		if err := writeOutput(*csvOut, std.Stdout, func(w io.Writer) error { return compensation.WriteDecisionsCSV(w, results) }); err != nil {
 			return fmt.Errorf("csv: %w", err)
 		}
 	}
@@ -114,8 +117,8 @@ func runCompensate(ctx context.Context, args []string, std IO) error {
 				continue
 			}
 			path := filepath.Join(*evidenceDir, evidenceFileName(res))
-			ev := &remedy.Evidence{Heading: *heading, Generated: now, Rec: rec, Result: res, Policy: p}
-			if err := writeOutput(path, nil, func(w io.Writer) error { return remedy.WriteEvidence(w, ev) }); err != nil {
+			ev := &compensation.Evidence{Heading: *heading, Generated: now, Rec: rec, Result: res, Policy: p}
+			if err := writeOutput(path, nil, func(w io.Writer) error { return compensation.WriteEvidence(w, ev) }); err != nil {
 				return fmt.Errorf("evidence: %w", err)
 			}
 			written++
@@ -129,12 +132,12 @@ func runCompensate(ctx context.Context, args []string, std IO) error {
 	return nil
 }
 
-func assess(book *remedy.Book, inc *remedy.Incident, p *remedy.Policy, override *remedy.Day) (*remedy.Result, *remedy.Reconstruction, error) {
+func assess(book *reconstruct.Book, inc *reconstruct.Claim, p *compensation.Policy, override *reconstruct.Day) (*compensation.Result, *reconstruct.Reconstruction, error) {
 	rec, ierr := book.Reconstruct(inc)
 	if ierr != nil {
 		return nil, nil, ierr
 	}
-	res, err := remedy.Assess(rec, book, p, override)
+	res, err := compensation.Assess(rec, book, p, override)
 	return res, rec, err
 }
 
@@ -160,7 +163,7 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // evidenceFileName names an incident's evidence file by its line and its id (or account):
 // incident-0007-case-12.html. The line keeps names unique; the rest is reduced to safe characters.
-func evidenceFileName(res *remedy.Result) string {
+func evidenceFileName(res *compensation.Result) string {
 	name := res.ID
 	if name == "" {
 		name = res.Account
@@ -187,10 +190,10 @@ func runTally(ctx context.Context, args []string, std IO) error {
 	fs.Usage = func() {
 		flagsUsage()
 		fmt.Fprintln(fs.Output(), "\nColumns (CSV header and JSON keys; one row per month of occurrence):")
-		for _, c := range remedy.TallyColumns {
+		for _, c := range report.TallyColumns {
 			fmt.Fprintf(fs.Output(), "  %s\n    \t%s\n", c.Name, c.Description)
 		}
-		fmt.Fprintln(fs.Output(), "  The JSON rows also carry sold_yen_exact and bought_yen_exact (before rounding) and counting ("+remedy.TallyCounting+");")
+		fmt.Fprintln(fs.Output(), "  The JSON rows also carry sold_yen_exact and bought_yen_exact (before rounding) and counting ("+report.TallyCounting+");")
 		fmt.Fprintln(fs.Output(), "  with --vintages, recounted marks a month filed under an earlier way of counting.")
 	}
 	if err := parse(fs, args, std); err != nil {
@@ -210,13 +213,13 @@ func runTally(ctx context.Context, args []string, std IO) error {
 			fmt.Fprintln(std.Stderr, "brokerguard tally: --file-as needs --vintages DIR, where the filing is kept")
 			return ErrUsage
 		}
-		if err := remedy.ValidFiling(*fileAs); err != nil {
+		if err := report.ValidFiling(*fileAs); err != nil {
 			fmt.Fprintf(std.Stderr, "brokerguard tally: --file-as: %v\n", err)
 			return ErrUsage
 		}
 	}
-	filings := remedy.DirVintages{Dir: *vintages}
-	var filed []remedy.Vintage
+	filings := report.DirVintages{Dir: *vintages}
+	var filed []report.Vintage
 	if *vintages != "" && *fileAs == "" {
 		var err error
 		if filed, err = filings.List(); err != nil {
@@ -227,7 +230,7 @@ func runTally(ctx context.Context, args []string, std IO) error {
 	if err != nil {
 		return err
 	}
-	var recs []*remedy.Reconstruction
+	var recs []*reconstruct.Reconstruction
 	for _, e := range bad {
 		fmt.Fprintln(std.Stderr, e)
 	}
@@ -241,13 +244,13 @@ func runTally(ctx context.Context, args []string, std IO) error {
 		}
 		recs = append(recs, rec)
 	}
-	rows := remedy.Tally(recs)
+	rows := report.Tally(recs)
 	if *fileAs != "" {
 		if failed > 0 {
 			return fmt.Errorf("tally: %d %s could not be counted (see above); nothing filed: a filing must count every incident",
 				failed, plural(failed, "incident", "incidents"))
 		}
-		v := &remedy.Vintage{Filing: *fileAs, FiledAt: time.Now().In(remedy.JST).Truncate(time.Second), Incidents: len(recs), Rows: rows}
+		v := &report.Vintage{Filing: *fileAs, FiledAt: time.Now().In(reconstruct.JST).Truncate(time.Second), Incidents: len(recs), Rows: rows}
 		if err := filings.Save(v); err != nil {
 			return err
 		}
@@ -257,7 +260,7 @@ func runTally(ctx context.Context, args []string, std IO) error {
 	var write func(w io.Writer) error
 	switch {
 	case *vintages != "" && *fileAs == "":
-		revs := remedy.Revise(rows, filed)
+		revs := report.Revise(rows, filed)
 		if len(filed) == 0 {
 			fmt.Fprintf(std.Stderr, "tally: no filing in %s yet: every figure is new\n", *vintages)
 		}
@@ -272,12 +275,12 @@ func runTally(ctx context.Context, args []string, std IO) error {
 		if *format == "json" {
 			write = func(w io.Writer) error { return writeJSONReport(w, revs) }
 		} else {
-			write = func(w io.Writer) error { return remedy.WriteRevisionsCSV(w, revs) }
+			write = func(w io.Writer) error { return report.WriteRevisionsCSV(w, revs) }
 		}
 	case *format == "json":
 		write = func(w io.Writer) error { return writeJSONReport(w, rows) }
 	default:
-		write = func(w io.Writer) error { return remedy.WriteTallyCSV(w, rows) }
+		write = func(w io.Writer) error { return report.WriteTallyCSV(w, rows) }
 	}
 	if err := writeOutput(*out, std.Stdout, write); err != nil {
 		return fmt.Errorf("out: %w", err)
@@ -291,24 +294,24 @@ func runTally(ctx context.Context, args []string, std IO) error {
 }
 
 // loadPolicy returns the built-in policy of that name, or reads the policy file.
-func loadPolicy(nameOrFile string) (*remedy.Policy, error) {
-	if p, ok := remedy.Builtin(nameOrFile); ok {
+func loadPolicy(nameOrFile string) (*compensation.Policy, error) {
+	if p, ok := compensation.Builtin(nameOrFile); ok {
 		return p, nil
 	}
 	if _, err := os.Stat(nameOrFile); err != nil && !strings.ContainsAny(nameOrFile, `/\.`) {
-		return nil, fmt.Errorf("policy %q: not a built-in policy (%s) nor a file", nameOrFile, strings.Join(remedy.Builtins(), ", "))
+		return nil, fmt.Errorf("policy %q: not a built-in policy (%s) nor a file", nameOrFile, strings.Join(compensation.Builtins(), ", "))
 	}
-	return remedy.LoadPolicy(nameOrFile)
+	return compensation.LoadPolicy(nameOrFile)
 }
 
 // readIncidentsAndEvents reads the incidents, then the event log once for them. Bad event lines are
 // reported on stderr (the first few) and counted; they do not stop the run.
-func readIncidentsAndEvents(ctx context.Context, incidentsFile, eventsFile string, std IO) ([]remedy.Incident, []*remedy.IncidentError, *remedy.Book, error) {
+func readIncidentsAndEvents(ctx context.Context, incidentsFile, eventsFile string, std IO) ([]reconstruct.Claim, []*reconstruct.ClaimError, *reconstruct.Book, error) {
 	f, err := os.Open(incidentsFile)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("incidents: %w", err)
 	}
-	incs, bad, err := remedy.ReadIncidents(f)
+	incs, bad, err := reconstruct.ReadIncidents(f)
 	f.Close()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("incidents: %w", err)
@@ -322,7 +325,7 @@ func readIncidentsAndEvents(ctx context.Context, incidentsFile, eventsFile strin
 		defer ef.Close()
 		in = ef
 	}
-	book, err := remedy.Collect(ctx, in, incs)
+	book, err := reconstruct.Collect(ctx, in, incs)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("events: %w", err)
 	}

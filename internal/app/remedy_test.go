@@ -10,7 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/brokerguard/brokerguard/internal/remedy"
+	"github.com/brokerguard/brokerguard/internal/compensation"
+	"github.com/brokerguard/brokerguard/internal/report"
 )
 
 // runCmd runs one subcommand function in-process.
@@ -224,7 +225,7 @@ func TestTallyCommand(t *testing.T) {
 	}
 	var rows []map[string]any
 	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 1 || rows[0]["sold_yen"] != "1300000" || rows[0]["unauthorized_accesses"] != 1.0 ||
-		rows[0]["counting"] != remedy.TallyCounting {
+		rows[0]["counting"] != report.TallyCounting {
 		t.Errorf("JSON: got %v %s", err, out)
 	}
 	// --help describes every column, with the rule that finds the accesses.
@@ -232,7 +233,7 @@ func TestTallyCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range remedy.TallyColumns {
+	for _, c := range report.TallyColumns {
 		if !strings.Contains(out, "  "+c.Name+"\n") || !strings.Contains(out, c.Description) {
 			t.Errorf("--help lacks the column %s: %s", c.Name, out)
 		}
@@ -285,13 +286,13 @@ func TestCompensateExports(t *testing.T) {
 
 func TestEvidenceFileName(t *testing.T) {
 	for _, tc := range []struct {
-		res  remedy.Result
+		res  compensation.Result
 		want string
 	}{
-		{remedy.Result{Line: 7, ID: "case-12"}, "incident-0007-case-12.html"},
-		{remedy.Result{Line: 8, Account: "A1"}, "incident-0008-A1.html"},
-		{remedy.Result{Line: 9, ID: "../../etc/passwd"}, "incident-0009-etc_passwd.html"},
-		{remedy.Result{Line: 10, ID: "<>"}, "incident-0010.html"},
+		{compensation.Result{Line: 7, ID: "case-12"}, "incident-0007-case-12.html"},
+		{compensation.Result{Line: 8, Account: "A1"}, "incident-0008-A1.html"},
+		{compensation.Result{Line: 9, ID: "../../etc/passwd"}, "incident-0009-etc_passwd.html"},
+		{compensation.Result{Line: 10, ID: "<>"}, "incident-0010.html"},
 	} {
 		if got := evidenceFileName(&tc.res); got != tc.want {
 			t.Errorf("%+v: got %s, want %s", tc.res, got, tc.want)
@@ -319,7 +320,7 @@ func TestTallyVintages(t *testing.T) {
 
 	// A filing is never overwritten.
 	_, _, err = runCmd(t, runTally, "--events", p("events.jsonl"), "--incidents", p("later.jsonl"), "--vintages", vint, "--file-as", "2025-04")
-	if !errors.Is(err, remedy.ErrVintageExists) {
+	if !errors.Is(err, report.ErrVintageExists) {
 		t.Errorf("filing again: got %v, want ErrVintageExists", err)
 	}
 	if again, _ := os.ReadFile(filepath.Join(vint, "2025-04.json")); !bytes.Equal(again, saved) {
@@ -340,7 +341,7 @@ func TestTallyVintages(t *testing.T) {
 		t.Fatalf("%v\n%s", err, errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 2 || lines[0] != strings.Join(remedy.RevisionHeader, ",") ||
+	if len(lines) != 2 || lines[0] != strings.Join(report.RevisionHeader, ",") ||
 		!strings.HasPrefix(lines[1], "2025-04,2,2,1300000,494000,2,2025-04,") || !strings.HasSuffix(lines[1], ",1,2,1300000,494000,1,1,0,0,0,1,true,false") {
 		t.Errorf("revision CSV:\n%s", out)
 	}
@@ -351,7 +352,7 @@ func TestTallyVintages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var revs []remedy.Revision
+	var revs []report.Revision
 	if err := json.Unmarshal([]byte(out), &revs); err != nil || len(revs) != 1 {
 		t.Fatalf("revision JSON: %v %s", err, out)
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,16 +11,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
 
-	"github.com/brokerguard/brokerguard/internal/casework"
+	"github.com/brokerguard/brokerguard/internal/audit"
+	"github.com/brokerguard/brokerguard/internal/compensation"
 	"github.com/brokerguard/brokerguard/internal/config"
+	"github.com/brokerguard/brokerguard/internal/desk"
 	"github.com/brokerguard/brokerguard/internal/httpapi"
+	"github.com/brokerguard/brokerguard/internal/incident"
 	"github.com/brokerguard/brokerguard/internal/ingest"
+	"github.com/brokerguard/brokerguard/internal/report"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
@@ -46,7 +51,7 @@ func runServe(ctx context.Context, args []string, std IO) error {
 		return err
 	}
 	defer stopProfile()
-	p, err := buildEngine(cfg, log)
+	p, err := buildEngineWith(cfg, log, engineWith{lateness: cfg.Lateness})
 	if err != nil {
 		return err
 	}
@@ -104,28 +109,35 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	if p.shadow != nil {
 		so.ShadowVersion = p.shadow.Version
 	}
-	// Requests from several clients may bring an account's events out of time order: the engine keeps
-	// each account's events of the lateness and puts a late one at its place.
-	p.engine.SetLateness(cfg.Lateness)
 	svc := ingest.NewService(so)
 	start := time.Now()
 	n, err := svc.Rebuild(ctx)
 	if err != nil {
 		return nil, err
 	}
-	do := casework.Options{Layer: p.engine.Campaign(), Accounts: p.engine.Accounts(), Store: st, Locks: p.engine,
-		Wall: time.Now, Data: dataClock(svc)}
+	trail := audit.New(audit.Options{Store: st, Wall: time.Now, Data: dataClock(svc)})
+	var policy *compensation.Policy
 	if cfg.CompensationPolicy != "" {
 		pol, err := loadPolicy(cfg.CompensationPolicy)
 		if err != nil {
 			return nil, fmt.Errorf("compensation_policy: %w", err)
 		}
-		do.Policy = pol
+		policy = pol
 	}
-	desk := casework.New(do)
-	actions, err := desk.Restore(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("restore analyst actions: %w", err)
+	// The rooms that change state each replay their own audited actions over the state just rebuilt.
+	dk := desk.New(desk.Options{Layer: p.engine.Campaign(), Accounts: p.engine.Accounts(), Locks: p.engine, Trail: trail})
+	incidents := incident.New(incident.Options{Store: st, Trail: trail, Policy: policy})
+	reports := report.NewFiler(report.FilerOptions{Incidents: incidents, Trail: trail})
+	actions := 0
+	for _, room := range []struct {
+		name    string
+		restore func(context.Context) (int, error)
+	}{{"desk", dk.Restore}, {"incidents", incidents.Restore}} {
+		n, err := room.restore(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("restore the %s's audited actions: %w", room.name, err)
+		}
+		actions += n
 	}
 	log.Info("state rebuilt from the store", "events", n, "analyst_actions", actions, "accounts", p.engine.Accounts().Len(),
 		"took", time.Since(start).Round(time.Millisecond))
@@ -134,12 +146,12 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	ao := httpapi.Options{Ingester: svc, Store: st, Keys: newKeyRing(keys, st, time.Now), Gatherer: reg, Registerer: reg, Log: log,
 		DataNow:      dataClock(svc),
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, MaxBatch: cfg.Server.MaxBatch, MaxInflightRequests: cfg.Server.MaxInflightRequests,
-		Desk: desk, Audit: st}
+		Desk: dk, Incidents: incidents, Reports: reports, Audit: st}
 	if c := p.engine.Campaign(); c != nil {
 		ao.Campaigns = c
 	}
 	api := httpapi.New(ao)
-	con, err := newConsole(consoleParts{store: st, accounts: p.engine.Accounts(), desk: desk, layer: p.engine.Campaign(), dataNow: dataClock(svc),
+	con, err := newConsole(consoleParts{store: st, accounts: p.engine.Accounts(), desk: dk, layer: p.engine.Campaign(), dataNow: dataClock(svc),
 		secure: cfg.Server.SecureCookies, oidc: cfg.OIDC, log: log})
 	if err != nil {
 		return nil, err
@@ -148,79 +160,76 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	hs := &http.Server{Handler: mountConsole(api.Handler(), con), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.Server.ReadTimeout,
-		WriteTimeout: cfg.Server.WriteTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	svcCtx, stopSvc := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_ = svc.Run(svcCtx)
-	}()
 	fixServe, fixLn, err := fixListener(cfg, svc, log)
 	if err != nil {
-		stopSvc()
-		wg.Wait()
 		ln.Close()
 		return nil, err
 	}
-	if fixServe != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fixServe(svcCtx); err != nil {
-				log.Error("FIX acceptor stopped", "err", err)
-			}
-		}()
-	}
 	ctRun, err := ctFollower(cfg, st, log)
 	if err != nil {
-		stopSvc()
-		wg.Wait()
 		ln.Close()
 		if fixLn != nil {
 			fixLn.Close()
 		}
 		return nil, fmt.Errorf("phishing: %w", err)
 	}
-	if noticeRun != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = noticeRun(svcCtx)
-		}()
-	}
-	if ctRun != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = ctRun(svcCtx)
-		}()
-	}
+	hs := &http.Server{Handler: rootHandler(api.Handler(), con), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.Server.ReadTimeout,
+		WriteTimeout: cfg.Server.WriteTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	s := &server{addr: ln.Addr().String(), svc: svc, done: make(chan error, 1)}
 	if fixLn != nil {
 		s.fixAddr = fixLn.Addr().String()
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-	go func() {
-		var err error
-		select {
-		case <-ctx.Done():
+	// The long-running parts run in one group: the first to fail stops the others, and its error is
+	// what serve returns. On ctx (SIGTERM) the HTTP server drains its requests first, then the ingest
+	// service commits what is in and stops. The FIX acceptor, the CT follower and the notices' sender
+	// stop with the group.
+	g, gctx := errgroup.WithContext(ctx)
+	svcCtx, stopSvc := context.WithCancel(context.Background())
+	g.Go(func() error {
+		err := svc.Run(svcCtx)
+		if svcCtx.Err() == nil {
+			return fmt.Errorf("ingest service stopped: %v", cmp.Or(err, errors.New("without an error")))
+		}
+		return err
+	})
+	g.Go(func() error {
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	for _, part := range []func(context.Context) error{fixServe, ctRun, noticeRun} {
+		if part != nil {
+			g.Go(func() error { return part(gctx) })
+		}
+	}
+	g.Go(func() error {
+		defer stopSvc()
+		<-gctx.Done()
+		if ctx.Err() != nil {
 			log.Info("shutting down: draining requests")
-			sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
-			err = hs.Shutdown(sctx)
-			cancel()
-		case err = <-serveErr:
 		}
-		stopSvc()
-		wg.Wait()
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-		s.done <- err
-	}()
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+		defer cancel()
+		return hs.Shutdown(sctx)
+	})
+	go func() { s.done <- g.Wait() }()
 	return s, nil
+}
+
+// rootHandler mounts the API and the browser on separate handlers: the API's paths (tokens and JSON)
+// go to api, everything else to browser (the console: cookies, CSRF and CSP), or to api when there is
+// no browser handler yet.
+func rootHandler(api, browser http.Handler) http.Handler {
+	if browser == nil {
+		return api
+	}
+	mux := http.NewServeMux()
+	for _, p := range httpapi.Paths() {
+		mux.Handle(p, api)
+	}
+	mux.Handle("/", browser)
+	return mux
 }
 
 // dataClock is the firm's data clock: the time of the latest event the service has accepted, or the

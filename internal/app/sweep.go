@@ -204,14 +204,15 @@ func replaySimulated(ctx context.Context, cfg config.Config, log *slog.Logger, s
 	if err != nil {
 		return nil, st, ingest.Summary{}, err
 	}
-	p, err := buildEngineScoring(cfg, log, scorer)
+	with := engineWith{scorer: scorer}
+	if cfg.IPDB == "" {
+		with.ip = sim.IPIntel()
+	}
+	p, err := buildEngineWith(cfg, log, with)
 	if err != nil {
 		return nil, st, ingest.Summary{}, err
 	}
 	defer p.Close()
-	if cfg.IPDB == "" {
-		p.useIP(sim.IPIntel())
-	}
 	ro.Engine, ro.Timing, ro.Limits = p.engine, ingest.Timing{Lateness: cfg.Lateness, Now: time.Now}, cfg.Limits.Event()
 	sum, err := ingest.Replay(ctx, bytes.NewReader(events.Bytes()), ro)
 	return truth.Bytes(), st, sum, err

@@ -24,7 +24,7 @@ func startTestServer(t *testing.T, cfg config.Config) *testServer {
 	t.Helper()
 	const key = "test-server-key-0123456789"
 	quiet := newLogger(io.Discard, cfg)
-	p, err := buildEngine(cfg, quiet)
+	p, err := buildEngineWith(cfg, quiet, engineWith{lateness: cfg.Lateness})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,21 +97,28 @@ func (p *parts) Close() error {
 	return errors.Join(errs...)
 }
 
-// useIP replaces the engine's IP intelligence (the demo's embedded table).
-func (p *parts) useIP(ip detect.IPIntel) {
-	p.engine.SetIP(ip)
+// engineWith is what a command gives the engine beside what cfg names; the engine is complete once
+// built.
+type engineWith struct {
+	// scorer, when set, scores in place of the model cfg names (sweep, fit).
+	scorer detect.Scorer
+	// ip, when set, is the IP intelligence in place of the IP data cfg names (the simulator's table).
+	ip detect.IPIntel
+	// lateness keeps each account's events of the lateness so that a late one is put at its place:
+	// for the HTTP API, where several clients may bring an account's events out of time order.
+	lateness time.Duration
 }
 
 // buildEngine loads the IP data, rules and model named by cfg and returns a fresh engine.
 func buildEngine(cfg config.Config, log *slog.Logger) (*parts, error) {
-	return buildEngineScoring(cfg, log, nil)
+	return buildEngineWith(cfg, log, engineWith{})
 }
 
-// buildEngineScoring is buildEngine with scorer in place of the model cfg names, when scorer is set.
-func buildEngineScoring(cfg config.Config, log *slog.Logger, scorer detect.Scorer) (*parts, error) {
+// buildEngineWith is buildEngine with what the command adds (see engineWith).
+func buildEngineWith(cfg config.Config, log *slog.Logger, with engineWith) (*parts, error) {
 	p := &parts{cfg: cfg}
 	opts := detect.Options{Thresholds: cfg.Thresholds, AlertScore: cfg.AlertScore, Links: infra.New(24 * 3600),
-		NoCampaign: !cfg.Campaign.Enabled, LockFor: cfg.FraudReportLock}
+		NoCampaign: !cfg.Campaign.Enabled, LockFor: cfg.FraudReportLock, Lateness: with.lateness}
 	if cfg.Campaign.Enabled {
 		opts.Campaign = campaign.New(cfg.Campaign.Config)
 	}
@@ -150,8 +157,11 @@ func buildEngineScoring(cfg config.Config, log *slog.Logger, scorer detect.Score
 		}
 		opts.Scorer = m
 	}
-	if scorer != nil {
-		opts.Scorer = scorer
+	if with.scorer != nil {
+		opts.Scorer = with.scorer
+	}
+	if with.ip != nil {
+		opts.IP = with.ip
 	}
 	e, err := detect.New(opts)
 	if err != nil {

@@ -199,12 +199,6 @@ func New(o Options) (*Engine, error) {
 	return e, nil
 }
 
-// SetIP replaces the IP intelligence; call it before the first event.
-func (e *Engine) SetIP(ip IPIntel) { e.ip = ip }
-
-// SetLateness sets Options.Lateness; call it before the first event.
-func (e *Engine) SetLateness(d time.Duration) { e.lateness = int64(d) }
-
 // Accounts returns the engine's profiles.
 func (e *Engine) Accounts() *profile.Accounts { return e.accounts }
 

@@ -119,6 +119,45 @@ const takeoverSigns = 1<<NewDevice | 1<<NewASN | 1<<HostingASN | 1<<VPNASN | 1<<
 	1<<EmailChangedRecently | 1<<MFADowngrade | 1<<StuffingWave | 1<<WatchedInfrastructure | 1<<WatchedAccount |
 	1<<PhishableLoginNewAddress
 
+// takeoverComposites are the reason codes of the shipped rules (internal/rules/default.yaml) and scoring
+// interactions (model.yaml) that are built on takeover signs: a decision naming one of them names a
+// takeover sign even when its reasons list only the composite.
+var takeoverComposites = []string{
+	"HOSTING_ABROAD", "NEW_DEVICE_ON_NEW_NETWORK", "UNFAMILIAR_ACCESS_THEN_HARMFUL_ACTION",
+	"NOTICES_OFF_UNFAMILIAR_ACCESS", "CONTACT_CHANGE_UNFAMILIAR_ACCESS", "BANK_ACCOUNT_CHANGE_UNFAMILIAR",
+	"LOGIN_FROM_SUSPECT_INFRASTRUCTURE", "REQUEST_FROM_SUSPECT_INFRASTRUCTURE", "WATCHED_ACCOUNT_UNFAMILIAR_ACCESS",
+	"WATCHED_SYMBOL_TAKEOVER_SIGNS", "TAKEOVER_SIGNS_INTO_CAMPAIGN",
+}
+
+// takeoverSignCodes is the one list of takeover signs as reason codes: the signals of takeoverSigns (the
+// set the live engine counts), in numbering order, then takeoverComposites.
+var takeoverSignCodes = func() []string {
+	var out []string
+	for s := Signal(0); s < NumSignals; s++ {
+		if takeoverSigns&(1<<s) != 0 {
+			out = append(out, s.String())
+		}
+	}
+	return append(out, takeoverComposites...)
+}()
+
+var takeoverSignSet = func() map[string]bool {
+	m := make(map[string]bool, len(takeoverSignCodes))
+	for _, c := range takeoverSignCodes {
+		m[c] = true
+	}
+	return m
+}()
+
+// TakeoverSigns returns the reason codes that say someone other than the customer may be at the keyboard
+// or is preparing the account: the signals the live engine counts as takeover signs and the shipped
+// rules and interactions built on them. It is the product's only such list: history re-scans
+// (backfill), incident evidence and evaluation read it here.
+func TakeoverSigns() []string { return append([]string(nil), takeoverSignCodes...) }
+
+// IsTakeoverSign reports whether a reason code is one of TakeoverSigns.
+func IsTakeoverSign(code string) bool { return takeoverSignSet[code] }
+
 // String returns the signal's stable code.
 func (s Signal) String() string {
 	if s < NumSignals {

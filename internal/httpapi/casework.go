@@ -15,9 +15,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/brokerguard/brokerguard/internal/audit"
 	"github.com/brokerguard/brokerguard/internal/campaign"
-	"github.com/brokerguard/brokerguard/internal/casework"
-	"github.com/brokerguard/brokerguard/internal/remedy"
+	"github.com/brokerguard/brokerguard/internal/compensation"
+	"github.com/brokerguard/brokerguard/internal/desk"
+	"github.com/brokerguard/brokerguard/internal/incident"
+	"github.com/brokerguard/brokerguard/internal/report"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
@@ -123,9 +126,9 @@ func jsonNames(t reflect.Type) []string {
 
 // deskPost decodes a JSON body into a Req, runs act on the desk, and answers status with act's result
 // under key (key "": the result is the whole answer).
-func deskPost[Req, Res any](s *Server, w http.ResponseWriter, r *http.Request, status int, key string,
-	act func(d *casework.Desk, req Req) (Res, error)) error {
-	d, err := s.desk()
+func deskPost[Room, Req, Res any](s *Server, w http.ResponseWriter, r *http.Request, status int, key string,
+	room func() (Room, error), act func(d Room, req Req) (Res, error)) error {
+	d, err := room()
 	if err != nil {
 		return err
 	}
@@ -145,11 +148,28 @@ func deskPost[Req, Res any](s *Server, w http.ResponseWriter, r *http.Request, s
 	return nil
 }
 
-func (s *Server) desk() (*casework.Desk, error) {
+// errNoAnalyst answers a request for a room this server was built without.
+var errNoAnalyst = errorf(http.StatusNotFound, CodeNotFound, "analyst actions are not enabled on this server")
+
+func (s *Server) desk() (*desk.Desk, error) {
 	if s.o.Desk == nil {
-		return nil, errorf(http.StatusNotFound, CodeNotFound, "analyst actions are not enabled on this server")
+		return nil, errNoAnalyst
 	}
 	return s.o.Desk, nil
+}
+
+func (s *Server) incidents() (*incident.Register, error) {
+	if s.o.Incidents == nil {
+		return nil, errNoAnalyst
+	}
+	return s.o.Incidents, nil
+}
+
+func (s *Server) reports() (*report.Filer, error) {
+	if s.o.Reports == nil {
+		return nil, errNoAnalyst
+	}
+	return s.o.Reports, nil
 }
 
 type watchRequest struct {
@@ -200,14 +220,14 @@ func (s *Server) getWatchlist(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) postWatchlist(w http.ResponseWriter, r *http.Request) error {
-	return deskPost(s, w, r, http.StatusCreated, "entry", func(d *casework.Desk, req watchRequest) (campaign.Entry, error) {
-		return d.AddWatch(r.Context(), actor(r), casework.Watch{Kind: req.Kind, Value: req.Value, Expires: req.Expires, Pinned: req.Pinned}, req.Reason)
+	return deskPost(s, w, r, http.StatusCreated, "entry", s.desk, func(d *desk.Desk, req watchRequest) (campaign.Entry, error) {
+		return d.AddWatch(r.Context(), actor(r), desk.Watch{Kind: req.Kind, Value: req.Value, Expires: req.Expires, Pinned: req.Pinned}, req.Reason)
 	})
 }
 
 func (s *Server) postWatchlistRemove(w http.ResponseWriter, r *http.Request) error {
-	return deskPost(s, w, r, http.StatusOK, "removed", func(d *casework.Desk, req watchRequest) (campaign.Entry, error) {
-		c := casework.Change{Kind: req.Kind, Value: req.Value, Pinned: req.Pinned, Expires: req.Expires}
+	return deskPost(s, w, r, http.StatusOK, "removed", s.desk, func(d *desk.Desk, req watchRequest) (campaign.Entry, error) {
+		c := desk.Change{Kind: req.Kind, Value: req.Value, Pinned: req.Pinned, Expires: req.Expires}
 		return d.RemoveWatch(r.Context(), actor(r), c, req.Reason)
 	})
 }
@@ -222,11 +242,11 @@ type pinRequest struct {
 }
 
 func (s *Server) postWatchlistPin(w http.ResponseWriter, r *http.Request) error {
-	return deskPost(s, w, r, http.StatusOK, "entry", func(d *casework.Desk, req pinRequest) (campaign.Entry, error) {
+	return deskPost(s, w, r, http.StatusOK, "entry", s.desk, func(d *desk.Desk, req pinRequest) (campaign.Entry, error) {
 		if req.Pinned == nil {
 			return campaign.Entry{}, badParam("pinned", "pinned: required, true to pin the entry or false to unpin it")
 		}
-		c := casework.Change{Kind: req.Kind, Value: req.Value, Pinned: *req.Pinned, Expires: req.Expires}
+		c := desk.Change{Kind: req.Kind, Value: req.Value, Pinned: *req.Pinned, Expires: req.Expires}
 		return d.PinWatch(r.Context(), actor(r), c, req.Reason)
 	})
 }
@@ -252,7 +272,7 @@ type reasonRequest struct {
 }
 
 func (s *Server) postUnlock(w http.ResponseWriter, r *http.Request) error {
-	return deskPost(s, w, r, http.StatusOK, "", func(d *casework.Desk, req reasonRequest) (map[string]any, error) {
+	return deskPost(s, w, r, http.StatusOK, "", s.desk, func(d *desk.Desk, req reasonRequest) (map[string]any, error) {
 		account := r.PathValue("account")
 		if err := d.Unlock(r.Context(), actor(r), account, req.Reason); err != nil {
 			return nil, err
@@ -295,9 +315,7 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) error {
 // GET /v1/audit?action= takes.
 func auditActions() []string {
 	var out []string
-	for _, a := range []string{casework.ActionWatchAdd, casework.ActionWatchRemove, casework.ActionWatchPin, casework.ActionUnlock,
-		casework.ActionIncidentOpen, casework.ActionIncidentOrders, casework.ActionIncidentExecs, casework.ActionIncidentAssess,
-		casework.ActionIncidentApprove, casework.ActionTallyFile, casework.ActionKeyAdd, casework.ActionKeyRevoke} {
+	for _, a := range slices.Concat(desk.Actions(), incident.Actions(), []string{report.ActionTallyFile, audit.ActionKeyAdd, audit.ActionKeyRevoke}) {
 		family, _, _ := strings.Cut(a, ".")
 		if !slices.Contains(out, family+".") {
 			out = append(out, family+".")
@@ -307,16 +325,16 @@ func auditActions() []string {
 	return out
 }
 
-var incidentStatuses = []string{casework.StatusProposed, casework.StatusOpen, casework.StatusAssessed, casework.StatusApproved}
+var incidentStatuses = []string{incident.StatusProposed, incident.StatusOpen, incident.StatusAssessed, incident.StatusApproved}
 
 // incidentCursor is the place of an incident in the listing's order (newest opened first, then by id):
 // the cursor of the page after it.
-func incidentCursor(inc casework.Incident) string {
+func incidentCursor(inc incident.Incident) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(inc.Opened.Format(time.RFC3339Nano) + " " + inc.ID))
 }
 
 // afterCursor reports whether inc comes after the incident at cursor c in the listing's order.
-func afterCursor(inc casework.Incident, opened time.Time, id string) bool {
+func afterCursor(inc incident.Incident, opened time.Time, id string) bool {
 	if !inc.Opened.Equal(opened) {
 		return inc.Opened.Before(opened)
 	}
@@ -337,7 +355,7 @@ func parseIncidentCursor(c string) (time.Time, string, error) {
 }
 
 func (s *Server) getIncidents(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.desk()
+	d, err := s.incidents()
 	if err != nil {
 		return err
 	}
@@ -362,7 +380,7 @@ func (s *Server) getIncidents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	account := r.URL.Query().Get("account")
-	out := make([]casework.Incident, 0, min(limit, len(incs)))
+	out := make([]incident.Incident, 0, min(limit, len(incs)))
 	var next string
 	for _, inc := range incs {
 		if (status != "" && inc.Status != status) || (account != "" && inc.Account != account) ||
@@ -384,18 +402,18 @@ func (s *Server) getIncidents(w http.ResponseWriter, r *http.Request) error {
 }
 
 type openIncidentRequest struct {
-	casework.OpenRequest
+	incident.OpenRequest
 	Reason string `json:"reason"`
 }
 
 func (s *Server) postIncident(w http.ResponseWriter, r *http.Request) error {
-	return deskPost(s, w, r, http.StatusCreated, "incident", func(d *casework.Desk, req openIncidentRequest) (casework.Incident, error) {
+	return deskPost(s, w, r, http.StatusCreated, "incident", s.incidents, func(d *incident.Register, req openIncidentRequest) (incident.Incident, error) {
 		return d.OpenIncident(r.Context(), actor(r), req.OpenRequest, req.Reason)
 	})
 }
 
 func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.desk()
+	d, err := s.incidents()
 	if err != nil {
 		return err
 	}
@@ -408,7 +426,7 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getReconstruction(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.desk()
+	d, err := s.incidents()
 	if err != nil {
 		return err
 	}
@@ -427,8 +445,8 @@ func (s *Server) getReconstruction(w http.ResponseWriter, r *http.Request) error
 
 // incidentEdit decodes a body of T plus a reason and runs do on it.
 func incidentEdit[T any](s *Server, w http.ResponseWriter, r *http.Request,
-	do func(d *casework.Desk, id string, body T, reason string) (casework.Incident, error)) error {
-	d, err := s.desk()
+	do func(d *incident.Register, id string, body T, reason string) (incident.Incident, error)) error {
+	d, err := s.incidents()
 	if err != nil {
 		return err
 	}
@@ -464,31 +482,31 @@ func incidentEdit[T any](s *Server, w http.ResponseWriter, r *http.Request,
 }
 
 func (s *Server) postIncidentOrders(w http.ResponseWriter, r *http.Request) error {
-	return incidentEdit(s, w, r, func(d *casework.Desk, id string, c casework.OrdersChange, reason string) (casework.Incident, error) {
+	return incidentEdit(s, w, r, func(d *incident.Register, id string, c incident.OrdersChange, reason string) (incident.Incident, error) {
 		return d.ChangeOrders(r.Context(), actor(r), id, c, reason)
 	})
 }
 
 func (s *Server) postIncidentExecutions(w http.ResponseWriter, r *http.Request) error {
-	return incidentEdit(s, w, r, func(d *casework.Desk, id string, c casework.ExecutionsChange, reason string) (casework.Incident, error) {
+	return incidentEdit(s, w, r, func(d *incident.Register, id string, c incident.ExecutionsChange, reason string) (incident.Incident, error) {
 		return d.ChangeExecutions(r.Context(), actor(r), id, c, reason)
 	})
 }
 
 func (s *Server) postIncidentAssess(w http.ResponseWriter, r *http.Request) error {
-	return incidentEdit(s, w, r, func(d *casework.Desk, id string, a casework.AssessRequest, reason string) (casework.Incident, error) {
+	return incidentEdit(s, w, r, func(d *incident.Register, id string, a incident.AssessRequest, reason string) (incident.Incident, error) {
 		return d.Assess(r.Context(), actor(r), id, a, reason)
 	})
 }
 
 func (s *Server) postIncidentApprove(w http.ResponseWriter, r *http.Request) error {
-	return incidentEdit(s, w, r, func(d *casework.Desk, id string, _ struct{}, reason string) (casework.Incident, error) {
+	return incidentEdit(s, w, r, func(d *incident.Register, id string, _ struct{}, reason string) (incident.Incident, error) {
 		return d.Approve(r.Context(), actor(r), id, reason)
 	})
 }
 
 func (s *Server) getTally(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.desk()
+	d, err := s.reports()
 	if err != nil {
 		return err
 	}
@@ -496,7 +514,7 @@ func (s *Server) getTally(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeMonths(w, r, rows, func(w io.Writer) error { return remedy.WriteTallyCSV(w, rows) })
+	return writeMonths(w, r, rows, func(w io.Writer) error { return report.WriteTallyCSV(w, rows) })
 }
 
 // writeMonths answers with monthly rows as JSON ({"months": …}) or, with ?format=csv, as CSV.
@@ -516,7 +534,7 @@ func writeMonths(w http.ResponseWriter, r *http.Request, months any, writeCSV fu
 }
 
 func (s *Server) getTallyRevisions(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.desk()
+	d, err := s.reports()
 	if err != nil {
 		return err
 	}
@@ -524,11 +542,11 @@ func (s *Server) getTallyRevisions(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	return writeMonths(w, r, revs, func(w io.Writer) error { return remedy.WriteRevisionsCSV(w, revs) })
+	return writeMonths(w, r, revs, func(w io.Writer) error { return report.WriteRevisionsCSV(w, revs) })
 }
 
 func (s *Server) getFilings(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.desk()
+	d, err := s.reports()
 	if err != nil {
 		return err
 	}
@@ -537,7 +555,7 @@ func (s *Server) getFilings(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if vs == nil {
-		vs = []remedy.Vintage{}
+		vs = []report.Vintage{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"filings": vs})
 	return nil
@@ -549,13 +567,13 @@ type filingRequest struct {
 }
 
 func (s *Server) postFiling(w http.ResponseWriter, r *http.Request) error {
-	return deskPost(s, w, r, http.StatusCreated, "filing", func(d *casework.Desk, req filingRequest) (*remedy.Vintage, error) {
+	return deskPost(s, w, r, http.StatusCreated, "filing", s.reports, func(d *report.Filer, req filingRequest) (*report.Vintage, error) {
 		return d.FileTally(r.Context(), actor(r), req.Filing, req.Reason)
 	})
 }
 
 func (s *Server) getEvidence(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.desk()
+	d, err := s.incidents()
 	if err != nil {
 		return err
 	}
@@ -570,11 +588,11 @@ func (s *Server) getEvidence(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getCompensations(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.desk()
+	d, err := s.incidents()
 	if err != nil {
 		return err
 	}
 	results, statuses := d.Results()
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	return remedy.WriteDecisionsCSVStatus(w, results, statuses)
+	return compensation.WriteDecisionsCSVStatus(w, results, statuses)
 }

@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerguard/brokerguard/internal/audit"
 	"github.com/brokerguard/brokerguard/internal/campaign"
-	"github.com/brokerguard/brokerguard/internal/casework"
+	"github.com/brokerguard/brokerguard/internal/incident"
 	"github.com/brokerguard/brokerguard/internal/store"
 	"github.com/brokerguard/brokerguard/internal/store/sqlite"
 )
@@ -211,8 +212,8 @@ func (s *alertCounter) Alerts(ctx context.Context, q store.AlertQuery) ([]store.
 func TestIncidentPages(t *testing.T) {
 	f := newFixture(t)
 	counter := &alertCounter{Store: f.st}
-	desk := casework.New(casework.Options{Layer: f.eng.Campaign(), Accounts: f.eng.Accounts(), Store: counter, Wall: time.Now})
-	base := f.serve(t, func(o *Options) { o.Desk = desk })
+	trail := audit.New(audit.Options{Store: f.st, Wall: time.Now})
+	base := f.serve(t, func(o *Options) { withRooms(o, counter, trail, f.eng.Campaign(), f.eng.Accounts(), nil) })
 	report := func(i int) {
 		t.Helper()
 		ev := fmt.Sprintf(`{"id":"fr%02d","type":"fraud_report","time":"2025-04-10T%02d:%02d:00+09:00","account":"ACC%02d","channel":"phone"}`, i, 9+i/60, i%60, i)
@@ -225,7 +226,7 @@ func TestIncidentPages(t *testing.T) {
 		report(i)
 	}
 	type listing struct {
-		Incidents []casework.Incident `json:"incidents"`
+		Incidents []incident.Incident `json:"incidents"`
 		Next      string              `json:"next"`
 	}
 	list := func(q string) listing {

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/brokerguard/brokerguard/internal/casework"
+	"github.com/brokerguard/brokerguard/internal/audit"
 	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/ingest"
 	"github.com/brokerguard/brokerguard/internal/store"
@@ -143,9 +143,12 @@ func TestOpenAPIStatusesLive(t *testing.T) {
 	}
 	servers := map[string]string{
 		"full": f.url,
-		"bare": f.serve(t, func(o *Options) { o.Desk, o.Campaigns, o.Audit, o.Gatherer = nil, nil, nil, nil }),
+		"bare": f.serve(t, func(o *Options) {
+			o.Desk, o.Incidents, o.Reports, o.Campaigns, o.Audit, o.Gatherer = nil, nil, nil, nil, nil, nil
+		}),
 		"nolayer": f.serve(t, func(o *Options) {
-			o.Campaigns, o.Desk = nil, casework.New(casework.Options{Accounts: f.eng.Accounts(), Store: f.st, Wall: time.Now})
+			o.Campaigns = nil
+			withRooms(o, f.st, audit.New(audit.Options{Store: f.st, Wall: time.Now}), nil, f.eng.Accounts(), nil)
 		}),
 		"down":   f.serve(t, func(o *Options) { o.Keys = failingKeys{fmt.Errorf("read keys: %w", store.ErrUnavailable)} }),
 		"broken": f.serve(t, func(o *Options) { o.Keys = failingKeys{errors.New("keys table corrupt")} }),

@@ -6,9 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/brokerguard/brokerguard/internal/casework"
-	"github.com/brokerguard/brokerguard/internal/ingest"
-	"github.com/brokerguard/brokerguard/internal/store"
+	"github.com/brokerguard/brokerguard/internal/fault"
 )
 
 // Stable error codes of the API. Clients branch on the code; the message is for people.
@@ -52,26 +50,32 @@ func badParam(field, msg string) *apiError {
 }
 
 // present translates any error into a status, a code and a message. It is the one place where errors
-// become HTTP; a 5xx never carries internal text. The desk's errors are written for the analyst and
-// are shown as they are; the store's are not.
+// become HTTP, by the product's error kinds (internal/fault); a 5xx never carries internal text. An
+// error written for the person (fault.Errorf) is shown as it is; any other error of a kind (a store's
+// not-found, say) shows only the kind's words.
 func present(err error) *apiError {
 	var ae *apiError
-	switch {
-	case errors.As(err, &ae):
+	if errors.As(err, &ae) {
 		return ae
-	case errors.Is(err, casework.ErrInvalid):
-		return errorf(http.StatusBadRequest, CodeBadRequest, err.Error())
-	case errors.Is(err, casework.ErrNotFound), errors.Is(err, store.ErrNotFound):
-		msg := "not found"
-		if errors.Is(err, casework.ErrNotFound) {
-			msg = err.Error()
+	}
+	say := func(words string) string {
+		if fault.Shown(err) {
+			return err.Error()
 		}
-		return errorf(http.StatusNotFound, CodeNotFound, msg)
-	case errors.Is(err, casework.ErrConflict):
-		return errorf(http.StatusConflict, CodeConflict, err.Error())
-	case errors.Is(err, ingest.ErrOverloaded):
+		return words
+	}
+	switch {
+	case errors.Is(err, fault.ErrInvalid):
+		return errorf(http.StatusBadRequest, CodeBadRequest, say("invalid request"))
+	case errors.Is(err, fault.ErrNotFound):
+		return errorf(http.StatusNotFound, CodeNotFound, say("not found"))
+	case errors.Is(err, fault.ErrConflict), errors.Is(err, fault.ErrExists):
+		return errorf(http.StatusConflict, CodeConflict, say("conflict"))
+	case errors.Is(err, fault.ErrForbidden):
+		return errorf(http.StatusForbidden, CodeForbidden, say("forbidden"))
+	case errors.Is(err, fault.ErrOverloaded):
 		return errorf(http.StatusTooManyRequests, CodeOverloaded, "too many events in flight: nothing of this request was taken; retry it after the time in Retry-After")
-	case errors.Is(err, ingest.ErrStopped), errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrClosed):
+	case errors.Is(err, fault.ErrUnavailable):
 		return errorf(http.StatusServiceUnavailable, CodeUnavailable, "temporarily unavailable; retry the request")
 	}
 	return errorf(http.StatusInternalServerError, CodeInternal, "internal error")

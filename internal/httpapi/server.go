@@ -22,9 +22,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/brokerguard/brokerguard/internal/casework"
+	"github.com/brokerguard/brokerguard/internal/desk"
 	"github.com/brokerguard/brokerguard/internal/event"
+	"github.com/brokerguard/brokerguard/internal/incident"
 	"github.com/brokerguard/brokerguard/internal/ingest"
+	"github.com/brokerguard/brokerguard/internal/report"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
@@ -65,10 +67,13 @@ type Options struct {
 	// one beyond it is shed with 429 and Retry-After before its body is read. The ingester bounds the
 	// events in flight besides.
 	MaxInflightRequests int
-	// Campaigns, Desk and Audit serve the campaign layer, analyst actions and the audit trail; nil
+	// Campaigns, Desk, Incidents, Reports and Audit serve the campaign layer, the analyst desk, the
+	// incident register, the regulator's tally and filings, and the audit trail; nil
 	// turns those endpoints off.
 	Campaigns Campaigns
-	Desk      *casework.Desk
+	Desk      *desk.Desk
+	Incidents *incident.Register
+	Reports   *report.Filer
 	Audit     Auditor
 	// DataNow is the data's time: that of the latest event seen. The watchlist and the campaigns are
 	// shown as they stand then unless a request names another time. Nil (or a zero time): the wall
@@ -168,6 +173,29 @@ func New(o Options) *Server {
 		writeError(w, errorf(http.StatusNotFound, CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path))
 	})
 	return s
+}
+
+// Paths are the patterns under which the API answers, for a composition root that mounts the API
+// beside other handlers (the browser's console at "/"): "/v1" and its subtree, and the API's
+// top-level endpoints (/metrics, /healthz, /readyz).
+func Paths() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for _, rt := range routes() {
+		if top, _, sub := strings.Cut(strings.TrimPrefix(rt.path, "/"), "/"); sub {
+			add("/" + top)
+			add("/" + top + "/")
+		} else {
+			add(rt.path)
+		}
+	}
+	return out
 }
 
 // Handler returns the API's handler.

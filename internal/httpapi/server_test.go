@@ -19,9 +19,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/brokerguard/brokerguard/internal/casework"
+	"github.com/brokerguard/brokerguard/internal/audit"
+	"github.com/brokerguard/brokerguard/internal/campaign"
+	"github.com/brokerguard/brokerguard/internal/desk"
 	"github.com/brokerguard/brokerguard/internal/detect"
+	"github.com/brokerguard/brokerguard/internal/incident"
 	"github.com/brokerguard/brokerguard/internal/ingest"
+	"github.com/brokerguard/brokerguard/internal/profile"
+	"github.com/brokerguard/brokerguard/internal/report"
 	"github.com/brokerguard/brokerguard/internal/store/sqlite"
 )
 
@@ -61,13 +66,14 @@ func newFixture(t *testing.T) *fixture {
 	}
 	done := make(chan struct{})
 	go func() { svc.Run(ctx); close(done) }()
-	desk := casework.New(casework.Options{Layer: eng.Campaign(), Accounts: eng.Accounts(), Store: st, Locks: eng, Wall: time.Now})
+	trail := audit.New(audit.Options{Store: st, Wall: time.Now})
 	opts := Options{Ingester: svc, Store: st, Gatherer: reg, MaxBatch: 50, MaxBodyBytes: 64 << 10,
-		Campaigns: eng.Campaign(), Desk: desk, Audit: st,
+		Campaigns: eng.Campaign(), Audit: st,
 		Keys: StaticKeys{{Name: "edge", Role: RoleIngest, Hash: sha256.Sum256([]byte(ingestKey))},
 			{Name: "analyst", Role: RoleRead, Hash: sha256.Sum256([]byte(readKey))},
 			{Name: "desk-sato", Role: RoleAnalyst, Hash: sha256.Sum256([]byte(analystKey))},
 			{Name: "chief-ito", Role: RoleSupervisor, Hash: sha256.Sum256([]byte(superKey))}}}
+	withRooms(&opts, st, trail, eng.Campaign(), eng.Accounts(), eng)
 	withReg := opts
 	withReg.Registerer = reg
 	api := New(withReg)
@@ -302,4 +308,12 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			t.Errorf("error code %s missing from openapi.json", m[1])
 		}
 	}
+}
+
+// withRooms builds the analyst desk, the incident register and the regulator's filer over one audit
+// trail, as serve does, into o.
+func withRooms(o *Options, st incident.Store, trail *audit.Trail, layer *campaign.Layer, accounts *profile.Accounts, locks desk.Locks) {
+	o.Desk = desk.New(desk.Options{Layer: layer, Accounts: accounts, Locks: locks, Trail: trail})
+	o.Incidents = incident.New(incident.Options{Store: st, Trail: trail})
+	o.Reports = report.NewFiler(report.FilerOptions{Incidents: o.Incidents, Trail: trail})
 }

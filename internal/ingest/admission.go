@@ -2,15 +2,16 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
+
+	"github.com/brokerguard/brokerguard/internal/fault"
 )
 
 // ErrOverloaded is returned by Ingest when the events in flight are at their bound and no room was
 // made within the admission wait: nothing of the request was processed, and the client should retry
 // it a little later.
-var ErrOverloaded = errors.New("ingest: overloaded: too many events in flight")
+var ErrOverloaded = fault.Kind(fault.ErrOverloaded, "ingest: overloaded: too many events in flight")
 
 // admission bounds the events in flight in the service: from the start of a request's processing
 // until its commit has been answered. A request takes one unit per event (a request of more events

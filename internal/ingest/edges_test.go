@@ -17,8 +17,7 @@ import (
 // startService runs a service on st until the test ends.
 func startService(t *testing.T, st store.Store, lim event.Limits) *Service {
 	t.Helper()
-	eng := newEngine(t)
-	eng.SetLateness(5 * time.Minute)
+	eng := newEngineLate(t, 5*time.Minute)
 	svc := NewService(ServiceOptions{Engine: eng, Store: st, Limits: lim,
 		Timing: Timing{Lateness: 5 * time.Minute, Future: time.Hour, Now: func() time.Time { return time.Date(2025, 3, 17, 12, 0, 0, 0, time.UTC) }}})
 	if _, err := svc.Rebuild(context.Background()); err != nil {

@@ -38,8 +38,7 @@ func TestRebuildWarningNamesNoAccount(t *testing.T) {
 		if format == "json" {
 			h = slog.NewJSONHandler(&buf, opts)
 		}
-		eng := newEngine(t)
-		eng.SetLateness(5 * time.Minute)
+		eng := newEngineLate(t, 5*time.Minute)
 		svc := NewService(ServiceOptions{Engine: eng, Store: st, Log: slog.New(h),
 			Timing: Timing{Lateness: 5 * time.Minute, Future: time.Hour, Now: time.Now}})
 		if _, err := svc.Rebuild(context.Background()); err != nil {

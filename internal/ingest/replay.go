@@ -15,10 +15,15 @@ import (
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
+// Appender is what a replay needs of the store. store.Store implements it.
+type Appender interface {
+	Append(ctx context.Context, b *store.Batch) error
+}
+
 // ReplayOptions configure a replay.
 type ReplayOptions struct {
 	Engine  *detect.Engine
-	Store   store.Store // nil: nothing is stored
+	Store   Appender // nil: nothing is stored
 	Timing  Timing
 	Metrics *Metrics // nil: none
 	// Decisions, Alerts and Shadow receive JSON Lines; nil writers are skipped.

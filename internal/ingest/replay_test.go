@@ -27,7 +27,12 @@ func sample(t *testing.T) []byte {
 }
 
 func newEngine(t testing.TB) *detect.Engine {
-	e, err := detect.New(detect.Options{})
+	return newEngineLate(t, 0)
+}
+
+// newEngineLate returns an engine that puts events up to lateness late at their place, as serve's does.
+func newEngineLate(t testing.TB, lateness time.Duration) *detect.Engine {
+	e, err := detect.New(detect.Options{Lateness: lateness})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -11,11 +10,12 @@ import (
 
 	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/event"
+	"github.com/brokerguard/brokerguard/internal/fault"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
 // ErrStopped is returned by Ingest once the service is shutting down.
-var ErrStopped = errors.New("ingest: service stopping")
+var ErrStopped = fault.Kind(fault.ErrUnavailable, "ingest: service stopping")
 
 // Statuses of one event in a request.
 const (
@@ -37,7 +37,7 @@ type Result struct {
 // ServiceOptions configure a Service.
 type ServiceOptions struct {
 	Engine        *detect.Engine
-	Store         store.Store
+	Store         Store
 	Timing        Timing
 	Metrics       *Metrics
 	Log           *slog.Logger
@@ -58,6 +58,15 @@ type ServiceOptions struct {
 	// Committed, when set, is called with every batch once it is stored, on the committer's
 	// goroutine: it must not block (customer notices are queued from it).
 	Committed func(b *store.Batch)
+}
+
+// Store is what the service needs of the store: appending what it accepted, reading the log back at
+// start, a stored decision of a repeated event, and a health check. store.Store implements it.
+type Store interface {
+	Append(ctx context.Context, b *store.Batch) error
+	ScanEvents(ctx context.Context, after int64, fn func(seq int64, rec store.EventRecord) error) error
+	Decision(ctx context.Context, eventID string) (store.StoredDecision, error)
+	Ping(ctx context.Context) error
 }
 
 // DefaultMaxInflight is the default bound of the events in flight: two of the largest batches.

@@ -58,8 +58,7 @@ func TestServiceRejectsLateAndFutureEvents(t *testing.T) {
 // event is accepted and decided once, and the late ones are counted. Run with -race.
 func TestServiceLateEventsConcurrently(t *testing.T) {
 	st := openSQLite(t)
-	eng := newEngine(t)
-	eng.SetLateness(5 * time.Minute)
+	eng := newEngineLate(t, 5*time.Minute)
 	m := NewMetrics(nil)
 	svc := NewService(ServiceOptions{Engine: eng, Store: st, Metrics: m,
 		Timing: Timing{Lateness: 5 * time.Minute, Future: time.Hour, Now: time.Now}})
@@ -121,8 +120,7 @@ func TestServiceLateEventsConcurrently(t *testing.T) {
 func TestRebuildKeepsOnlyRecentHistories(t *testing.T) {
 	st := openSQLite(t)
 	start := func() (*Service, *detect.Engine, func()) {
-		eng := newEngine(t)
-		eng.SetLateness(5 * time.Minute)
+		eng := newEngineLate(t, 5*time.Minute)
 		svc := NewService(ServiceOptions{Engine: eng, Store: st,
 			Timing: Timing{Lateness: 5 * time.Minute, Future: time.Hour, Now: time.Now}})
 		if _, err := svc.Rebuild(context.Background()); err != nil {
@@ -167,8 +165,7 @@ func TestRebuildAppliesEveryStoredEvent(t *testing.T) {
 	if err := st.Append(context.Background(), &b); err != nil {
 		t.Fatal(err)
 	}
-	eng := newEngine(t)
-	eng.SetLateness(5 * time.Minute)
+	eng := newEngineLate(t, 5*time.Minute)
 	svc := NewService(ServiceOptions{Engine: eng, Store: st, Timing: Timing{Lateness: 5 * time.Minute, Future: time.Hour, Now: time.Now}})
 	if n, err := svc.Rebuild(context.Background()); err != nil || n != 301 {
 		t.Fatalf("rebuilt %d events: %v", n, err)

@@ -21,6 +21,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/event"
 )
 
@@ -47,11 +48,9 @@ type Notice struct {
 	Required bool `json:"required"`
 }
 
-// loginSigns are the reasons that make a login "from a new device or place".
-var loginSigns = []string{"NEW_DEVICE", "NEW_COUNTRY", "NEW_ASN", "NEW_NETWORK", "NO_DEVICE_ID", "IMPOSSIBLE_TRAVEL"}
-
-// Compose returns the notice a decision gives the customer, if any. place describes where the event
-// came from (see Place).
+// Compose returns the notice a decision gives the customer, if any: a successful login with a takeover
+// sign (a new device, country or network, …; detect.IsTakeoverSign), a change of the customer's
+// details, an order or withdrawal held, any block. place says where the event came from.
 func Compose(ev *event.Event, d event.Decision, place string) (Notice, bool) {
 	n := Notice{ID: "ntc-" + ev.ID, Account: ev.Account, Time: ev.Time, Place: place}
 	for _, r := range d.Reasons {
@@ -64,7 +63,7 @@ func Compose(ev *event.Event, d event.Decision, place string) (Notice, bool) {
 		n.Kind = KindHold
 	case ev.Type == event.TypeProfileChange:
 		n.Kind, n.Field = KindAccountChange, ev.Field
-	case ev.Type == event.TypeLogin && ev.Result == "success" && slices.ContainsFunc(n.Reasons, func(c string) bool { return slices.Contains(loginSigns, c) }):
+	case ev.Type == event.TypeLogin && ev.Result == "success" && slices.ContainsFunc(n.Reasons, detect.IsTakeoverSign):
 		n.Kind = KindLogin
 	default:
 		return Notice{}, false

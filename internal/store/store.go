@@ -11,17 +11,19 @@ import (
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/event"
+	"github.com/brokerguard/brokerguard/internal/fault"
 )
 
 // Errors every implementation translates its driver's errors into. Callers never see a driver error.
+// They are the product's error kinds (internal/fault) or sentinels of those kinds.
 var (
-	ErrNotFound    = errors.New("not found")
-	ErrUnavailable = errors.New("store unavailable")
-	ErrClosed      = errors.New("store closed")
+	ErrNotFound    = fault.ErrNotFound
+	ErrUnavailable = fault.Kind(fault.ErrUnavailable, "store unavailable")
+	ErrClosed      = fault.Kind(fault.ErrUnavailable, "store closed")
 	// ErrSchemaTooNew is returned by Open for a database migrated by a newer brokerguard than this one.
 	ErrSchemaTooNew = errors.New("database schema is newer than this brokerguard")
 	// ErrExists is returned by AddKey for a name (or secret) that is already taken.
-	ErrExists = errors.New("already exists")
+	ErrExists = fault.ErrExists
 )
 
 // EventRecord is one accepted event as stored: its identity and the original JSON object.
@@ -122,6 +124,9 @@ type Store interface {
 	Append(ctx context.Context, b *Batch) error
 	// ScanEvents calls fn for every stored event with Seq > after, in the order they were appended.
 	ScanEvents(ctx context.Context, after int64, fn func(seq int64, rec EventRecord) error) error
+	// AccountEvents calls fn for every stored event of one account ("" for market data), in the order
+	// they were appended. Its cost follows the account's events, not the whole log's.
+	AccountEvents(ctx context.Context, account string, fn func(seq int64, rec EventRecord) error) error
 	// Decision returns the decision of one event, or ErrNotFound.
 	Decision(ctx context.Context, eventID string) (StoredDecision, error)
 	Decisions(ctx context.Context, q DecisionQuery) ([]StoredDecision, error)

@@ -234,6 +234,7 @@ func TestMigrationFillsExtent(t *testing.T) {
 		ALTER TABLE counts DROP COLUMN first_ns, DROP COLUMN first_off, DROP COLUMN last_ns, DROP COLUMN last_off;
 		ALTER TABLE audit DROP COLUMN data_time_ns, DROP COLUMN prev_hash, DROP COLUMN hash;
 		DROP TABLE audit_chain_pending;
+		DROP INDEX events_account;
 		DELETE FROM schema_migrations WHERE version >= 3`); err != nil {
 		t.Fatal(err)
 	}

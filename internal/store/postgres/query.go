@@ -41,6 +41,31 @@ func (s *Store) eventPage(ctx context.Context, after int64, seqs []int64, recs [
 	if err != nil {
 		return nil, nil, translate(ctx, "scan events", err)
 	}
+	return scanEventRows(ctx, rows, seqs, recs, z, "scan events")
+}
+
+// AccountEvents calls fn for every event of one account ("" for market data), in append order, a page
+// at a time through the events_account index (account, seq); no statement is open while fn runs. An
+// error from fn stops the read and is returned as it is.
+func (s *Store) AccountEvents(ctx context.Context, account string, fn func(seq int64, rec store.EventRecord) error) error {
+	if err := s.enter("account events"); err != nil {
+		return err
+	}
+	defer s.leave()
+	var z zones
+	return sqlstore.ScanPages(0, scanPage, func(after int64, seqs []int64, recs []store.EventRecord) ([]int64, []store.EventRecord, error) {
+		rows, err := s.pool.Query(ctx,
+			"SELECT seq, id, account, type, time_ns, tz_offset, raw FROM events WHERE account = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+			account, after, scanPage)
+		if err != nil {
+			return nil, nil, translate(ctx, "account events", err)
+		}
+		return scanEventRows(ctx, rows, seqs, recs, &z, "account events")
+	}, fn)
+}
+
+// scanEventRows reads event rows (seq, id, account, type, time_ns, tz_offset, raw) and closes them.
+func scanEventRows(ctx context.Context, rows pgx.Rows, seqs []int64, recs []store.EventRecord, z *zones, op string) ([]int64, []store.EventRecord, error) {
 	defer rows.Close()
 	for rows.Next() {
 		var (
@@ -51,14 +76,14 @@ func (s *Store) eventPage(ctx context.Context, after int64, seqs []int64, recs [
 		)
 		// raw is scanned into a new slice per row, which the caller may keep.
 		if err := rows.Scan(&seq, &rec.ID, &rec.Account, &rec.Type, &ns, &off, &rec.Raw); err != nil {
-			return nil, nil, translate(ctx, "scan events", err)
+			return nil, nil, translate(ctx, op, err)
 		}
 		rec.Time = z.time(ns, int(off))
 		seqs = append(seqs, seq)
 		recs = append(recs, rec)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, translate(ctx, "scan events", err)
+		return nil, nil, translate(ctx, op, err)
 	}
 	return seqs, recs, nil
 }

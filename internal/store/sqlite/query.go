@@ -39,6 +39,32 @@ func (s *Store) eventPage(ctx context.Context, after int64, seqs []int64, recs [
 	if err != nil {
 		return nil, nil, translate(ctx, "scan events", err)
 	}
+	return scanEventRows(ctx, rows, seqs, recs, z, "scan events")
+}
+
+// AccountEvents calls fn for every event of one account ("" for market data), in append order, a page
+// at a time through the events_account index (account, seq): its cost follows the account's events,
+// not the log's. No read transaction is open while fn runs. An error from fn stops the read and is
+// returned as it is.
+func (s *Store) AccountEvents(ctx context.Context, account string, fn func(seq int64, rec store.EventRecord) error) error {
+	if err := s.enter("account events"); err != nil {
+		return err
+	}
+	defer s.leave()
+	var z zones
+	return sqlstore.ScanPages(0, scanPage, func(after int64, seqs []int64, recs []store.EventRecord) ([]int64, []store.EventRecord, error) {
+		rows, err := s.read.QueryContext(ctx,
+			"SELECT seq, id, account, type, time_ns, tz_offset, raw FROM events WHERE account = ? AND seq > ? ORDER BY seq LIMIT ?",
+			account, after, scanPage)
+		if err != nil {
+			return nil, nil, translate(ctx, "account events", err)
+		}
+		return scanEventRows(ctx, rows, seqs, recs, &z, "account events")
+	}, fn)
+}
+
+// scanEventRows reads event rows (seq, id, account, type, time_ns, tz_offset, raw) and closes them.
+func scanEventRows(ctx context.Context, rows *sql.Rows, seqs []int64, recs []store.EventRecord, z *zones, op string) ([]int64, []store.EventRecord, error) {
 	defer rows.Close()
 	// The raw objects of a page share one allocation; it is not reused, so a caller may keep rec.Raw.
 	var arena []byte
@@ -51,7 +77,7 @@ func (s *Store) eventPage(ctx context.Context, after int64, seqs []int64, recs [
 			raw sql.RawBytes
 		)
 		if err := rows.Scan(&seq, &rec.ID, &rec.Account, &rec.Type, &ns, &off, &raw); err != nil {
-			return nil, nil, translate(ctx, "scan events", err)
+			return nil, nil, translate(ctx, op, err)
 		}
 		if cap(arena)-len(arena) < len(raw) {
 			arena = make([]byte, 0, max(len(raw), 256<<10))
@@ -64,7 +90,7 @@ func (s *Store) eventPage(ctx context.Context, after int64, seqs []int64, recs [
 		recs = append(recs, rec)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, translate(ctx, "scan events", err)
+		return nil, nil, translate(ctx, op, err)
 	}
 	return seqs, recs, nil
 }

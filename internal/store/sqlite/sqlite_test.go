@@ -179,7 +179,7 @@ func TestMigrationFillsExtent(t *testing.T) {
 		"DROP TABLE api_keys", "ALTER TABLE counts DROP COLUMN first_ns", "ALTER TABLE counts DROP COLUMN first_off",
 		"ALTER TABLE counts DROP COLUMN last_ns", "ALTER TABLE counts DROP COLUMN last_off", "ALTER TABLE audit DROP COLUMN data_time_ns",
 		"ALTER TABLE audit DROP COLUMN prev_hash", "ALTER TABLE audit DROP COLUMN hash", "DROP TABLE audit_chain_pending",
-		"DELETE FROM schema_migrations WHERE version >= 3"} {
+		"DROP INDEX events_account", "DELETE FROM schema_migrations WHERE version >= 3"} {
 		if _, err := db.ExecContext(t.Context(), q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Idempotent", testIdempotent},
 		{"Atomic", testAtomic},
 		{"ScanEvents", testScanEvents},
+		{"AccountEvents", testAccountEvents},
 		{"Decision", testDecision},
 		{"DecisionQuery", testDecisionQuery},
 		{"DecisionLimitAndPaging", testDecisionPaging},
