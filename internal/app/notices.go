@@ -14,28 +14,33 @@ import (
 	"strings"
 	"time"
 
+	"github.com/brokerguard/brokerguard/internal/audit"
 	"github.com/brokerguard/brokerguard/internal/config"
 	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/event"
+	"github.com/brokerguard/brokerguard/internal/fault"
+	"github.com/brokerguard/brokerguard/internal/httpapi"
+	"github.com/brokerguard/brokerguard/internal/ingest"
 	"github.com/brokerguard/brokerguard/internal/notify"
 	"github.com/brokerguard/brokerguard/internal/profile"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
-// customerNotices returns the hook that queues a notice for each stored decision that gives one, and
-// the function that delivers the queue until its context ends; both nil without notices.firm.
-func customerNotices(cfg config.Config, p *parts, log *slog.Logger) (func(*store.Batch), func(context.Context) error, error) {
+// customerNotices returns the hook that queues a notice for each stored decision that gives one, the
+// function that delivers the queue until its context ends, and the outbox; all nil without
+// notices.firm.
+func customerNotices(cfg config.Config, p *parts, log *slog.Logger) (func(*store.Batch), func(context.Context) error, *notify.Outbox, error) {
 	nc := cfg.Notices
 	if nc.Firm == "" {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	tpl, err := notify.LoadTemplates(nc.Templates, nc.Firm, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	contacts, err := loadContacts(nc.Contacts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var channels []notify.Channel
 	if nc.SMTP.Host != "" {
@@ -43,7 +48,7 @@ func customerNotices(cfg config.Config, p *parts, log *slog.Logger) (func(*store
 		if password == "" && nc.SMTP.PasswordFile != "" {
 			b, err := config.ReadKeyFile(nc.SMTP.PasswordFile)
 			if err != nil {
-				return nil, nil, fmt.Errorf("notices.smtp.password_file: %w", err)
+				return nil, nil, nil, fmt.Errorf("notices.smtp.password_file: %w", err)
 			}
 			password = strings.TrimSpace(string(b))
 		}
@@ -58,13 +63,13 @@ func customerNotices(cfg config.Config, p *parts, log *slog.Logger) (func(*store
 		if secret == "" {
 			b, err := config.ReadKeyFile(nc.Webhook.SecretFile)
 			if err != nil {
-				return nil, nil, fmt.Errorf("notices.webhook.secret_file: %w", err)
+				return nil, nil, nil, fmt.Errorf("notices.webhook.secret_file: %w", err)
 			}
 			secret = string(b)
 		}
 		key, err := notify.ParseWebhookSecret(secret)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		channels = append(channels, &notify.Webhook{URL: nc.Webhook.URL, Secret: key, Now: time.Now})
 	}
@@ -103,7 +108,56 @@ func customerNotices(cfg config.Config, p *parts, log *slog.Logger) (func(*store
 		every = 2 * time.Second
 	}
 	log.Info("customer notices on", "channels", len(channels), "contacts", len(contacts), "outbox", box.Dir)
-	return committed, func(ctx context.Context) error { return sender.Run(ctx, every) }, nil
+	return committed, func(ctx context.Context) error { return sender.Run(ctx, every) }, box, nil
+}
+
+// noticeAnswers serves POST /v1/notices/{id}/answer: a "no" is a fraud report through the ingest
+// service, a "yes" a notice.confirmed record in the audit trail.
+type noticeAnswers struct{ a *notify.Answers }
+
+func newNoticeAnswers(box *notify.Outbox, svc *ingest.Service, trail *audit.Trail, st store.Store, now func() time.Time) noticeAnswers {
+	return noticeAnswers{&notify.Answers{Outbox: box, Now: now,
+		Report: func(ctx context.Context, raw []byte) (bool, error) {
+			res, err := svc.Ingest(ctx, [][]byte{raw})
+			if err != nil {
+				return false, err
+			}
+			switch r := res[0]; {
+			case r.Status == ingest.StatusDuplicate:
+				return true, nil
+			case r.Status == ingest.StatusRejected && r.Error != nil:
+				return false, fault.Errorf(fault.ErrInvalid, "the fraud report was refused: %s", r.Error.Error())
+			}
+			return false, nil
+		},
+		Label: func(ctx context.Context, actor string, n notify.Notice) (bool, error) {
+			target := "notice:" + n.ID
+			seen, err := st.Audit(ctx, store.AuditQuery{Target: target, Action: noticeConfirmed, Limit: 1})
+			if err != nil {
+				return false, err
+			}
+			if len(seen) > 0 {
+				return true, nil
+			}
+			_, err = trail.Record(ctx, actor, noticeConfirmed, target, "the customer confirmed it was them",
+				map[string]any{"account": n.Account, "kind": n.Kind, "time": n.Time}, nil)
+			return false, err
+		}}}
+}
+
+// noticeConfirmed is the audit action of a customer's "it was me": a label for learning.
+const noticeConfirmed = audit.ActionNoticeConfirmed
+
+func (na noticeAnswers) AnswerNotice(ctx context.Context, id, answer, actor string) (httpapi.NoticeAnswer, error) {
+	a, err := na.a.Take(ctx, id, answer, actor)
+	if err != nil {
+		return httpapi.NoticeAnswer{}, err
+	}
+	status := "recorded"
+	if a.Duplicate {
+		status = "duplicate"
+	}
+	return httpapi.NoticeAnswer{Notice: a.Notice, Account: a.Account, Answer: a.Answer, FraudReport: a.FraudReport, Status: status}, nil
 }
 
 // mayNotify says whether a decision may give a notice (see notify.Compose): only those events are

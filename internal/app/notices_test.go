@@ -80,7 +80,6 @@ func TestServeSendsNotices(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // a few more rounds: nothing sent twice
 	mu.Lock()
-	defer mu.Unlock()
 	var types []string
 	for _, m := range got {
 		types = append(types, m["type"].(string)+":"+m["data"].(map[string]any)["id"].(string))
@@ -91,5 +90,39 @@ func TestServeSendsNotices(t *testing.T) {
 	}
 	if strings.Join(types, " ") != "notice.login:ntc-new notice.account_change:ntc-chg" {
 		t.Fatalf("notices %v, want the new login and the change of e-mail, once each", types)
+	}
+	mu.Unlock()
+
+	// The customer answers in the app: "no" to the login is a fraud report (the account locked, an
+	// incident opened), "yes" to the change a label in the audit trail; answering again is a duplicate.
+	answer := func(id, a string) map[string]any {
+		t.Helper()
+		var m map[string]any
+		json.Unmarshal(srv.mustCall("POST", "/v1/notices/"+id+"/answer", `{"answer":"`+a+`"}`), &m)
+		return m
+	}
+	if m := answer("ntc-new", "no"); m["status"] != "recorded" || m["fraud_report"] != "fraud-report-ntc-new" || m["account"] != "A1" {
+		t.Fatalf("answer no: %v", m)
+	}
+	if m := answer("ntc-new", "no"); m["status"] != "duplicate" {
+		t.Fatalf("answer no again: %v", m)
+	}
+	if m := answer("ntc-chg", "yes"); m["status"] != "recorded" {
+		t.Fatalf("answer yes: %v", m)
+	}
+	if status, body := srv.call("POST", "/v1/notices/ntc-nothing/answer", `{"answer":"no"}`); status != 404 {
+		t.Fatalf("an unknown notice: %d %s", status, body)
+	}
+	var dec struct{ Action string }
+	post(`{"id":"after","type":"login","time":"2025-04-07T03:00:00+09:00","account":"A1","result":"success","method":"password","session":"s10","ip":"153.1.4.9","device":"own","user_agent":"` + ua + `","country":"JP","channel":"web"}`)
+	json.Unmarshal(srv.mustCall("GET", "/v1/decisions/after", ""), &dec)
+	if dec.Action != "block" {
+		t.Errorf("a login after the customer's \"not me\": %s, want block (the account is locked)", dec.Action)
+	}
+	if body := srv.mustCall("GET", "/v1/incidents?account=A1", ""); !strings.Contains(string(body), "fraud-report-ntc-new") {
+		t.Errorf("incidents of A1: %s, want the customer's report", body)
+	}
+	if body := srv.mustCall("GET", "/v1/audit?action=notice.confirmed", ""); !strings.Contains(string(body), "notice:ntc-chg") {
+		t.Errorf("audit: %s, want the customer's confirmation", body)
 	}
 }

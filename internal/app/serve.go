@@ -101,7 +101,7 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 	so := ingest.ServiceOptions{Engine: p.engine, Store: st, Metrics: metrics, Log: log, CommitDelay: cfg.Server.CommitDelay,
 		MaxInflight: cfg.Server.MaxInflightEvents, AdmissionWait: cfg.Server.AdmissionWait,
 		Timing: ingest.Timing{Lateness: cfg.Lateness, Future: cfg.FutureTolerance, Now: time.Now}, Limits: cfg.Limits.Event()}
-	noticeHook, noticeRun, err := customerNotices(cfg, p, log)
+	noticeHook, noticeRun, noticeBox, err := customerNotices(cfg, p, log)
 	if err != nil {
 		return nil, fmt.Errorf("notices: %w", err)
 	}
@@ -149,6 +149,9 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 		Desk: dk, Incidents: incidents, Reports: reports, Audit: st}
 	if c := p.engine.Campaign(); c != nil {
 		ao.Campaigns = c
+	}
+	if noticeBox != nil {
+		ao.Notices = newNoticeAnswers(noticeBox, svc, trail, st, dataClock(svc))
 	}
 	api := httpapi.New(ao)
 	con, err := newConsole(consoleParts{store: st, accounts: p.engine.Accounts(), desk: dk, layer: p.engine.Campaign(), dataNow: dataClock(svc),

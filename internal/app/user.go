@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/brokerguard/brokerguard/internal/audit"
+
 	"golang.org/x/term"
 
 	"github.com/brokerguard/brokerguard/internal/config"
@@ -24,10 +26,10 @@ var staffRoles = []string{config.RoleAnalyst, config.RoleSupervisor, config.Role
 
 // Audit actions of the staff accounts.
 const (
-	actionUserAdd     = "user.add"
-	actionUserPasswd  = "user.passwd"
-	actionUserDisable = "user.disable"
-	actionUserEnable  = "user.enable"
+	actionUserAdd     = audit.ActionUserAdd
+	actionUserPasswd  = audit.ActionUserPasswd
+	actionUserDisable = audit.ActionUserDisable
+	actionUserEnable  = audit.ActionUserEnable
 )
 
 // runUser adds console users, sets their passwords and disables them.

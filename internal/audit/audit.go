@@ -16,11 +16,31 @@ import (
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
-// Actions recorded by brokerguard key (the command line), not by a room; no room replays them.
+// Actions recorded outside the rooms (the command line, the console's staff and alert queue, the
+// customers' answers to notices); no room replays them.
 const (
 	ActionKeyAdd    = "key.add"
 	ActionKeyRevoke = "key.revoke"
+
+	ActionUserAdd     = "user.add"
+	ActionUserPasswd  = "user.passwd"
+	ActionUserDisable = "user.disable"
+	ActionUserEnable  = "user.enable"
+
+	ActionAlertAcknowledge = "alert.acknowledge"
+	ActionAlertAssign      = "alert.assign"
+	ActionAlertDismiss     = "alert.dismiss"
+	ActionAlertReopen      = "alert.reopen"
+
+	// ActionNoticeConfirmed is a customer's "it was me" to a notice: a label kept for learning.
+	ActionNoticeConfirmed = "notice.confirmed"
 )
+
+// OtherActions are the actions recorded outside the rooms, in the order listed above.
+func OtherActions() []string {
+	return []string{ActionKeyAdd, ActionKeyRevoke, ActionUserAdd, ActionUserPasswd, ActionUserDisable, ActionUserEnable,
+		ActionAlertAcknowledge, ActionAlertAssign, ActionAlertDismiss, ActionAlertReopen, ActionNoticeConfirmed}
+}
 
 // Store is what the trail needs of the store: appending a record and reading the trail in order.
 type Store interface {
@@ -66,7 +86,8 @@ func (t *Trail) Data() time.Time { return t.data() }
 func (t *Trail) Store() Store { return t.store }
 
 // Record writes an audit record of action on target, with data as its JSON, then applies it. Nothing
-// is applied when the record could not be stored.
+// is applied when the record could not be stored. apply is nil for a record that changes no state (a
+// label).
 func (t *Trail) Record(ctx context.Context, actor, action, target, reason string, data any, apply func(r *store.AuditRecord) error) (*store.AuditRecord, error) {
 	b, err := json.Marshal(data)
 	if err != nil {
@@ -75,6 +96,9 @@ func (t *Trail) Record(ctx context.Context, actor, action, target, reason string
 	r := &store.AuditRecord{Time: t.wall().UTC(), DataTime: t.data().UTC(), Actor: actor, Action: action, Target: target, Reason: reason, Data: b}
 	if err := t.store.AppendAudit(ctx, r); err != nil {
 		return nil, err
+	}
+	if apply == nil {
+		return r, nil
 	}
 	return r, apply(r)
 }

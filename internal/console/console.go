@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/brokerguard/brokerguard/internal/audit"
+
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
@@ -43,10 +45,10 @@ var (
 const (
 	ActionSignIn      = "console.signin"
 	ActionSignOut     = "console.signout"
-	ActionAlertAck    = "alert.acknowledge"
-	ActionAlertAssign = "alert.assign"
-	ActionAlertDrop   = "alert.dismiss"
-	ActionAlertReopen = "alert.reopen"
+	ActionAlertAck    = audit.ActionAlertAcknowledge
+	ActionAlertAssign = audit.ActionAlertAssign
+	ActionAlertDrop   = audit.ActionAlertDismiss
+	ActionAlertReopen = audit.ActionAlertReopen
 )
 
 // Options configure the console. Users, Alerts, Decisions, Events and Audit are required; Campaigns

@@ -315,7 +315,7 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) error {
 // GET /v1/audit?action= takes.
 func auditActions() []string {
 	var out []string
-	for _, a := range slices.Concat(desk.Actions(), incident.Actions(), []string{report.ActionTallyFile, audit.ActionKeyAdd, audit.ActionKeyRevoke}) {
+	for _, a := range slices.Concat(desk.Actions(), incident.Actions(), []string{report.ActionTallyFile}, audit.OtherActions()) {
 		family, _, _ := strings.Cut(a, ".")
 		if !slices.Contains(out, family+".") {
 			out = append(out, family+".")

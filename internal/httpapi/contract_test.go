@@ -144,7 +144,7 @@ func TestOpenAPIStatusesLive(t *testing.T) {
 	servers := map[string]string{
 		"full": f.url,
 		"bare": f.serve(t, func(o *Options) {
-			o.Desk, o.Incidents, o.Reports, o.Campaigns, o.Audit, o.Gatherer = nil, nil, nil, nil, nil, nil
+			o.Desk, o.Incidents, o.Reports, o.Campaigns, o.Audit, o.Gatherer, o.Notices = nil, nil, nil, nil, nil, nil, nil
 		}),
 		"nolayer": f.serve(t, func(o *Options) {
 			o.Campaigns = nil
@@ -251,6 +251,11 @@ func TestOpenAPIStatusesLive(t *testing.T) {
 		{"bare", "GET", "/v1/tally/filings", readKey, "", "", 404},
 		{"full", "GET", "/v1/tally/revisions?format=csv", readKey, "", "", 200},
 		{"bare", "GET", "/v1/tally/revisions", readKey, "", "", 404},
+		{"full", "POST", "/v1/notices/ntc-l9/answer", ingestKey, "", `{"answer":"maybe"}`, 400},
+		{"full", "POST", "/v1/notices/ntc-none/answer", ingestKey, "", `{"answer":"no"}`, 404},
+		{"full", "POST", "/v1/notices/ntc-l9/answer", ingestKey, "", `{"answer":"yes"}`, 200},
+		{"full", "POST", "/v1/notices/ntc-l9/answer", ingestKey, "", `{"answer":"no"}`, 200},
+		{"bare", "POST", "/v1/notices/ntc-l9/answer", ingestKey, "", `{"answer":"no"}`, 404},
 		{"full", "GET", "/v1/openapi.json", "", "", "", 200},
 		{"full", "GET", "/metrics", readKey, "", "", 200},
 		{"bare", "GET", "/metrics", readKey, "", "", 404},

@@ -79,6 +79,8 @@ type Options struct {
 	// shown as they stand then unless a request names another time. Nil (or a zero time): the wall
 	// clock.
 	DataNow func() time.Time
+	// Notices take customers' answers to notices; nil turns POST /v1/notices/{id}/answer off.
+	Notices NoticeAnswers
 }
 
 // Server is the HTTP API.
@@ -123,6 +125,7 @@ func routes() []route {
 		{"POST", "/v1/watchlist/remove", analysts, (*Server).postWatchlistRemove, nil},
 		{"POST", "/v1/watchlist/pin", analysts, (*Server).postWatchlistPin, nil},
 		{"POST", "/v1/accounts/{account}/unlock", analysts, (*Server).postUnlock, nil},
+		{"POST", "/v1/notices/{id}/answer", ingesters, (*Server).postNoticeAnswer, nil},
 		{"GET", "/v1/audit", readers, (*Server).getAudit, query("target", "action", "after", "limit")},
 		{"GET", "/v1/incidents", readers, (*Server).getIncidents, query("status", "account", "limit", "cursor")},
 		{"POST", "/v1/incidents", analysts, (*Server).postIncident, nil},

@@ -25,6 +25,7 @@ import (
 	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/incident"
 	"github.com/brokerguard/brokerguard/internal/ingest"
+	"github.com/brokerguard/brokerguard/internal/notify"
 	"github.com/brokerguard/brokerguard/internal/profile"
 	"github.com/brokerguard/brokerguard/internal/report"
 	"github.com/brokerguard/brokerguard/internal/store/sqlite"
@@ -74,6 +75,7 @@ func newFixture(t *testing.T) *fixture {
 			{Name: "desk-sato", Role: RoleAnalyst, Hash: sha256.Sum256([]byte(analystKey))},
 			{Name: "chief-ito", Role: RoleSupervisor, Hash: sha256.Sum256([]byte(superKey))}}}
 	withRooms(&opts, st, trail, eng.Campaign(), eng.Accounts(), eng)
+	opts.Notices = testNotices(t, svc, trail)
 	withReg := opts
 	withReg.Registerer = reg
 	api := New(withReg)
@@ -316,4 +318,36 @@ func withRooms(o *Options, st incident.Store, trail *audit.Trail, layer *campaig
 	o.Desk = desk.New(desk.Options{Layer: layer, Accounts: accounts, Locks: locks, Trail: trail})
 	o.Incidents = incident.New(incident.Options{Store: st, Trail: trail})
 	o.Reports = report.NewFiler(report.FilerOptions{Incidents: o.Incidents, Trail: trail})
+}
+
+// testNotices answers notices from an outbox holding one notice, ntc-l9 of account VIC: a "no" goes to
+// the ingest service as a fraud report, a "yes" to the audit trail.
+func testNotices(t *testing.T, svc *ingest.Service, trail *audit.Trail) NoticeAnswers {
+	box := &notify.Outbox{Dir: t.TempDir()}
+	if err := box.Put(notify.Notice{ID: "ntc-l9", Account: "VIC", Kind: notify.KindLogin, Time: mustTime("2025-04-11T16:00:00+09:00")}); err != nil {
+		t.Fatal(err)
+	}
+	return noticeTaker{&notify.Answers{Outbox: box, Now: func() time.Time { return mustTime("2025-04-11T17:00:00+09:00") },
+		Report: func(ctx context.Context, raw []byte) (bool, error) {
+			res, err := svc.Ingest(ctx, [][]byte{raw})
+			if err != nil {
+				return false, err
+			}
+			return res[0].Status == ingest.StatusDuplicate, nil
+		},
+		Label: func(ctx context.Context, actor string, n notify.Notice) (bool, error) {
+			_, err := trail.Record(ctx, actor, "notice.confirmed", "notice:"+n.ID, "it was me", nil, nil)
+			return false, err
+		}}}
+}
+
+type noticeTaker struct{ a *notify.Answers }
+
+func (n noticeTaker) AnswerNotice(ctx context.Context, id, answer, actor string) (NoticeAnswer, error) {
+	a, err := n.a.Take(ctx, id, answer, actor)
+	status := "recorded"
+	if a.Duplicate {
+		status = "duplicate"
+	}
+	return NoticeAnswer{Notice: a.Notice, Account: a.Account, Answer: a.Answer, FraudReport: a.FraudReport, Status: status}, err
 }
