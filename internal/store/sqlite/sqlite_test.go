@@ -174,7 +174,7 @@ func TestMigrationFillsExtent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"DROP TABLE api_keys", "ALTER TABLE counts DROP COLUMN first_ns", "ALTER TABLE counts DROP COLUMN first_off",
+	for _, q := range []string{"DROP TABLE id_keys", "DROP TABLE id_keys_through", "DROP TABLE api_keys", "ALTER TABLE counts DROP COLUMN first_ns", "ALTER TABLE counts DROP COLUMN first_off",
 		"ALTER TABLE counts DROP COLUMN last_ns", "ALTER TABLE counts DROP COLUMN last_off", "ALTER TABLE audit DROP COLUMN data_time_ns",
 		"DELETE FROM schema_migrations WHERE version >= 3"} {
 		if _, err := db.ExecContext(t.Context(), q); err != nil {
