@@ -147,7 +147,7 @@ func prepareInserts(ctx context.Context, dc driver.Conn) (_ *inserts, err error)
 		"INSERT INTO decisions (seq, event_id, account, type, action, score, reasons, time_ns, tz_offset) VALUES ", 9); err != nil {
 		return nil, err
 	}
-	if ins.idKeys, err = prepareSized(ctx, dc, "INSERT OR IGNORE INTO id_keys (kind, h, seq) VALUES ", 3); err != nil {
+	if ins.idKeys, err = prepareSized(ctx, dc, "INSERT OR IGNORE INTO id_keys (kind, run, h, seq) VALUES ", 4); err != nil {
 		return nil, err
 	}
 	if ins.shadows, err = prepareSized(ctx, dc,
@@ -171,7 +171,7 @@ func prepareInserts(ctx context.Context, dc driver.Conn) (_ *inserts, err error)
 			last_off  = CASE WHEN ?7 IS NOT NULL AND (last_ns IS NULL OR ?7 > last_ns) THEN ?8 ELSE last_off END,
 			last_ns   = CASE WHEN ?7 IS NOT NULL AND (last_ns IS NULL OR ?7 > last_ns) THEN ?7 ELSE last_ns END`},
 		{&ins.through, "UPDATE id_keys_through SET seq = ?1 WHERE kind = ?2"},
-		{&ins.probe, "SELECT seq FROM id_keys WHERE kind = ?1 AND h = ?2"},
+		{&ins.probe, "SELECT seq FROM id_keys WHERE kind = ?1 AND run = ?2 AND h = ?3"},
 		{&ins.eventIDAt, "SELECT id FROM events WHERE seq = ?"},
 		{&ins.decisionIDAt, "SELECT event_id FROM decisions WHERE seq = ?"},
 		{&ins.begin, "BEGIN IMMEDIATE"},

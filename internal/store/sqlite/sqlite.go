@@ -83,7 +83,7 @@ type Store struct {
 	newEvents, newDecisions []idKey // the keys an Append writes
 	pick                    []int
 	inBatch                 map[string]struct{}
-	cands                   []int64
+	cands, runs             []int64
 
 	mu       sync.Mutex
 	closed   bool

@@ -1,7 +1,7 @@
 -- Events and decisions keyed by seq alone, in arrival order: the unique indexes on the firm's event ids
 -- (random text) took every insert at a random place of a large index. Ids are found through id_keys
--- instead (see idkeys.go): the 64-bit hash of each id with the seq of its row, written in runs sorted
--- by hash. id_keys_through.seq is the last seq of each kind whose key id_keys holds; the rows after it
+-- instead (see idkeys.go): the 64-bit hash of each id with the seq of its row, written in runs, each
+-- sorted by hash and placed after the runs before it. id_keys_through.seq is the last seq of each kind whose key id_keys holds; the rows after it
 -- are the tail, which Open reads into memory (and merges into id_keys once it is large: after this
 -- migration, every row of a store written before it).
 CREATE TABLE events_v5 (
@@ -38,9 +38,10 @@ CREATE INDEX decisions_action ON decisions (action, seq);
 
 CREATE TABLE id_keys (
 	kind INTEGER NOT NULL,               -- 0: events.id, 1: decisions.event_id
+	run  INTEGER NOT NULL,               -- the merge that wrote it: 1, 2, …
 	h    INTEGER NOT NULL,               -- the id's 64-bit hash
 	seq  INTEGER NOT NULL,               -- the row's seq in its table
-	PRIMARY KEY (kind, h, seq)
+	PRIMARY KEY (kind, run, h, seq)
 ) WITHOUT ROWID;
 CREATE TABLE id_keys_through (
 	kind INTEGER PRIMARY KEY,
