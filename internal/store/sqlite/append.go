@@ -250,12 +250,20 @@ func (s *Store) Append(ctx context.Context, b *store.Batch) error {
 	s.nextEvent += int64(len(s.newEvents))
 	s.nextDecision += int64(len(s.newDecisions))
 	s.ckpt.appended()
-	// The batch is committed: a failing merge leaves the keys in the tail, to be merged by a later
-	// Append or at the next Open.
-	if err := s.afterCommit(ctx, s.eventKeys, s.newEvents); err != nil {
-		return err
+	// The batch is committed, so Append succeeds whatever follows: a merge of the tail runs to its end
+	// even if ctx ends, and one that fails leaves the keys in the tail, to be merged by a later Append
+	// or at the next Open; Ping reports it meanwhile.
+	for _, k := range []struct {
+		ki    *keyIndex
+		added []idKey
+	}{{s.eventKeys, s.newEvents}, {s.decisionKeys, s.newDecisions}} {
+		if err := s.afterCommit(context.WithoutCancel(ctx), k.ki, k.added); err != nil {
+			s.mergeErr.Store(&err)
+		} else if k.ki.tail.n == 0 {
+			s.mergeErr.Store(nil)
+		}
 	}
-	return s.afterCommit(ctx, s.decisionKeys, s.newDecisions)
+	return nil
 }
 
 // errInvalid marks a record the store cannot represent; it is reported as such, not as the store

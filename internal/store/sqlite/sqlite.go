@@ -84,6 +84,7 @@ type Store struct {
 	pick                    []int
 	inBatch                 map[string]struct{}
 	cands, runs             []int64
+	mergeErr                atomic.Pointer[error] // the last failed merge of id keys, reported by Ping
 
 	mu       sync.Mutex
 	closed   bool
@@ -408,6 +409,9 @@ func (s *Store) Ping(ctx context.Context) error {
 		return translate(ctx, "ping", err)
 	}
 	if err := s.ckpt.err.Load(); err != nil {
+		return *err
+	}
+	if err := s.mergeErr.Load(); err != nil {
 		return *err
 	}
 	return nil

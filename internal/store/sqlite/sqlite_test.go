@@ -51,6 +51,21 @@ func TestStoreOneSegmentPerQuery(t *testing.T) {
 	})
 }
 
+// TestStoreSmallRuns runs the suite with the id keys merged every 3 rows, so that every lookup by id
+// crosses the tail, many runs and their filters.
+func TestStoreSmallRuns(t *testing.T) {
+	defer func(n int) { mergeAt = n }(mergeAt)
+	mergeAt = 3
+	dir := t.TempDir()
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := Open(t.Context(), dbPath(dir, t), Options{})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
 // TestCommitSurvivesKill appends in a child process that is then killed with SIGKILL, without closing
 // its store: every Append that returned must be in the file.
 func TestCommitSurvivesKill(t *testing.T) {
