@@ -250,18 +250,22 @@ func (s *Store) Append(ctx context.Context, b *store.Batch) error {
 	s.nextEvent += int64(len(s.newEvents))
 	s.nextDecision += int64(len(s.newDecisions))
 	s.ckpt.appended()
-	// The batch is committed, so Append succeeds whatever follows: a merge of the tail runs to its end
-	// even if ctx ends, and one that fails leaves the keys in the tail, to be merged by a later Append
-	// or at the next Open; Ping reports it meanwhile.
+	// The batch is committed, so Append succeeds whatever follows: a chunk of a merge of id keys is
+	// written even if ctx ends, and one that fails is written again by a later Append (or the tail is
+	// merged at the next Open); Ping reports it meanwhile.
+	var merr error
 	for _, k := range []struct {
 		ki    *keyIndex
 		added []idKey
 	}{{s.eventKeys, s.newEvents}, {s.decisionKeys, s.newDecisions}} {
 		if err := s.afterCommit(context.WithoutCancel(ctx), k.ki, k.added); err != nil {
-			s.mergeErr.Store(&err)
-		} else if k.ki.tail.n == 0 {
-			s.mergeErr.Store(nil)
+			merr = err
 		}
+	}
+	if merr != nil {
+		s.mergeErr.Store(&merr)
+	} else {
+		s.mergeErr.Store(nil)
 	}
 	return nil
 }

@@ -176,7 +176,18 @@ type keyIndex struct {
 	mu      sync.RWMutex
 	through int64 // id_keys holds the keys of the rows with seq ≤ through
 	tail    keyTail
+	merging *merging // the run being written, nil between merges
 	runs    []keyRun
+}
+
+// merging is a tail being written into id_keys as a new run, a chunk per Append, so that no Append
+// waits for a whole merge. Its keys are looked up in memory until the run is complete.
+type merging struct {
+	tail   keyTail
+	keys   []idKey // sorted
+	done   int     // keys written
+	run    int64
+	filter *bloom
 }
 
 func newKeyIndex(kind int, table, idCol string) *keyIndex {
@@ -188,7 +199,17 @@ func newKeyIndex(kind int, table, idCol string) *keyIndex {
 func (ki *keyIndex) candidates(dst []int64, runs []int64, h int64) ([]int64, []int64) {
 	ki.mu.RLock()
 	defer ki.mu.RUnlock()
-	return ki.tail.seqs(dst, h), ki.mayHold(runs, h)
+	return ki.memSeqs(dst, h), ki.mayHold(runs, h)
+}
+
+// memSeqs appends the seqs of h in the tail and in the run being merged; the caller holds mu or is the
+// writer.
+func (ki *keyIndex) memSeqs(dst []int64, h int64) []int64 {
+	dst = ki.tail.seqs(dst, h)
+	if ki.merging != nil {
+		dst = ki.merging.tail.seqs(dst, h)
+	}
+	return dst
 }
 
 // mayHold appends the runs that may hold h to runs; the caller holds mu or is the writer.
@@ -235,8 +256,8 @@ func (s *Store) loadKeys(ctx context.Context, ki *keyIndex) error {
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if ki.tail.n >= mergeAt {
-			if err := s.mergeKeys(ctx, ki); err != nil {
+		for ki.tail.n >= mergeAt || ki.merging != nil {
+			if err := s.mergeStep(ctx, ki, mergeAt); err != nil {
 				return err
 			}
 		}
@@ -289,30 +310,44 @@ func (s *Store) loadFilter(ctx context.Context, ki *keyIndex) error {
 	return nil
 }
 
-// mergeKeys writes the tail of ki into id_keys, sorted, in one transaction on the writer connection.
-// The caller holds wsem (or is Open).
-func (s *Store) mergeKeys(ctx context.Context, ki *keyIndex) error {
-	if ki.tail.n == 0 {
-		return nil
+// mergeChunk is how many keys of a merge one Append writes.
+var mergeChunk = 1 << 16 // a variable for the tests
+
+// mergeStep writes the next chunk (at most n keys) of the run being merged, starting one from the tail
+// when it is full, in one transaction on the writer connection; the last chunk completes the run. The
+// caller holds wsem (or is Open).
+func (s *Store) mergeStep(ctx context.Context, ki *keyIndex, n int) error {
+	if ki.merging == nil {
+		if ki.tail.n < mergeAt {
+			return nil
+		}
+		m := &merging{tail: ki.tail, keys: ki.tail.sorted(), run: 1, filter: newBloom(int64(ki.tail.n))}
+		if len(ki.runs) > 0 {
+			m.run = ki.runs[len(ki.runs)-1].id + 1
+		}
+		for _, k := range m.keys {
+			m.filter.add(k.h)
+		}
+		ki.mu.Lock()
+		ki.merging, ki.tail = m, newKeyTail()
+		ki.mu.Unlock()
 	}
-	keys := ki.tail.sorted()
-	through := ki.tail.max
-	run := int64(1)
-	if len(ki.runs) > 0 {
-		run = ki.runs[len(ki.runs)-1].id + 1
-	}
+	m := ki.merging
+	end := min(len(m.keys), m.done+n)
+	last := end == len(m.keys)
 	err := s.wconn.Raw(func(any) error {
 		ins := s.ins
 		if _, err := ins.begin.ExecContext(ctx, nil); err != nil {
 			_, _ = ins.rollback.ExecContext(context.WithoutCancel(ctx), nil)
 			return err
 		}
+		keys := m.keys[m.done:end]
 		_, err := ins.idKeys.exec(ctx, &s.args, len(keys), func(i int, a *args) error {
-			a.add(int64(ki.kind), run, keys[i].h, keys[i].seq)
+			a.add(int64(ki.kind), m.run, keys[i].h, keys[i].seq)
 			return nil
 		})
-		if err == nil {
-			_, err = ins.through.ExecContext(ctx, []driver.NamedValue{{Ordinal: 1, Value: through}, {Ordinal: 2, Value: int64(ki.kind)}})
+		if err == nil && last {
+			_, err = ins.through.ExecContext(ctx, []driver.NamedValue{{Ordinal: 1, Value: m.tail.max}, {Ordinal: 2, Value: int64(ki.kind)}})
 		}
 		if err == nil {
 			_, err = ins.commit.ExecContext(context.WithoutCancel(ctx), nil)
@@ -326,30 +361,26 @@ func (s *Store) mergeKeys(ctx context.Context, ki *keyIndex) error {
 		return translate(ctx, "merge id keys", err)
 	}
 	s.ckpt.appended()
-	f := newBloom(int64(len(keys)))
-	for _, k := range keys {
-		f.add(k.h)
+	m.done = end
+	if last {
+		ki.mu.Lock()
+		ki.runs = append(ki.runs, keyRun{id: m.run, filter: m.filter})
+		ki.through, ki.merging = m.tail.max, nil
+		ki.mu.Unlock()
 	}
-	ki.mu.Lock()
-	ki.runs = append(ki.runs, keyRun{id: run, filter: f})
-	ki.through, ki.tail = through, newKeyTail()
-	ki.mu.Unlock()
 	return nil
 }
 
-// afterCommit records the rows an Append wrote in the tail, and merges the tail when it is full.
+// afterCommit records the rows an Append wrote in the tail, and writes a chunk of a merge when one is
+// under way or the tail is full.
 func (s *Store) afterCommit(ctx context.Context, ki *keyIndex, added []idKey) error {
-	if len(added) == 0 {
-		return nil
-	}
 	ki.mu.Lock()
 	for _, k := range added {
 		ki.tail.add(k.h, k.seq)
 	}
-	full := ki.tail.n >= mergeAt
 	ki.mu.Unlock()
-	if full {
-		return s.mergeKeys(ctx, ki)
+	if ki.merging != nil || ki.tail.n >= mergeAt {
+		return s.mergeStep(ctx, ki, mergeChunk)
 	}
 	return nil
 }
@@ -358,7 +389,7 @@ func (s *Store) afterCommit(ctx context.Context, ki *keyIndex, added []idKey) er
 // the candidates of the tail and, when the filter says it may be there, of id_keys, each compared by
 // id.
 func (s *Store) writerLookup(ctx context.Context, ki *keyIndex, idAt driverStmt, id string, h int64) (bool, error) {
-	cands := ki.tail.seqs(s.cands[:0], h)
+	cands := ki.memSeqs(s.cands[:0], h)
 	s.runs = ki.mayHold(s.runs[:0], h)
 	for _, run := range s.runs {
 		var err error

@@ -51,11 +51,11 @@ func TestStoreOneSegmentPerQuery(t *testing.T) {
 	})
 }
 
-// TestStoreSmallRuns runs the suite with the id keys merged every 3 rows, so that every lookup by id
-// crosses the tail, many runs and their filters.
+// TestStoreSmallRuns runs the suite with the id keys merged every 3 rows, 2 keys per Append, so that
+// every lookup by id crosses the tail, a run being merged, many runs and their filters.
 func TestStoreSmallRuns(t *testing.T) {
-	defer func(n int) { mergeAt = n }(mergeAt)
-	mergeAt = 3
+	defer func(n, c int) { mergeAt, mergeChunk = n, c }(mergeAt, mergeChunk)
+	mergeAt, mergeChunk = 3, 2
 	dir := t.TempDir()
 	storetest.Run(t, func(t *testing.T) store.Store {
 		s, err := Open(t.Context(), dbPath(dir, t), Options{})
