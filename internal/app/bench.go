@@ -40,6 +40,8 @@ func runBench(ctx context.Context, args []string, std IO) error {
 	httpKeyEnv := fs.String("http-key-env", "BROKERGUARD_BENCH_KEY", "environment variable holding an ingest key for --http-target")
 	memAccounts := fs.Int("memory-accounts", 0, "also load this many account snapshots and report heap per account (e.g. 1000000)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole bench to this file")
+	logs := fs.String("log", "", "time replays of these log files (comma-separated, replayed in turn into one fresh store per run) against a parse-only JSON scan of each, and print the ratios; no simulation")
+	pgDSN := fs.String("postgres", "", "with --log: also replay into a fresh schema of this PostgreSQL database (postgres://…)")
 	if err := parse(fs, args, std); err != nil {
 		return helpOK(err)
 	}
@@ -54,6 +56,15 @@ func runBench(ctx context.Context, args []string, std IO) error {
 		return err
 	}
 	defer stopProfile()
+	if *logs != "" {
+		if *runs <= 0 {
+			return fmt.Errorf("bench --log: --runs must be at least 1, not %d", *runs)
+		}
+		return benchLogs(ctx, cfg, splitLogs(*logs), *runs, *pgDSN, std.Stdout)
+	}
+	if *pgDSN != "" {
+		return errors.New("bench: --postgres goes with --log")
+	}
 	sc, err := loadScenario(*scenario)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/event"
+	"github.com/brokerguard/brokerguard/internal/profile"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
@@ -70,7 +71,7 @@ func Replay(ctx context.Context, in io.Reader, o ReplayOptions) (Summary, error)
 	writeErr := make(chan error, 1)
 	go func() { writeErr <- writeLoop(ctx, o, outputs, free) }()
 
-	p := &replayer{o: o, now: now, sum: &sum, seen: newSeenIDs(), r: reorder{lateness: o.Timing.Lateness}, free: free}
+	p := &replayer{o: o, now: now, sum: &sum, seen: newIDSet(1 << 16), r: reorder{lateness: o.Timing.Lateness}, free: free}
 	p.out = p.newOutBatch()
 	var lastProgress time.Time
 	var runErr error
@@ -129,6 +130,8 @@ type decoded struct {
 	line int64
 	err  error
 	held bool // stored by an earlier run (ReplayOptions.Held)
+	// idHash is profile.Hash of the event's id, computed on the decoding goroutines.
+	idHash uint64
 }
 
 // held marks the events of a batch that the store holds already; nil without ReplayOptions.Held.
@@ -296,8 +299,68 @@ func decodeBatchLines(b *rawBatch, lim event.Limits) []decoded {
 			continue
 		}
 		out[i].ev = ev
+		out[i].idHash = profile.Hash(ev.ID)
 	}
 	return out
+}
+
+// idSet is the set of the ids a replay has accepted, by their 64-bit hash (as seenIDs), in one
+// open-addressing table: the engine's goroutine checks every event against it, and a Go map of millions
+// of keys, sharded behind mutexes for the server's concurrent requests, cost it more than a cache miss
+// per event.
+type idSet struct {
+	slots []uint64 // 0: empty; a hash of 0 is kept in zero
+	n     int
+	zero  bool
+}
+
+func newIDSet(size int) *idSet { return &idSet{slots: make([]uint64, size)} }
+
+// add records h and reports whether it is new.
+func (s *idSet) add(h uint64) bool {
+	if h == 0 {
+		had := s.zero
+		s.zero = true
+		return !had
+	}
+	if 4*(s.n+1) > 3*len(s.slots) {
+		s.grow()
+	}
+	mask := uint64(len(s.slots) - 1)
+	for i := mix(h) & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case h:
+			return false
+		case 0:
+			s.slots[i] = h
+			s.n++
+			return true
+		}
+	}
+}
+
+func (s *idSet) grow() {
+	old := s.slots
+	s.slots = make([]uint64, 2*len(old))
+	mask := uint64(len(s.slots) - 1)
+	for _, h := range old {
+		if h == 0 {
+			continue
+		}
+		i := mix(h) & mask
+		for s.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		s.slots[i] = h
+	}
+}
+
+// mix spreads the bits of an FNV hash over the slots.
+func mix(z uint64) uint64 {
+	z ^= z >> 33
+	z *= 0xff51afd7ed558ccd
+	z ^= z >> 33
+	return z
 }
 
 const outBatchSize = 4096
@@ -347,7 +410,7 @@ type replayer struct {
 	o    ReplayOptions
 	now  func() time.Time
 	sum  *Summary
-	seen *seenIDs
+	seen *idSet
 	r    reorder
 	out  *outBatch
 	free chan *outBatch
@@ -383,7 +446,7 @@ func (p *replayer) accept(d *decoded) {
 		p.reject(&event.LineError{Line: d.line, ID: ev.ID, Err: tooLate(ev, p.r.latest, p.o.Timing.Lateness)})
 		return
 	}
-	if !p.seen.add(ev.ID) {
+	if !p.seen.add(d.idHash) {
 		p.sum.Duplicates++
 		if p.o.Metrics != nil {
 			p.o.Metrics.duplicates.Inc()

@@ -168,3 +168,17 @@ func translate(ctx context.Context, op string, err error) error {
 	}
 	return fmt.Errorf("postgres: %s: %w: %v", op, store.ErrUnavailable, err)
 }
+
+// DropSchema drops a schema with everything in it: for a benchmark that opened a Store in a schema of
+// its own. A schema that does not exist is not an error.
+func DropSchema(ctx context.Context, dsn, schema string) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return translate(ctx, "drop schema", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+		return translate(ctx, "drop schema", err)
+	}
+	return nil
+}

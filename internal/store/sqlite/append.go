@@ -124,8 +124,11 @@ func (si *sizedInsert) exec(ctx context.Context, a *args, n int, row func(i int,
 // inserts are the write statements, prepared on the write connection.
 type inserts struct {
 	events, decisions, shadows *sizedInsert
+	idKeys                     *sizedInsert
 	alert, alertAccount        driverStmt
 	alertSymbol, counts        driverStmt
+	through, probe             driverStmt
+	eventIDAt, decisionIDAt    driverStmt
 	begin, commit, rollback    driverStmt
 }
 
@@ -137,11 +140,14 @@ func prepareInserts(ctx context.Context, dc driver.Conn) (_ *inserts, err error)
 		}
 	}()
 	if ins.events, err = prepareSized(ctx, dc,
-		"INSERT OR IGNORE INTO events (id, account, type, time_ns, tz_offset, raw) VALUES ", 6); err != nil {
+		"INSERT INTO events (seq, id, account, type, time_ns, tz_offset, raw) VALUES ", 7); err != nil {
 		return nil, err
 	}
 	if ins.decisions, err = prepareSized(ctx, dc,
-		"INSERT OR IGNORE INTO decisions (event_id, account, type, action, score, reasons, time_ns, tz_offset) VALUES ", 8); err != nil {
+		"INSERT INTO decisions (seq, event_id, account, type, action, score, reasons, time_ns, tz_offset) VALUES ", 9); err != nil {
+		return nil, err
+	}
+	if ins.idKeys, err = prepareSized(ctx, dc, "INSERT OR IGNORE INTO id_keys (kind, run, h, seq) VALUES ", 4); err != nil {
 		return nil, err
 	}
 	if ins.shadows, err = prepareSized(ctx, dc,
@@ -164,6 +170,10 @@ func prepareInserts(ctx context.Context, dc driver.Conn) (_ *inserts, err error)
 			first_ns  = CASE WHEN ?5 IS NOT NULL AND (first_ns IS NULL OR ?5 < first_ns) THEN ?5 ELSE first_ns END,
 			last_off  = CASE WHEN ?7 IS NOT NULL AND (last_ns IS NULL OR ?7 > last_ns) THEN ?8 ELSE last_off END,
 			last_ns   = CASE WHEN ?7 IS NOT NULL AND (last_ns IS NULL OR ?7 > last_ns) THEN ?7 ELSE last_ns END`},
+		{&ins.through, "UPDATE id_keys_through SET seq = ?1 WHERE kind = ?2"},
+		{&ins.probe, "SELECT seq FROM id_keys WHERE kind = ?1 AND run = ?2 AND h = ?3"},
+		{&ins.eventIDAt, "SELECT id FROM events WHERE seq = ?"},
+		{&ins.decisionIDAt, "SELECT event_id FROM decisions WHERE seq = ?"},
 		{&ins.begin, "BEGIN IMMEDIATE"},
 		{&ins.commit, "COMMIT"},
 		{&ins.rollback, "ROLLBACK"},
@@ -176,12 +186,13 @@ func prepareInserts(ctx context.Context, dc driver.Conn) (_ *inserts, err error)
 }
 
 func (ins *inserts) close() {
-	for _, si := range []*sizedInsert{ins.events, ins.decisions, ins.shadows} {
+	for _, si := range []*sizedInsert{ins.events, ins.decisions, ins.shadows, ins.idKeys} {
 		if si != nil {
 			si.close()
 		}
 	}
-	for _, st := range []driverStmt{ins.alert, ins.alertAccount, ins.alertSymbol, ins.counts, ins.begin, ins.commit, ins.rollback} {
+	for _, st := range []driverStmt{ins.alert, ins.alertAccount, ins.alertSymbol, ins.counts, ins.through, ins.probe,
+		ins.eventIDAt, ins.decisionIDAt, ins.begin, ins.commit, ins.rollback} {
 		if st != nil {
 			st.Close()
 		}
@@ -198,12 +209,16 @@ func (s *Store) Append(ctx context.Context, b *store.Batch) error {
 	if b.Len() == 0 {
 		return nil
 	}
+	if s.guest {
+		return fmt.Errorf("sqlite: append: %w: a guest store does not append events (the process that holds the database does)", store.ErrUnavailable)
+	}
 	select {
 	case s.wsem <- struct{}{}:
 	case <-ctx.Done():
 		return fmt.Errorf("sqlite: append: %w", ctx.Err())
 	}
 	defer func() { <-s.wsem }()
+	s.newEvents, s.newDecisions = s.newEvents[:0], s.newDecisions[:0]
 
 	// The statements were prepared on this connection, which the Store holds for its whole life; Raw
 	// locks it for the duration of the transaction.
@@ -232,7 +247,26 @@ func (s *Store) Append(ctx context.Context, b *store.Batch) error {
 	if err != nil {
 		return err
 	}
+	s.nextEvent += int64(len(s.newEvents))
+	s.nextDecision += int64(len(s.newDecisions))
 	s.ckpt.appended()
+	// The batch is committed, so Append succeeds whatever follows: a chunk of a merge of id keys is
+	// written even if ctx ends, and one that fails is written again by a later Append (or the tail is
+	// merged at the next Open); Ping reports it meanwhile.
+	var merr error
+	for _, k := range []struct {
+		ki    *keyIndex
+		added []idKey
+	}{{s.eventKeys, s.newEvents}, {s.decisionKeys, s.newDecisions}} {
+		if err := s.afterCommit(context.WithoutCancel(ctx), k.ki, k.added); err != nil {
+			merr = err
+		}
+	}
+	if merr != nil {
+		s.mergeErr.Store(&merr)
+	} else {
+		s.mergeErr.Store(nil)
+	}
 	return nil
 }
 
@@ -250,8 +284,13 @@ func (s *Store) appendTx(ctx context.Context, b *store.Batch) error {
 
 	evs := b.Events
 	var span eventSpan
-	c.Events, err = s.ins.events.exec(ctx, a, len(evs), func(i int, a *args) error {
-		e := &evs[i]
+	// The events to insert: those whose id is neither stored nor earlier in the batch.
+	pick, err := s.pickNew(ctx, s.eventKeys, s.ins.eventIDAt, len(evs), func(i int) string { return evs[i].ID }, s.nextEvent, &s.newEvents)
+	if err != nil {
+		return s.appendErr(ctx, "events", err)
+	}
+	c.Events, err = s.ins.events.exec(ctx, a, len(pick), func(k int, a *args) error {
+		e := &evs[pick[k]]
 		ns, off, err := instant(e.Time)
 		if err != nil {
 			return fmt.Errorf("%w: event %q: %v", errInvalid, e.ID, err)
@@ -261,7 +300,7 @@ func (s *Store) appendTx(ctx context.Context, b *store.Batch) error {
 		if raw == nil {
 			raw = []byte{}
 		}
-		a.add(e.ID, e.Account, e.Type, ns, off, raw)
+		a.add(s.newEvents[k].seq, e.ID, e.Account, e.Type, ns, off, raw)
 		return nil
 	})
 	if err != nil {
@@ -269,15 +308,19 @@ func (s *Store) appendTx(ctx context.Context, b *store.Batch) error {
 	}
 
 	ds := b.Decisions
-	c.Decisions, err = s.ins.decisions.exec(ctx, a, len(ds), func(i int, a *args) error {
-		d := &ds[i]
+	pick, err = s.pickNew(ctx, s.decisionKeys, s.ins.decisionIDAt, len(ds), func(i int) string { return ds[i].ID }, s.nextDecision, &s.newDecisions)
+	if err != nil {
+		return s.appendErr(ctx, "decisions", err)
+	}
+	c.Decisions, err = s.ins.decisions.exec(ctx, a, len(pick), func(k int, a *args) error {
+		d := &ds[pick[k]]
 		ns, off, err := instant(d.Time)
 		if err != nil {
 			return fmt.Errorf("%w: decision of event %q: %v", errInvalid, d.ID, err)
 		}
 		var reasons string
 		buf, reasons = reasonsJSON(buf, d.Reasons)
-		a.add(d.ID, d.Account, d.Type, d.Action.String(), int64(d.Score), reasons, ns, off)
+		a.add(s.newDecisions[k].seq, d.ID, d.Account, d.Type, d.Action.String(), int64(d.Score), reasons, ns, off)
 		return nil
 	})
 	if err != nil {
@@ -343,6 +386,34 @@ func (s *Store) appendTx(ctx context.Context, b *store.Batch) error {
 		return s.appendErr(ctx, "counts", err)
 	}
 	return nil
+}
+
+// pickNew returns the indexes of the n records (ids id(i)) to insert: those whose id is neither stored
+// nor repeated from earlier in the batch. It sets *added to their keys with the seqs they are given,
+// from next on.
+func (s *Store) pickNew(ctx context.Context, ki *keyIndex, idAt driverStmt, n int, id func(i int) string, next int64, added *[]idKey) ([]int, error) {
+	pick := s.pick[:0]
+	*added = (*added)[:0]
+	clear(s.inBatch)
+	for i := range n {
+		x := id(i)
+		h := idHash(x)
+		if _, dup := s.inBatch[x]; dup {
+			continue
+		}
+		held, err := s.writerLookup(ctx, ki, idAt, x, h)
+		if err != nil {
+			return nil, err
+		}
+		if held {
+			continue
+		}
+		s.inBatch[x] = struct{}{}
+		pick = append(pick, i)
+		*added = append(*added, idKey{h, next + int64(len(*added))})
+	}
+	s.pick = pick
+	return pick, nil
 }
 
 // queryInt runs a statement that returns at most one integer, and reports whether it returned one.

@@ -107,7 +107,23 @@ func (s *Store) Decision(ctx context.Context, eventID string) (store.StoredDecis
 		d store.StoredDecision
 		z zones
 	)
-	row := s.read.QueryRowContext(ctx, "SELECT "+decisionCols+" FROM decisions WHERE event_id = ?", eventID)
+	where, args := "event_id = ?", []any{eventID} // a guest keeps no id keys: it reads the whole table
+	if !s.guest {
+		cands, err := s.readerCandidates(ctx, s.decisionKeys, []int64{idHash(eventID)})
+		if err != nil {
+			return store.StoredDecision{}, translate(ctx, fmt.Sprintf("decision %q", eventID), err)
+		}
+		if len(cands[0]) == 0 {
+			return store.StoredDecision{}, fmt.Errorf("sqlite: decision %q: %w", eventID, store.ErrNotFound)
+		}
+		where = "seq IN (?" + repeatArgs(len(cands[0])-1) + ") AND event_id = ?"
+		args = args[:0]
+		for _, seq := range cands[0] {
+			args = append(args, seq)
+		}
+		args = append(args, eventID)
+	}
+	row := s.read.QueryRowContext(ctx, "SELECT "+decisionCols+" FROM decisions WHERE "+where+" ORDER BY seq LIMIT 1", args...)
 	if err := scanDecision(row, &d.Seq, &d.Decision, &z); err != nil {
 		return store.StoredDecision{}, translate(ctx, fmt.Sprintf("decision %q", eventID), err)
 	}
@@ -415,25 +431,73 @@ func (s *Store) Extent(ctx context.Context) (store.Extent, error) {
 	return e, nil
 }
 
-// heldChunk is the number of ids one EventsHeld statement looks up.
+// heldChunk is the number of ids or seqs one EventsHeld statement looks up.
 const heldChunk = 500
 
-// EventsHeld reports which of ids are stored, through the unique index on events.id.
+// EventsHeld reports which of ids are stored, through the id keys (idkeys.go): each id's candidate rows
+// are read and compared by id.
 func (s *Store) EventsHeld(ctx context.Context, ids []string) ([]bool, error) {
 	if err := s.enter("events held"); err != nil {
 		return nil, err
 	}
 	defer s.leave()
-	held := make(map[string]bool, len(ids))
-	args := make([]any, 0, heldChunk)
+	out := make([]bool, len(ids))
+	if s.guest {
+		return out, s.guestHeld(ctx, ids, out)
+	}
+	hs := make([]int64, len(ids))
+	for i, id := range ids {
+		hs[i] = idHash(id)
+	}
+	cands, err := s.readerCandidates(ctx, s.eventKeys, hs)
+	if err != nil {
+		return nil, translate(ctx, "events held", err)
+	}
+	want := map[int64][]int{} // candidate seq → the ids that may be stored there
+	var seqs []any
+	for i, cs := range cands {
+		for _, seq := range cs {
+			if _, ok := want[seq]; !ok {
+				seqs = append(seqs, seq)
+			}
+			want[seq] = append(want[seq], i)
+		}
+	}
+	for start := 0; start < len(seqs); start += heldChunk {
+		chunk := seqs[start:min(start+heldChunk, len(seqs))]
+		q := "SELECT seq, id FROM events WHERE seq IN (?" + repeatArgs(len(chunk)-1) + ")"
+		_, err := queryRows(ctx, s.read, q, chunk, func(rows *sql.Rows) error {
+			var (
+				seq int64
+				id  string
+			)
+			if err := rows.Scan(&seq, &id); err != nil {
+				return err
+			}
+			for _, i := range want[seq] {
+				if ids[i] == id {
+					out[i] = true
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, translate(ctx, "events held", err)
+		}
+	}
+	return out, nil
+}
+
+// guestHeld looks ids up by reading the events table: a guest keeps no id keys in memory.
+func (s *Store) guestHeld(ctx context.Context, ids []string, out []bool) error {
+	held := map[string]bool{}
 	for start := 0; start < len(ids); start += heldChunk {
 		chunk := ids[start:min(start+heldChunk, len(ids))]
-		args = args[:0]
-		for _, id := range chunk {
-			args = append(args, id)
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
 		}
-		q := "SELECT id FROM events WHERE id IN (?" + strings.Repeat(",?", len(chunk)-1) + ")"
-		_, err := queryRows(ctx, s.read, q, args, func(rows *sql.Rows) error {
+		_, err := queryRows(ctx, s.read, "SELECT id FROM events WHERE id IN (?"+repeatArgs(len(chunk)-1)+")", args, func(rows *sql.Rows) error {
 			var id string
 			if err := rows.Scan(&id); err != nil {
 				return err
@@ -442,12 +506,11 @@ func (s *Store) EventsHeld(ctx context.Context, ids []string) ([]bool, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, translate(ctx, "events held", err)
+			return translate(ctx, "events held", err)
 		}
 	}
-	out := make([]bool, len(ids))
 	for i, id := range ids {
 		out[i] = held[id]
 	}
-	return out, nil
+	return nil
 }

@@ -75,6 +75,17 @@ type Store struct {
 	ckpt   checkpointer
 	busyMS string // the writer's busy_timeout
 
+	guest bool
+	// The id keys of events and decisions (idkeys.go), and the next seq of each table. What follows is
+	// owned by the holder of wsem.
+	eventKeys, decisionKeys *keyIndex
+	nextEvent, nextDecision int64
+	newEvents, newDecisions []idKey // the keys an Append writes
+	pick                    []int
+	inBatch                 map[string]struct{}
+	cands, runs             []int64
+	mergeErr                atomic.Pointer[error] // the last failed merge of id keys, reported by Ping
+
 	mu       sync.Mutex
 	closed   bool
 	inflight sync.WaitGroup
@@ -155,7 +166,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
 
-	s := &Store{path: path, lock: lk, write: write, wsem: make(chan struct{}, 1), busyMS: busyMS}
+	s := &Store{path: path, lock: lk, write: write, wsem: make(chan struct{}, 1), busyMS: busyMS, guest: opts.Guest,
+		eventKeys: newKeyIndex(kindEvent, "events", "id"), decisionKeys: newKeyIndex(kindDecision, "decisions", "event_id"),
+		inBatch: map[string]struct{}{}}
 	fail := func(err error) (*Store, error) {
 		if s.ins != nil {
 			s.closeInserts()
@@ -232,6 +245,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := s.pass.PingContext(ctx); err != nil {
 		return fail(translate(ctx, "open "+path, err))
 	}
+	if !opts.Guest {
+		if err := s.loadState(ctx); err != nil {
+			return fail(err)
+		}
+	}
 	walLimit := opts.WALLimit
 	if walLimit <= 0 {
 		walLimit = defaultWALLimit
@@ -245,6 +263,24 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	go s.checkpoints(ckptCtx)
 	return s, nil
+}
+
+// loadState reads what the writer keeps in memory: the next seqs and the id keys.
+func (s *Store) loadState(ctx context.Context) error {
+	for _, n := range []struct {
+		next  *int64
+		table string
+	}{{&s.nextEvent, "events"}, {&s.nextDecision, "decisions"}} {
+		if err := s.read.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) + 1 FROM "+n.table).Scan(n.next); err != nil {
+			return translate(ctx, "open: "+n.table, err)
+		}
+	}
+	for _, ki := range []*keyIndex{s.eventKeys, s.decisionKeys} {
+		if err := s.loadKeys(ctx, ki); err != nil {
+			return translate(ctx, "open: id keys of "+ki.table, err)
+		}
+	}
+	return nil
 }
 
 // fileURI is the SQLite URI of the file at path with the parameters q.
@@ -376,6 +412,9 @@ func (s *Store) Ping(ctx context.Context) error {
 		return translate(ctx, "ping", err)
 	}
 	if err := s.ckpt.err.Load(); err != nil {
+		return *err
+	}
+	if err := s.mergeErr.Load(); err != nil {
 		return *err
 	}
 	return nil

@@ -52,6 +52,21 @@ func TestStoreOneSegmentPerQuery(t *testing.T) {
 	})
 }
 
+// TestStoreSmallRuns runs the suite with the id keys merged every 3 rows, 2 keys per Append, so that
+// every lookup by id crosses the tail, a run being merged, many runs and their filters.
+func TestStoreSmallRuns(t *testing.T) {
+	defer func(n, c int) { mergeAt, mergeChunk = n, c }(mergeAt, mergeChunk)
+	mergeAt, mergeChunk = 3, 2
+	dir := t.TempDir()
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := Open(t.Context(), dbPath(dir, t), Options{})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
 // TestCommitSurvivesKill appends in a child process that is then killed with SIGKILL, without closing
 // its store: every Append that returned must be in the file.
 func TestCommitSurvivesKill(t *testing.T) {
@@ -175,7 +190,8 @@ func TestMigrationFillsExtent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"DROP TABLE staff_sessions", "DROP TABLE staff_users", "DROP TABLE alert_status", "DROP INDEX events_quote_time",
+	for _, q := range []string{"DROP TABLE id_keys", "DROP TABLE id_keys_through", "DROP TABLE staff_sessions", "DROP TABLE staff_users",
+		"DROP TABLE alert_status", "DROP INDEX events_quote_time",
 		"DROP TABLE api_keys", "ALTER TABLE counts DROP COLUMN first_ns", "ALTER TABLE counts DROP COLUMN first_off",
 		"ALTER TABLE counts DROP COLUMN last_ns", "ALTER TABLE counts DROP COLUMN last_off", "ALTER TABLE audit DROP COLUMN data_time_ns",
 		"ALTER TABLE audit DROP COLUMN prev_hash", "ALTER TABLE audit DROP COLUMN hash", "DROP TABLE audit_chain_pending",
