@@ -23,7 +23,7 @@ func newBFLog() *bfLog {
 	return &bfLog{decisions: map[string]*event.Decision{}, alerts: map[string][]event.Alert{}}
 }
 
-func (l *bfLog) lastID() string { return fmt.Sprintf("e%d", l.n) }
+func (l *bfLog) lastID() string { return l.LastID() }
 
 // decide sets the decision of the last event: action, score and reason codes.
 func (l *bfLog) decide(action event.Action, score int, codes ...string) {
@@ -35,17 +35,17 @@ func (l *bfLog) decide(action event.Action, score int, codes ...string) {
 }
 
 func (l *bfLog) login(when, account, session, ip, device string) {
-	l.add("login", when, fmt.Sprintf(`"account":%q,"result":"success","method":"password","session":%q,"ip":%q,"device":%q`, account, session, ip, device))
+	l.Add("login", when, fmt.Sprintf(`"account":%q,"result":"success","method":"password","session":%q,"ip":%q,"device":%q`, account, session, ip, device))
 	l.decide(event.ActionAllow, 5)
 }
 
 func (l *bfLog) change(when, account, session, ip, field string) {
-	l.add("profile_change", when, fmt.Sprintf(`"account":%q,"session":%q,"ip":%q,"field":%q`, account, session, ip, field))
+	l.Add("profile_change", when, fmt.Sprintf(`"account":%q,"session":%q,"ip":%q,"field":%q`, account, session, ip, field))
 	l.decide(event.ActionAllow, 5)
 }
 
 func (l *bfLog) order(when, account, id, session, ip, symbol, side string, qty int64) {
-	l.add("order", when, fmt.Sprintf(`"account":%q,"order_id":%q,"session":%q,"ip":%q,"symbol":%q,"side":%q,"quantity":%d,"account_type":"cash"`,
+	l.Add("order", when, fmt.Sprintf(`"account":%q,"order_id":%q,"session":%q,"ip":%q,"symbol":%q,"side":%q,"quantity":%d,"account_type":"cash"`,
 		account, id, session, ip, symbol, side, qty))
 	l.decide(event.ActionAllow, 4)
 }
@@ -53,7 +53,7 @@ func (l *bfLog) order(when, account, id, session, ip, symbol, side string, qty i
 // alert raises an account_takeover alert on the last event.
 func (l *bfLog) alert(account string) {
 	id := l.lastID()
-	ev := l.lines[len(l.lines)-1]
+	ev := l.Last()
 	tm := ev[strings.Index(ev, `"time":"`)+8:]
 	tm = tm[:strings.Index(tm, `"`)]
 	t, _ := time.Parse(time.RFC3339Nano, tm)
@@ -65,7 +65,7 @@ func (l *bfLog) alert(account string) {
 func (l *bfLog) run(t *testing.T, o Options) (*Backfill, []*Proposal, []*Proposal) {
 	t.Helper()
 	b := New(o)
-	for i, line := range l.lines {
+	for i, line := range l.Lines() {
 		ev, err := event.Decode([]byte(line))
 		if err != nil {
 			t.Fatalf("line %d: %v", i+1, err)
@@ -85,20 +85,20 @@ func stolenSession() *bfLog {
 	l := newBFLog()
 	l.login("04-10 09:00", "A1", "s1", "198.51.100.7", "d1")
 	l.order("04-10 09:05", "A1", "o1", "s1", "198.51.100.7", "7203", "sell", 100)
-	l.fill("04-10 09:05", "A1", "o1", "7203", "sell", 100, "2600", "0")
+	l.Fill("04-10 09:05", "A1", "o1", "7203", "sell", 100, "2600", "0")
 	l.change("04-10 10:30", "A1", "s1", "203.0.113.50", "email")
 	l.decide(event.ActionChallenge, 700, "SESSION_NETWORK_CHANGED", "CONTACT_CHANGE_UNFAMILIAR_ACCESS")
 	l.order("04-10 10:32", "A1", "o2", "s1", "203.0.113.50", "7203", "sell", 400)
 	l.decide(event.ActionAllow, 90, "LIQUIDATION", "EMAIL_CHANGED_RECENTLY")
-	l.fill("04-10 10:32", "A1", "o2", "7203", "sell", 400, "2610.5", "0")
+	l.Fill("04-10 10:32", "A1", "o2", "7203", "sell", 400, "2610.5", "0")
 	l.order("04-10 10:35", "A1", "o3", "s1", "203.0.113.50", "7992", "buy", 4000)
 	l.decide(event.ActionHold, 1000, "LIQUIDATE_THEN_BUY_ILLIQUID", "ILLIQUID_SYMBOL")
 	l.alert("A1")
-	l.fill("04-10 10:36", "A1", "o3", "7992", "buy", 4000, "123.4", "550")
+	l.Fill("04-10 10:36", "A1", "o3", "7992", "buy", 4000, "123.4", "550")
 	// B2 trades as usual, allowed without a sign: never proposed.
 	l.login("04-10 11:00", "B2", "s2", "192.0.2.1", "d2")
 	l.order("04-10 11:01", "B2", "o4", "s2", "192.0.2.1", "7992", "buy", 100)
-	l.fill("04-10 11:01", "B2", "o4", "7992", "buy", 100, "124", "0")
+	l.Fill("04-10 11:01", "B2", "o4", "7992", "buy", 100, "124", "0")
 	return l
 }
 
@@ -163,7 +163,7 @@ func TestBackfillStolenSession(t *testing.T) {
 func TestBackfillReportedAndEpisodes(t *testing.T) {
 	t.Run("reported", func(t *testing.T) {
 		l := stolenSession()
-		l.report("04-11 18:00", "A1")
+		l.Report("04-11 18:00", "A1")
 		b, props, rep := l.run(t, Options{From: mustTime(t, "2025-04-01T00:00:00+09:00")})
 		if len(props) != 0 || len(rep) != 1 || rep[0].ID != "rep-1" || rep[0].Report == nil || rep[0].Report.Event != "e12" {
 			t.Fatalf("got %d proposals, reported %+v", len(props), rep)
@@ -174,7 +174,7 @@ func TestBackfillReportedAndEpisodes(t *testing.T) {
 	})
 	t.Run("a report before the takeover does not count", func(t *testing.T) {
 		l := stolenSession()
-		l.lines = append([]string{`{"id":"r1","type":"fraud_report","time":"2025-04-01T10:00:00+09:00","account":"A1","channel":"phone"}`}, l.lines...)
+		l.Prepend(`{"id":"r1","type":"fraud_report","time":"2025-04-01T10:00:00+09:00","account":"A1","channel":"phone"}`)
 		_, props, rep := l.run(t, Options{From: mustTime(t, "2025-03-01T00:00:00+09:00")})
 		if len(props) != 1 || len(rep) != 0 {
 			t.Errorf("got %d proposals and %d reported, want 1 and 0", len(props), len(rep))
@@ -188,8 +188,8 @@ func TestBackfillReportedAndEpisodes(t *testing.T) {
 		l.decide(event.ActionChallenge, 800, "NEW_DEVICE", "HOSTING_ASN")
 		l.order("04-07 09:05", "A1", "o1", "s1", "203.0.113.50", "7992", "buy", 100)
 		l.decide(event.ActionHold, 900, "ILLIQUID_SYMBOL")
-		l.fill("04-07 09:05", "A1", "o1", "7992", "buy", 100, "100", "0")
-		l.report("04-08 12:00", "A1")
+		l.Fill("04-07 09:05", "A1", "o1", "7992", "buy", 100, "100", "0")
+		l.Report("04-08 12:00", "A1")
 		l.login("04-12 09:00", "A1", "s2", "203.0.113.51", "dy")
 		l.decide(event.ActionChallenge, 800, "NEW_DEVICE", "HOSTING_ASN")
 		l.order("04-12 09:05", "A1", "o2", "s2", "203.0.113.51", "7992", "buy", 100)
@@ -280,7 +280,7 @@ func TestBackfillRanking(t *testing.T) {
 		l.decide(event.ActionChallenge, 900, "CONTACT_CHANGE_UNFAMILIAR_ACCESS")
 		l.order(when, acct, order, sess, "203.0.113.50", "7992", "buy", qty)
 		l.decide(event.ActionHold, 1000, "ILLIQUID_SYMBOL")
-		l.fill(when, acct, order, "7992", "buy", qty, "100", "0")
+		l.Fill(when, acct, order, "7992", "buy", qty, "100", "0")
 	}
 	strong("A1", "s1", "o1", 9, 100)
 	strong("A2", "s2", "o2", 10, 5000)

@@ -14,13 +14,13 @@ func hostileIncident(t *testing.T) (*reconstruct.Reconstruction, *Result, *Polic
 	t.Helper()
 	const acct = `<script>alert("x")</script>`
 	var tl timeline
-	tl.snapshot("04-10 06:00", acct, "7203:500")
-	tl.login("04-10 09:01", acct, "sA")
-	tl.trade("04-10 09:02", acct, "o1", "sA", "7203", "sell", 500, "2600", "660", "cash")
-	tl.trade("04-10 09:05", acct, "o2", "sA", "7992", "buy", 4000, "123.5", "550", "margin")
-	tl.quote("04-14 15:00", "7203", "2640")
-	tl.quote("04-14 15:00", "7992", "99.9")
-	tl.add("fraud_report", "04-11 19:00", `"account":"<script>alert(\"x\")</script>","channel":"phone","note":"<img src=x onerror=alert(1)> not me"`)
+	tl.Snapshot("04-10 06:00", acct, "7203:500")
+	tl.Login("04-10 09:01", acct, "sA")
+	tl.Trade("04-10 09:02", acct, "o1", "sA", "7203", "sell", 500, "2600", "660", "cash")
+	tl.Trade("04-10 09:05", acct, "o2", "sA", "7992", "buy", 4000, "123.5", "550", "margin")
+	tl.Quote("04-14 15:00", "7203", "2640")
+	tl.Quote("04-14 15:00", "7992", "99.9")
+	tl.Add("fraud_report", "04-11 19:00", `"account":"<script>alert(\"x\")</script>","channel":"phone","note":"<img src=x onerror=alert(1)> not me"`)
 	inc := reconstruct.Claim{Line: 3, ID: "case-<b>1</b>", Account: acct, Orders: []string{"o1", "o2"}, Factors: []string{"reuse_admitted"}}
 	b := collect(t, &tl, inc)
 	rec := reconstructOf(t, b, inc)

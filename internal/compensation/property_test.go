@@ -27,7 +27,7 @@ func TestRestoreLossIsCounterfactualMinusActual(t *testing.T) {
 				hs = append(hs, fmt.Sprintf("%s:%d", s, q))
 			}
 		}
-		tl.snapshot("04-10 06:00", "A1", hs...)
+		tl.Snapshot("04-10 06:00", "A1", hs...)
 		cash := new(big.Rat)
 		actual := map[string]*big.Rat{}
 		counter := map[string]*big.Rat{}
@@ -53,7 +53,7 @@ func TestRestoreLossIsCounterfactualMinusActual(t *testing.T) {
 			}
 			when := fmt.Sprintf("04-10 %02d:%02d", 9+i/6, (i%6)*10)
 			accountType := []string{"cash", "margin", "nisa"}[rng.IntN(3)]
-			tl.trade(when, "A1", id, session, s, side, qty, price, fee, accountType)
+			tl.Trade(when, "A1", id, session, s, side, qty, price, fee, accountType)
 
 			value := new(big.Rat).Mul(rat(price), new(big.Rat).SetInt64(qty))
 			books := []struct {
@@ -84,7 +84,7 @@ func TestRestoreLossIsCounterfactualMinusActual(t *testing.T) {
 		prices := map[string]string{}
 		for _, s := range symbols {
 			prices[s] = decimal(rng, 3, 1+rng.IntN(2))
-			tl.quote("04-11 15:00", s, prices[s])
+			tl.Quote("04-11 15:00", s, prices[s])
 		}
 		worth := func(cash *big.Rat, held map[string]*big.Rat) *big.Rat {
 			w := new(big.Rat).Set(cash)

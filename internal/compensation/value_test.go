@@ -28,9 +28,9 @@ func TestValueHandComputed(t *testing.T) {
 			// half_purchased: loss_X = 100,000 − 36,000 − 600×80 = 16,000 → 8,000 + 700 + 10,000.
 			name: "sells part of what it bought",
 			build: func(tl *timeline) {
-				tl.trade("04-10 09:10", "A1", "o1", "s1", "X", "buy", 1000, "100", "500", "cash")
-				tl.trade("04-10 09:20", "A1", "o2", "s1", "X", "sell", 400, "90", "200", "cash")
-				tl.quote("04-11 15:00", "X", "80")
+				tl.Trade("04-10 09:10", "A1", "o1", "s1", "X", "buy", 1000, "100", "500", "cash")
+				tl.Trade("04-10 09:20", "A1", "o2", "s1", "X", "sell", 400, "90", "200", "cash")
+				tl.Quote("04-11 15:00", "X", "80")
 			},
 			orders: []string{"o1", "o2"},
 			want:   want{"16700", "16700", "18700", "8350"},
@@ -40,9 +40,9 @@ func TestValueHandComputed(t *testing.T) {
 			// restore = 0 − 90,000 + 100,000 + 200 = 10,200; half_purchased: 10,000/2 + 200 + 10,000.
 			name: "buys and sells the same symbol",
 			build: func(tl *timeline) {
-				tl.trade("04-10 09:10", "A1", "o1", "s1", "Y", "buy", 500, "200", "100", "cash")
-				tl.trade("04-10 09:40", "A1", "o2", "s1", "Y", "sell", 500, "180", "100", "cash")
-				tl.quote("04-11 15:00", "Y", "250")
+				tl.Trade("04-10 09:10", "A1", "o1", "s1", "Y", "buy", 500, "200", "100", "cash")
+				tl.Trade("04-10 09:40", "A1", "o2", "s1", "Y", "sell", 500, "180", "100", "cash")
+				tl.Quote("04-11 15:00", "Y", "250")
 			},
 			orders: []string{"o1", "o2"},
 			want:   want{"10200", "10200", "15200", "5100"},
@@ -53,10 +53,10 @@ func TestValueHandComputed(t *testing.T) {
 			// 15,000 + 630 + 10,000.
 			name: "sells a pre-held symbol and buys it back",
 			build: func(tl *timeline) {
-				tl.snapshot("04-10 06:00", "A1", "Z:300")
-				tl.trade("04-10 09:10", "A1", "o1", "s1", "Z", "sell", 300, "1000", "300", "cash")
-				tl.trade("04-10 09:30", "A1", "o2", "s1", "Z", "buy", 300, "1100", "330", "cash")
-				tl.quote("04-11 15:00", "Z", "1050")
+				tl.Snapshot("04-10 06:00", "A1", "Z:300")
+				tl.Trade("04-10 09:10", "A1", "o1", "s1", "Z", "sell", 300, "1000", "300", "cash")
+				tl.Trade("04-10 09:30", "A1", "o2", "s1", "Z", "buy", 300, "1100", "330", "cash")
+				tl.Quote("04-11 15:00", "Z", "1050")
 			},
 			orders: []string{"o1", "o2"},
 			want:   want{"30630", "30630", "25630", "15315"},
@@ -73,11 +73,11 @@ func TestValueHandComputed(t *testing.T) {
 			// 250,000 + 2,500 + 10,000 (the forced sale of P is not compensated, its fee is refunded).
 			name: "forced sale of holdings and a pumped buy",
 			build: func(tl *timeline) {
-				tl.snapshot("04-10 06:00", "A1", "P:1000")
-				tl.trade("04-10 09:10", "A1", "o1", "s1", "P", "sell", 1000, "2000", "1000", "nisa")
-				tl.trade("04-10 09:30", "A1", "o2", "s1", "S", "buy", 10000, "150", "1500", "cash")
-				tl.quote("04-11 15:00", "P", "2100")
-				tl.quote("04-11 15:00", "S", "100")
+				tl.Snapshot("04-10 06:00", "A1", "P:1000")
+				tl.Trade("04-10 09:10", "A1", "o1", "s1", "P", "sell", 1000, "2000", "1000", "nisa")
+				tl.Trade("04-10 09:30", "A1", "o2", "s1", "S", "buy", 10000, "150", "1500", "cash")
+				tl.Quote("04-11 15:00", "P", "2100")
+				tl.Quote("04-11 15:00", "S", "100")
 			},
 			orders: []string{"o1", "o2"},
 			want:   want{"602500", "602500", "262500", "301250"},
@@ -89,11 +89,11 @@ func TestValueHandComputed(t *testing.T) {
 			// floor(84.55775); half_purchased = floor(61.10775 + 10,000).
 			name: "fractional prices",
 			build: func(tl *timeline) {
-				tl.snapshot("04-10 06:00", "A1", "G:7")
-				tl.trade("04-10 09:10", "A1", "o1", "s1", "F", "buy", 12345, "1.0514", "0", "nisa")
-				tl.trade("04-10 09:20", "A1", "o2", "s1", "G", "sell", 7, "123.5", "0", "cash")
-				tl.quote("04-11 15:00", "F", "1.0415")
-				tl.quote("04-11 15:00", "G", "130.2")
+				tl.Snapshot("04-10 06:00", "A1", "G:7")
+				tl.Trade("04-10 09:10", "A1", "o1", "s1", "F", "buy", 12345, "1.0514", "0", "nisa")
+				tl.Trade("04-10 09:20", "A1", "o2", "s1", "G", "sell", 7, "123.5", "0", "cash")
+				tl.Quote("04-11 15:00", "F", "1.0415")
+				tl.Quote("04-11 15:00", "G", "130.2")
 			},
 			orders: []string{"o1", "o2"},
 			want:   want{"169.1155", "169", "10061", "84"},
@@ -108,8 +108,8 @@ func TestValueHandComputed(t *testing.T) {
 			// 600,660: restore = −480,000 + 600,000 + 660 = 120,660; half_purchased: 60,000 + 660 + 10,000.
 			name: "margin buy",
 			build: func(tl *timeline) {
-				tl.trade("04-10 09:10", "A1", "o1", "s1", "M", "buy", 2000, "300", "660", "margin")
-				tl.quote("04-11 15:00", "M", "240")
+				tl.Trade("04-10 09:10", "A1", "o1", "s1", "M", "buy", 2000, "300", "660", "margin")
+				tl.Quote("04-11 15:00", "M", "240")
 			},
 			orders: []string{"o1"},
 			want:   want{"120660", "120660", "70660", "60330"},
@@ -124,9 +124,9 @@ func TestValueHandComputed(t *testing.T) {
 			// still pays its fixed 10,000 yen (no symbol bought, no fees).
 			name: "no loss",
 			build: func(tl *timeline) {
-				tl.snapshot("04-10 06:00", "A1", "A:100")
-				tl.trade("04-10 09:10", "A1", "o1", "s1", "A", "sell", 100, "500", "0", "cash")
-				tl.quote("04-11 15:00", "A", "500")
+				tl.Snapshot("04-10 06:00", "A1", "A:100")
+				tl.Trade("04-10 09:10", "A1", "o1", "s1", "A", "sell", 100, "500", "0", "cash")
+				tl.Quote("04-11 15:00", "A", "500")
 			},
 			orders: []string{"o1"},
 			want:   want{"0", "0", "10000", "0"},
@@ -136,8 +136,8 @@ func TestValueHandComputed(t *testing.T) {
 			// half_purchased's fixed 10,000 (loss_B = −30,000 counts as 0).
 			name: "a gain",
 			build: func(tl *timeline) {
-				tl.trade("04-10 09:10", "A1", "o1", "s1", "B", "buy", 1000, "100", "0", "cash")
-				tl.quote("04-11 15:00", "B", "130")
+				tl.Trade("04-10 09:10", "A1", "o1", "s1", "B", "buy", 1000, "100", "0", "cash")
+				tl.Quote("04-11 15:00", "B", "130")
 			},
 			orders: []string{"o1"},
 			want:   want{"-30000", "0", "10000", "0"},
@@ -148,11 +148,11 @@ func TestValueHandComputed(t *testing.T) {
 			// V_C = 380: restore = 700×380 − 280,000 = −14,000 (a gain: sold high).
 			name: "customer's own trades are left out",
 			build: func(tl *timeline) {
-				tl.snapshot("04-10 06:00", "A1", "C:500")
-				tl.trade("04-10 08:00", "A1", "c1", "s0", "C", "buy", 200, "390", "100", "cash")
-				tl.trade("04-10 09:10", "A1", "o1", "s1", "C", "sell", 700, "400", "0", "cash")
-				tl.trade("04-11 10:00", "A1", "c2", "s2", "C", "buy", 700, "385", "100", "cash")
-				tl.quote("04-11 15:00", "C", "380")
+				tl.Snapshot("04-10 06:00", "A1", "C:500")
+				tl.Trade("04-10 08:00", "A1", "c1", "s0", "C", "buy", 200, "390", "100", "cash")
+				tl.Trade("04-10 09:10", "A1", "o1", "s1", "C", "sell", 700, "400", "0", "cash")
+				tl.Trade("04-11 10:00", "A1", "c2", "s2", "C", "buy", 700, "385", "100", "cash")
+				tl.Quote("04-11 15:00", "C", "380")
 			},
 			orders: []string{"o1"},
 			want:   want{"-14000", "0", "10000", "0"},
@@ -194,9 +194,9 @@ func TestValueHandComputed(t *testing.T) {
 
 func TestValuationPriceFallsBackToExecution(t *testing.T) {
 	var tl timeline
-	tl.trade("04-10 09:10", "A1", "o1", "s1", "T", "buy", 100, "300", "0", "cash")
-	tl.trade("04-10 14:00", "B2", "b1", "t1", "T", "sell", 100, "280.5", "0", "cash") // another customer's
-	tl.trade("04-14 09:00", "B2", "b2", "t1", "T", "sell", 100, "999", "0", "cash")   // after the valuation date
+	tl.Trade("04-10 09:10", "A1", "o1", "s1", "T", "buy", 100, "300", "0", "cash")
+	tl.Trade("04-10 14:00", "B2", "b1", "t1", "T", "sell", 100, "280.5", "0", "cash") // another customer's
+	tl.Trade("04-14 09:00", "B2", "b2", "t1", "T", "sell", 100, "999", "0", "cash")   // after the valuation date
 	inc := reconstruct.Claim{Account: "A1", Orders: []string{"o1"}}
 	b := collect(t, &tl, inc)
 	v, err := Value(reconstructOf(t, b, inc), b, day(t, "2025-04-11"))
@@ -222,13 +222,13 @@ func TestValuationPriceFallsBackToExecution(t *testing.T) {
 func TestDefaultValuationDay(t *testing.T) {
 	build := func(report bool) (*reconstruct.Book, reconstruct.Claim) {
 		var tl timeline
-		tl.login("04-24 09:00", "A1", "s1")
-		tl.trade("04-24 09:10", "A1", "o1", "s1", "X", "buy", 100, "100", "0", "cash")
+		tl.Login("04-24 09:00", "A1", "s1")
+		tl.Trade("04-24 09:10", "A1", "o1", "s1", "X", "buy", 100, "100", "0", "cash")
 		for _, d := range []string{"04-24", "04-25", "04-28", "04-30", "05-01", "05-02", "05-07"} {
-			tl.quote(d+" 15:00", "X", "90")
+			tl.Quote(d+" 15:00", "X", "90")
 		}
 		if report {
-			tl.report("05-02 20:00", "A1")
+			tl.Report("05-02 20:00", "A1")
 		}
 		inc := reconstruct.Claim{Account: "A1", Orders: []string{"o1"}}
 		return collect(t, &tl, inc), inc
@@ -265,9 +265,9 @@ func TestDefaultValuationDay(t *testing.T) {
 
 func TestReconstructErrors(t *testing.T) {
 	var tl timeline
-	tl.login("04-10 09:00", "A1", "s1")
-	tl.trade("04-10 09:10", "A1", "o1", "s1", "X", "buy", 100, "100", "0", "cash")
-	tl.trade("04-10 09:10", "B2", "o2", "t1", "X", "buy", 100, "100", "0", "cash")
+	tl.Login("04-10 09:00", "A1", "s1")
+	tl.Trade("04-10 09:10", "A1", "o1", "s1", "X", "buy", 100, "100", "0", "cash")
+	tl.Trade("04-10 09:10", "B2", "o2", "t1", "X", "buy", 100, "100", "0", "cash")
 	tests := []struct {
 		inc  reconstruct.Claim
 		want string
@@ -292,9 +292,9 @@ func TestReconstructErrors(t *testing.T) {
 
 func TestDuplicateEventsCountOnce(t *testing.T) {
 	var tl timeline
-	tl.trade("04-10 09:10", "A1", "o1", "s1", "X", "buy", 100, "100", "10", "cash")
-	tl.lines = append(tl.lines, tl.lines[len(tl.lines)-1]) // the execution again, same id
-	tl.quote("04-11 15:00", "X", "90")
+	tl.Trade("04-10 09:10", "A1", "o1", "s1", "X", "buy", 100, "100", "10", "cash")
+	tl.Repeat() // the execution again, same id
+	tl.Quote("04-11 15:00", "X", "90")
 	inc := reconstruct.Claim{Account: "A1", Orders: []string{"o1"}}
 	b := collect(t, &tl, inc)
 	v, err := Value(reconstructOf(t, b, inc), b, day(t, "2025-04-11"))

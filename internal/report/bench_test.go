@@ -19,21 +19,21 @@ func BenchmarkValue(b *testing.B) {
 	for _, s := range syms {
 		hs = append(hs, s+":1000")
 	}
-	tl.snapshot("04-10 06:00", "A1", hs...)
+	tl.Snapshot("04-10 06:00", "A1", hs...)
 	var orders []string
 	for i, s := range syms {
 		id := fmt.Sprintf("s%d", i)
-		tl.trade(fmt.Sprintf("04-10 09:%02d", i), "A1", id, "s1", s, "sell", 1000, "1234.5", "550", "nisa")
+		tl.Trade(fmt.Sprintf("04-10 09:%02d", i), "A1", id, "s1", s, "sell", 1000, "1234.5", "550", "nisa")
 		orders = append(orders, id)
 	}
 	for i := range 40 {
 		id := fmt.Sprintf("b%d", i)
-		tl.trade(fmt.Sprintf("04-10 10:%02d", i), "A1", id, "s1", "8012", "buy", 300, fmt.Sprintf("%d.%d", 250+i, i%10), "110", "margin")
+		tl.Trade(fmt.Sprintf("04-10 10:%02d", i), "A1", id, "s1", "8012", "buy", 300, fmt.Sprintf("%d.%d", 250+i, i%10), "110", "margin")
 		orders = append(orders, id)
 	}
 	for m := range 330 {
 		for _, s := range append(syms, "8012") {
-			tl.quote(fmt.Sprintf("04-11 %02d:%02d", 9+m/60, m%60), s, fmt.Sprintf("%d.5", 200+m%50))
+			tl.Quote(fmt.Sprintf("04-11 %02d:%02d", 9+m/60, m%60), s, fmt.Sprintf("%d.5", 200+m%50))
 		}
 	}
 	inc := reconstruct.Claim{Account: "A1", Orders: orders}

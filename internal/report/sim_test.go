@@ -182,12 +182,12 @@ func TestTallyOnSimulatedScenario(t *testing.T) {
 
 func TestTallyCountsSharedItemsOnce(t *testing.T) {
 	var tl timeline
-	tl.login("03-31 23:50", "A1", "s1")
-	tl.order("03-31 23:55", "A1", "o1", "s1", "X", "sell", 300, "cash")
-	tl.fill("04-01 09:00", "A1", "o1", "X", "sell", 100, "100", "0")
-	tl.fill("04-01 09:01", "A1", "o1", "X", "sell", 200, "100.5", "0")
-	tl.order("04-01 09:05", "A1", "o2", "s1", "Y", "buy", 100, "cash") // never executed
-	tl.change("04-01 10:00", "A1", "s2")                               // a stolen session: no login in the log
+	tl.Login("03-31 23:50", "A1", "s1")
+	tl.Order("03-31 23:55", "A1", "o1", "s1", "X", "sell", 300, "cash")
+	tl.Fill("04-01 09:00", "A1", "o1", "X", "sell", 100, "100", "0")
+	tl.Fill("04-01 09:01", "A1", "o1", "X", "sell", 200, "100.5", "0")
+	tl.Order("04-01 09:05", "A1", "o2", "s1", "Y", "buy", 100, "cash") // never executed
+	tl.Change("04-01 10:00", "A1", "s2")                               // a stolen session: no login in the log
 	incs := []reconstruct.Claim{
 		{Account: "A1", Orders: []string{"o1", "o2"}, Sessions: []string{"s2"}},
 		{Account: "A1", Orders: []string{"o1"}}, // the same order again

@@ -32,20 +32,20 @@ func netFields(ip, device string) string {
 	return s
 }
 
-func (tl *timeline) loginFrom(when, account, session, ip, device string) {
-	tl.add("login", when, fmt.Sprintf(`"account":%q,"result":"success","method":"password","session":%q,%s`, account, session, netFields(ip, device)))
+func loginFrom(tl *timeline, when, account, session, ip, device string) {
+	tl.Add("login", when, fmt.Sprintf(`"account":%q,"result":"success","method":"password","session":%q,%s`, account, session, netFields(ip, device)))
 }
 
-func (tl *timeline) failedLogin(when, account, ip string) {
-	tl.add("login", when, fmt.Sprintf(`"account":%q,"result":"failure","failure":"bad_password","method":"password",%s`, account, netFields(ip, "")))
+func failedLogin(tl *timeline, when, account, ip string) {
+	tl.Add("login", when, fmt.Sprintf(`"account":%q,"result":"failure","failure":"bad_password","method":"password",%s`, account, netFields(ip, "")))
 }
 
-func (tl *timeline) changeFrom(when, account, session, ip, device string) {
-	tl.add("profile_change", when, fmt.Sprintf(`"account":%q,"session":%q,%s,"field":"email"`, account, session, netFields(ip, device)))
+func changeFrom(tl *timeline, when, account, session, ip, device string) {
+	tl.Add("profile_change", when, fmt.Sprintf(`"account":%q,"session":%q,%s,"field":"email"`, account, session, netFields(ip, device)))
 }
 
-func (tl *timeline) orderFrom(when, account, id, session, ip, device, symbol, side string, qty int64) {
-	tl.add("order", when, fmt.Sprintf(`"account":%q,"order_id":%q,"session":%q,%s,"symbol":%q,"side":%q,"quantity":%d,"account_type":"cash"`,
+func orderFrom(tl *timeline, when, account, id, session, ip, device, symbol, side string, qty int64) {
+	tl.Add("order", when, fmt.Sprintf(`"account":%q,"order_id":%q,"session":%q,%s,"symbol":%q,"side":%q,"quantity":%d,"account_type":"cash"`,
 		account, id, session, netFields(ip, device), symbol, side, qty))
 }
 
@@ -70,18 +70,18 @@ func TestAttackerAccesses(t *testing.T) {
 		// logins, the failed login and the stolen session's login are not the attacker's.
 		name: "two attacker logins and a stolen session",
 		build: func(tl *timeline) {
-			tl.snapshot("04-10 06:00", "A1", "7203:500")                                             // e1
-			tl.loginFrom("04-10 08:00", "A1", "c1", homeIP, homeDevice)                              // e2 customer
-			tl.failedLogin("04-10 08:59", "A1", attackIP)                                            // e3
-			tl.loginFrom("04-10 09:00", "A1", "a1", attackIP, attackDev)                             // e4 attacker
-			tl.changeFrom("04-10 09:01", "A1", "a1", attackIP, attackDev)                            // e5
-			tl.loginFrom("04-10 10:00", "A1", "a2", attackIP, attackDev)                             // e6 attacker
-			tl.orderFrom("04-10 10:01", "A1", "o1", "a2", attackIP, attackDev, "7203", "sell", 500)  // e7
-			tl.loginFrom("04-10 11:00", "A1", "v1", homeIP, homeDevice)                              // e8 customer
-			tl.orderFrom("04-10 11:05", "A1", "c-o", "v1", homeIP, homeDevice, "9984", "buy", 100)   // e9 customer's own
-			tl.changeFrom("04-10 11:20", "A1", "v1", cookieIP, homeDevice)                           // e10 stolen cookie
-			tl.orderFrom("04-10 11:30", "A1", "o2", "v1", cookieIP, homeDevice, "7992", "buy", 4000) // e11
-			tl.loginFrom("04-11 08:00", "A1", "c2", homeIP, homeDevice)                              // e12 customer
+			tl.Snapshot("04-10 06:00", "A1", "7203:500")                                              // e1
+			loginFrom(tl, "04-10 08:00", "A1", "c1", homeIP, homeDevice)                              // e2 customer
+			failedLogin(tl, "04-10 08:59", "A1", attackIP)                                            // e3
+			loginFrom(tl, "04-10 09:00", "A1", "a1", attackIP, attackDev)                             // e4 attacker
+			changeFrom(tl, "04-10 09:01", "A1", "a1", attackIP, attackDev)                            // e5
+			loginFrom(tl, "04-10 10:00", "A1", "a2", attackIP, attackDev)                             // e6 attacker
+			orderFrom(tl, "04-10 10:01", "A1", "o1", "a2", attackIP, attackDev, "7203", "sell", 500)  // e7
+			loginFrom(tl, "04-10 11:00", "A1", "v1", homeIP, homeDevice)                              // e8 customer
+			orderFrom(tl, "04-10 11:05", "A1", "c-o", "v1", homeIP, homeDevice, "9984", "buy", 100)   // e9 customer's own
+			changeFrom(tl, "04-10 11:20", "A1", "v1", cookieIP, homeDevice)                           // e10 stolen cookie
+			orderFrom(tl, "04-10 11:30", "A1", "o2", "v1", cookieIP, homeDevice, "7992", "buy", 4000) // e11
+			loginFrom(tl, "04-11 08:00", "A1", "c2", homeIP, homeDevice)                              // e12 customer
 		},
 		inc:  reconstruct.Claim{Account: "A1", Orders: []string{"o1", "o2"}},
 		want: "a1=login@e4/address a2=login@e6/order_session v1=first_use@e10/order_session",
@@ -90,13 +90,13 @@ func TestAttackerAccesses(t *testing.T) {
 		// login carries no device, whose request does, from the login's address: both the attacker's.
 		name: "the attacker's device",
 		build: func(tl *timeline) {
-			tl.loginFrom("04-10 10:00", "A1", "a2", attackIP, attackDev)                            // e1
-			tl.orderFrom("04-10 10:01", "A1", "o1", "a2", attackIP, attackDev, "7203", "sell", 500) // e2
-			tl.loginFrom("04-10 22:00", "A1", "a3", attackIP2, attackDev)                           // e3
-			tl.loginFrom("04-09 21:00", "A1", "a0", "192.0.2.99", "")                               // e4
-			tl.changeFrom("04-09 21:02", "A1", "a0", "192.0.2.99", attackDev)                       // e5
-			tl.loginFrom("04-10 12:00", "A1", "c1", homeIP, homeDevice)                             // e6 customer
-			tl.changeFrom("04-10 12:01", "A1", "c1", homeIP, homeDevice)                            // e7
+			loginFrom(tl, "04-10 10:00", "A1", "a2", attackIP, attackDev)                            // e1
+			orderFrom(tl, "04-10 10:01", "A1", "o1", "a2", attackIP, attackDev, "7203", "sell", 500) // e2
+			loginFrom(tl, "04-10 22:00", "A1", "a3", attackIP2, attackDev)                           // e3
+			loginFrom(tl, "04-09 21:00", "A1", "a0", "192.0.2.99", "")                               // e4
+			changeFrom(tl, "04-09 21:02", "A1", "a0", "192.0.2.99", attackDev)                       // e5
+			loginFrom(tl, "04-10 12:00", "A1", "c1", homeIP, homeDevice)                             // e6 customer
+			changeFrom(tl, "04-10 12:01", "A1", "c1", homeIP, homeDevice)                            // e7
 		},
 		inc:  reconstruct.Claim{Account: "A1", Orders: []string{"o1"}},
 		want: "a0=login@e4/device a2=login@e1/order_session a3=login@e3/device",
@@ -105,10 +105,10 @@ func TestAttackerAccesses(t *testing.T) {
 		// first unauthorized event is left out; one within it counts.
 		name: "the incident window",
 		build: func(tl *timeline) {
-			tl.loginFrom("04-06 09:59", "A1", "early", attackIP, "")                         // e1
-			tl.loginFrom("04-07 10:01", "A1", "recon", attackIP, "")                         // e2
-			tl.loginFrom("04-10 10:00", "A1", "a2", attackIP, "")                            // e3
-			tl.orderFrom("04-10 10:01", "A1", "o1", "a2", attackIP, "", "7203", "sell", 500) // e4
+			loginFrom(tl, "04-06 09:59", "A1", "early", attackIP, "")                         // e1
+			loginFrom(tl, "04-07 10:01", "A1", "recon", attackIP, "")                         // e2
+			loginFrom(tl, "04-10 10:00", "A1", "a2", attackIP, "")                            // e3
+			orderFrom(tl, "04-10 10:01", "A1", "o1", "a2", attackIP, "", "7203", "sell", 500) // e4
 		},
 		inc:  reconstruct.Claim{Account: "A1", Orders: []string{"o1"}},
 		want: "recon=login@e2/address a2=login@e3/order_session",
@@ -116,9 +116,9 @@ func TestAttackerAccesses(t *testing.T) {
 		// A session without its login in the log counts from its first use by the attacker.
 		name: "no login in the log",
 		build: func(tl *timeline) {
-			tl.changeFrom("04-10 09:00", "A1", "old", homeIP, homeDevice)                             // e1 the customer, still
-			tl.changeFrom("04-10 09:30", "A1", "old", attackIP, homeDevice)                           // e2
-			tl.orderFrom("04-10 09:31", "A1", "o1", "old", attackIP, homeDevice, "7203", "sell", 500) // e3
+			changeFrom(tl, "04-10 09:00", "A1", "old", homeIP, homeDevice)                             // e1 the customer, still
+			changeFrom(tl, "04-10 09:30", "A1", "old", attackIP, homeDevice)                           // e2
+			orderFrom(tl, "04-10 09:31", "A1", "o1", "old", attackIP, homeDevice, "7203", "sell", 500) // e3
 		},
 		inc:  reconstruct.Claim{Account: "A1", Orders: []string{"o1"}},
 		want: "old=first_use@e2/order_session",
@@ -127,12 +127,12 @@ func TestAttackerAccesses(t *testing.T) {
 		// first use from the orders' address when it was logged into elsewhere.
 		name: "named sessions",
 		build: func(tl *timeline) {
-			tl.loginFrom("04-10 09:00", "A1", "n1", "192.0.2.99", "")                        // e1
-			tl.changeFrom("04-10 09:01", "A1", "n1", "192.0.2.99", "")                       // e2
-			tl.loginFrom("04-10 09:10", "A1", "n2", homeIP, homeDevice)                      // e3 customer
-			tl.changeFrom("04-10 09:20", "A1", "n2", attackIP, homeDevice)                   // e4 stolen
-			tl.loginFrom("04-10 10:00", "A1", "a2", attackIP, "")                            // e5
-			tl.orderFrom("04-10 10:01", "A1", "o1", "a2", attackIP, "", "7203", "sell", 500) // e6
+			loginFrom(tl, "04-10 09:00", "A1", "n1", "192.0.2.99", "")                        // e1
+			changeFrom(tl, "04-10 09:01", "A1", "n1", "192.0.2.99", "")                       // e2
+			loginFrom(tl, "04-10 09:10", "A1", "n2", homeIP, homeDevice)                      // e3 customer
+			changeFrom(tl, "04-10 09:20", "A1", "n2", attackIP, homeDevice)                   // e4 stolen
+			loginFrom(tl, "04-10 10:00", "A1", "a2", attackIP, "")                            // e5
+			orderFrom(tl, "04-10 10:01", "A1", "o1", "a2", attackIP, "", "7203", "sell", 500) // e6
 		},
 		inc:  reconstruct.Claim{Account: "A1", Orders: []string{"o1"}, Sessions: []string{"n1", "n2"}},
 		want: "n1=login@e1/named_session n2=first_use@e4/named_session a2=login@e5/order_session",
@@ -160,16 +160,16 @@ func TestAttackerAccesses(t *testing.T) {
 // month; yen are summed exactly and rounded down to whole yen once.
 func TestTallyCountsEachExecution(t *testing.T) {
 	var tl timeline
-	tl.loginFrom("04-30 10:00", "A1", "a1", attackIP, "")                            // e1
-	tl.orderFrom("04-30 10:01", "A1", "o1", "a1", attackIP, "", "7203", "sell", 103) // e2
-	tl.fill("04-30 10:02", "A1", "o1", "7203", "sell", 1, "100.25", "0")             // e3
-	tl.fill("04-30 10:03", "A1", "o1", "7203", "sell", 1, "100.75", "0")             // e4
-	tl.fill("04-30 10:04", "A1", "o1", "7203", "sell", 1, "0.6", "0")                // e5
-	tl.orderFrom("04-30 14:00", "A1", "o2", "a1", attackIP, "", "7992", "buy", 4)    // e6
-	tl.fill("04-30 14:01", "A1", "o2", "7992", "buy", 3, "100.5", "0")               // e7
-	tl.fill("05-01 09:00", "A1", "o2", "7992", "buy", 1, "200.5", "0")               // e8: the next month
-	tl.fill("05-01 09:01", "A1", "o1", "7203", "sell", 100, "52707.9216587", "0")    // e9
-	tl.orderFrom("05-01 09:30", "A1", "o3", "a1", attackIP, "", "7992", "buy", 100)  // e10: never executed
+	loginFrom(&tl, "04-30 10:00", "A1", "a1", attackIP, "")                            // e1
+	orderFrom(&tl, "04-30 10:01", "A1", "o1", "a1", attackIP, "", "7203", "sell", 103) // e2
+	tl.Fill("04-30 10:02", "A1", "o1", "7203", "sell", 1, "100.25", "0")               // e3
+	tl.Fill("04-30 10:03", "A1", "o1", "7203", "sell", 1, "100.75", "0")               // e4
+	tl.Fill("04-30 10:04", "A1", "o1", "7203", "sell", 1, "0.6", "0")                  // e5
+	orderFrom(&tl, "04-30 14:00", "A1", "o2", "a1", attackIP, "", "7992", "buy", 4)    // e6
+	tl.Fill("04-30 14:01", "A1", "o2", "7992", "buy", 3, "100.5", "0")                 // e7
+	tl.Fill("05-01 09:00", "A1", "o2", "7992", "buy", 1, "200.5", "0")                 // e8: the next month
+	tl.Fill("05-01 09:01", "A1", "o1", "7203", "sell", 100, "52707.9216587", "0")      // e9
+	orderFrom(&tl, "05-01 09:30", "A1", "o3", "a1", attackIP, "", "7992", "buy", 100)  // e10: never executed
 	inc := reconstruct.Claim{Account: "A1", Orders: []string{"o1", "o2", "o3"}}
 	rec := reconstructOf(t, collect(t, &tl, inc), inc)
 	got := Tally([]*reconstruct.Reconstruction{rec, rec}) // the same incident twice counts once
