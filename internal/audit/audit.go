@@ -27,6 +27,9 @@ const (
 	ActionUserDisable = "user.disable"
 	ActionUserEnable  = "user.enable"
 
+	ActionConsoleSignIn  = "console.signin"
+	ActionConsoleSignOut = "console.signout"
+
 	ActionAlertAcknowledge = "alert.acknowledge"
 	ActionAlertAssign      = "alert.assign"
 	ActionAlertDismiss     = "alert.dismiss"
@@ -39,7 +42,7 @@ const (
 // OtherActions are the actions recorded outside the rooms, in the order listed above.
 func OtherActions() []string {
 	return []string{ActionKeyAdd, ActionKeyRevoke, ActionUserAdd, ActionUserPasswd, ActionUserDisable, ActionUserEnable,
-		ActionAlertAcknowledge, ActionAlertAssign, ActionAlertDismiss, ActionAlertReopen, ActionNoticeConfirmed}
+		ActionConsoleSignIn, ActionConsoleSignOut, ActionAlertAcknowledge, ActionAlertAssign, ActionAlertDismiss, ActionAlertReopen, ActionNoticeConfirmed}
 }
 
 // Store is what the trail needs of the store: appending a record and reading the trail in order.

@@ -43,8 +43,8 @@ var (
 
 // Audit actions the console writes.
 const (
-	ActionSignIn      = "console.signin"
-	ActionSignOut     = "console.signout"
+	ActionSignIn      = audit.ActionConsoleSignIn
+	ActionSignOut     = audit.ActionConsoleSignOut
 	ActionAlertAck    = audit.ActionAlertAcknowledge
 	ActionAlertAssign = audit.ActionAlertAssign
 	ActionAlertDrop   = audit.ActionAlertDismiss
