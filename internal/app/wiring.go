@@ -15,8 +15,8 @@ import (
 	"github.com/brokerguard/brokerguard/internal/campaign"
 	"github.com/brokerguard/brokerguard/internal/config"
 	"github.com/brokerguard/brokerguard/internal/detect"
-	"github.com/brokerguard/brokerguard/internal/infra"
 	"github.com/brokerguard/brokerguard/internal/ipintel"
+	"github.com/brokerguard/brokerguard/internal/links"
 	"github.com/brokerguard/brokerguard/internal/rules"
 	"github.com/brokerguard/brokerguard/internal/store"
 	"github.com/brokerguard/brokerguard/internal/store/postgres"
@@ -117,7 +117,7 @@ func buildEngine(cfg config.Config, log *slog.Logger) (*parts, error) {
 // buildEngineWith is buildEngine with what the command adds (see engineWith).
 func buildEngineWith(cfg config.Config, log *slog.Logger, with engineWith) (*parts, error) {
 	p := &parts{cfg: cfg}
-	opts := detect.Options{Thresholds: cfg.Thresholds, AlertScore: cfg.AlertScore, Links: infra.New(24 * 3600),
+	opts := detect.Options{Thresholds: cfg.Thresholds, AlertScore: cfg.AlertScore, Links: links.New(24 * 3600),
 		NoCampaign: !cfg.Campaign.Enabled, LockFor: cfg.FraudReportLock, Lateness: with.lateness}
 	if cfg.Campaign.Enabled {
 		opts.Campaign = campaign.New(cfg.Campaign.Config)

@@ -16,8 +16,8 @@ import (
 
 	"github.com/brokerguard/brokerguard/internal/campaign"
 	"github.com/brokerguard/brokerguard/internal/event"
-	"github.com/brokerguard/brokerguard/internal/infra"
 	"github.com/brokerguard/brokerguard/internal/ipintel"
+	"github.com/brokerguard/brokerguard/internal/links"
 	"github.com/brokerguard/brokerguard/internal/market"
 	"github.com/brokerguard/brokerguard/internal/profile"
 	"github.com/brokerguard/brokerguard/internal/rules"
@@ -29,14 +29,14 @@ type IPIntel interface {
 }
 
 // CrossAccount is the engine's narrow view of state shared across accounts: who else used a resource,
-// and which browsers a TLS fingerprint usually belongs to. *infra.Links implements it in one process.
+// and which browsers a TLS fingerprint usually belongs to. *links.Links implements it in one process.
 type CrossAccount interface {
-	Observe(kind infra.Kind, h, account uint64, t uint32) int
-	ObserveTLS(tls, family uint64) infra.TLSStats
+	Observe(kind links.Kind, h, account uint64, t uint32) int
+	ObserveTLS(tls, family uint64) links.TLSStats
 	// LoginFailure counts a failed login towards the credential-stuffing watch and returns the wave it
 	// starts, if any; StuffingWave says whether a wave is under way and how many failures the last ten
 	// minutes saw.
-	LoginFailure(t uint32, ip, account string) (infra.WaveStart, bool)
+	LoginFailure(t uint32, ip, account string) (links.WaveStart, bool)
 	StuffingWave(t uint32) (bool, int)
 }
 
@@ -177,7 +177,7 @@ func New(o Options) (*Engine, error) {
 		return nil, err
 	}
 	if e.links == nil {
-		e.links = infra.New(24 * 3600)
+		e.links = links.New(24 * 3600)
 	}
 	if e.market == nil {
 		e.market = market.New()
@@ -260,7 +260,7 @@ type request struct {
 	addrOthers int
 	devOthers  int
 	destOthers int
-	tls        infra.TLSStats
+	tls        links.TLSStats
 	// wave is set on a successful login inside a credential-stuffing wave.
 	wave         bool
 	waveFailures int
@@ -316,10 +316,10 @@ func (e *Engine) Process(ev *event.Event) Outcome {
 	switch ev.Type {
 	case event.TypeLogin, event.TypeProfileChange, event.TypeOrder, event.TypeWithdrawal:
 		if rq.addr.IsValid() {
-			rq.addrOthers = e.links.Observe(infra.KindIP, profile.Hash(ev.IP), rq.acct, t)
+			rq.addrOthers = e.links.Observe(links.KindIP, profile.Hash(ev.IP), rq.acct, t)
 		}
 		if ev.Device != "" {
-			rq.devOthers = e.links.Observe(infra.KindDevice, profile.Hash(ev.Device), rq.acct, t)
+			rq.devOthers = e.links.Observe(links.KindDevice, profile.Hash(ev.Device), rq.acct, t)
 		}
 		if ev.UserAgent != "" {
 			rq.uaFam = uaFamily(ev.UserAgent)
@@ -335,7 +335,7 @@ func (e *Engine) Process(ev *event.Event) Outcome {
 			}
 		}
 		if ev.Type == event.TypeWithdrawal && ev.Destination != "" {
-			rq.destOthers = e.links.Observe(infra.KindDestination, profile.Hash(ev.Destination), rq.acct, t)
+			rq.destOthers = e.links.Observe(links.KindDestination, profile.Hash(ev.Destination), rq.acct, t)
 		}
 	}
 	if c := e.campaign; c != nil && ev.NeedsDecision() {
@@ -375,7 +375,7 @@ func (e *Engine) Process(ev *event.Event) Outcome {
 }
 
 // stuffingAlert describes a credential-stuffing wave when it is first seen.
-func stuffingAlert(ev *event.Event, ws infra.WaveStart) event.Alert {
+func stuffingAlert(ev *event.Event, ws links.WaveStart) event.Alert {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d failed logins across accounts in 10 min, against %.0f expected", ws.Failures, ws.Expected)
 	if len(ws.Sources) > 0 {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/brokerguard/brokerguard/internal/detect"
 	"github.com/brokerguard/brokerguard/internal/event"
-	"github.com/brokerguard/brokerguard/internal/infra"
+	"github.com/brokerguard/brokerguard/internal/links"
 	"github.com/brokerguard/brokerguard/internal/rules"
 )
 
@@ -136,7 +136,7 @@ func runOne(t *Test, rs *rules.Set, o Options) Result {
 		res.Skipped = "needs IP intelligence (--ipdb)"
 		return res
 	}
-	eng, err := detect.New(detect.Options{Rules: rs, Scorer: o.Model, IP: o.IP, Links: infra.New(24 * 3600)})
+	eng, err := detect.New(detect.Options{Rules: rs, Scorer: o.Model, IP: o.IP, Links: links.New(24 * 3600)})
 	if err != nil {
 		res.Failures = append(res.Failures, err.Error())
 		return res

@@ -1,9 +1,9 @@
-// Package infra tracks infrastructure across accounts: which accounts used an address, a network prefix,
-// a device id or a withdrawal destination recently, and which user-agent families each TLS fingerprint
+// Package links keeps the links between accounts: which accounts used an address, a network prefix, a
+// device id or a withdrawal destination recently, and which user-agent families each TLS fingerprint
 // arrives with. It is cross-account state, partitioned by its own key (the address, the device…), and is
 // reached from per-account decisions only through its narrow methods, so that a distributed deployment
 // can put it behind messages without changing detection code.
-package infra
+package links
 
 import (
 	"sync"
