@@ -43,6 +43,9 @@ func newConsole(p consoleParts) (http.Handler, error) {
 		Accounts: deskAccounts{p.accounts, p.desk}, Now: time.Now, DataNow: p.dataNow, SecureCookies: p.secure,
 		Log: p.log.With("part", "console"),
 	}
+	if p.desk != nil {
+		o.Held = p.desk
+	}
 	if p.layer != nil {
 		o.Campaigns, o.Watchlist = p.layer, deskWatchlist{p.layer, p.desk}
 	}

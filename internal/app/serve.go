@@ -125,7 +125,7 @@ func startServer(ctx context.Context, p *parts, st store.Store, cfg config.Confi
 		policy = pol
 	}
 	// The rooms that change state each replay their own audited actions over the state just rebuilt.
-	dk := desk.New(desk.Options{Layer: p.engine.Campaign(), Accounts: p.engine.Accounts(), Locks: p.engine, Trail: trail})
+	dk := desk.New(desk.Options{Layer: p.engine.Campaign(), Accounts: p.engine.Accounts(), Locks: p.engine, Trail: trail, Decisions: st})
 	incidents := incident.New(incident.Options{Store: st, Trail: trail, Policy: policy})
 	reports := report.NewFiler(report.FilerOptions{Incidents: incidents, Trail: trail})
 	actions := 0

@@ -62,6 +62,7 @@ type Options struct {
 	Accounts  Accounts
 	Audit     Audit
 	Watchlist Watchlist // nil: the campaign layer is off
+	Held      Held      // nil: no held items page
 	// OIDC turns on sign-in through the firm's identity provider beside passwords (nil: off).
 	OIDC *OIDC
 
@@ -130,6 +131,9 @@ func routes() []route {
 		{"POST", "/watchlist", staff, (*Console).postWatch},
 		{"POST", "/watchlist/remove", staff, (*Console).postUnwatch},
 		{"POST", "/watchlist/pin", staff, (*Console).postPin},
+		{"GET", "/held", staff, (*Console).getHeld},
+		{"POST", "/held/{event}/release", staff, (*Console).postHeldRelease},
+		{"POST", "/held/{event}/cancel", staff, (*Console).postHeldCancel},
 		{"GET", "/campaigns", staff, (*Console).getCampaigns},
 		{"GET", "/campaigns/{symbol}", staff, (*Console).getCampaign},
 	}

@@ -18,8 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerguard/brokerguard/internal/audit"
 	"github.com/brokerguard/brokerguard/internal/campaign"
+	"github.com/brokerguard/brokerguard/internal/desk"
 	"github.com/brokerguard/brokerguard/internal/event"
+	"github.com/brokerguard/brokerguard/internal/profile"
 	"github.com/brokerguard/brokerguard/internal/store"
 	"github.com/brokerguard/brokerguard/internal/store/sqlite"
 )
@@ -197,7 +200,9 @@ func newFixture(t testing.TB, mods ...func(o *Options, url string)) *fixture {
 	o := Options{Users: st, Alerts: st, Decisions: st, Events: st, Audit: st, Accounts: f.locks,
 		Watchlist: &watchlist{audit: st, entries: []campaign.Entry{{Kind: "symbol", Value: "1556", Reason: "campaign al-cmp", Source: "campaign"}}},
 		Campaigns: campaigns{{Symbol: "1556", Since: day.Add(50 * time.Minute), Alert: "al-cmp", Victims: []string{"A1", "A2"}, Beneficiaries: []string{"B9"}}},
-		Now:       f.clock.now, DataNow: func() time.Time { return day.Add(3 * time.Hour) }, Log: testLog()}
+		Held: desk.New(desk.Options{Accounts: profile.NewAccounts(), Decisions: st,
+			Trail: audit.New(audit.Options{Store: st, Wall: f.clock.now, Data: func() time.Time { return day.Add(3 * time.Hour) }})}),
+		Now: f.clock.now, DataNow: func() time.Time { return day.Add(3 * time.Hour) }, Log: testLog()}
 	for _, m := range mods {
 		m(&o, f.srv.URL)
 	}
@@ -258,7 +263,7 @@ func (f *fixture) signIn(t testing.TB, c *http.Client, name, pw string) (int, st
 
 // concrete returns a path of the route pattern with its wildcards filled.
 func (f *fixture) concrete(pattern string) string {
-	r := strings.NewReplacer("{$}", "", "{id}", fmt.Sprint(f.seq["al-ato"]), "{account}", "A1", "{symbol}", "1556")
+	r := strings.NewReplacer("{$}", "", "{id}", fmt.Sprint(f.seq["al-ato"]), "{account}", "A1", "{symbol}", "1556", "{event}", "o-1")
 	return r.Replace(pattern)
 }
 
@@ -365,7 +370,7 @@ func TestRoutesRefuse(t *testing.T) {
 	}
 	// And the same calls with the session, the token and the role go through.
 	for _, p := range []string{"/alerts/{id}/acknowledge", "/alerts/{id}/assign", "/alerts/{id}/dismiss", "/accounts/{account}/unlock",
-		"/watchlist", "/watchlist/pin", "/watchlist/remove"} {
+		"/watchlist", "/watchlist/pin", "/watchlist/remove", "/held/{event}/release"} {
 		form := url.Values{"csrf": {analystCSRF}, "reason": {"customer confirmed the trade by phone"}, "kind": {"device"}, "value": {"d-x"}, "pinned": {"true"}}
 		if resp := f.do(t, analyst, http.MethodPost, f.concrete(p), form); resp.StatusCode != http.StatusSeeOther {
 			t.Errorf("POST %s with a session and its token: got %d, want 303", p, resp.StatusCode)
@@ -379,7 +384,7 @@ func TestRoutesRefuse(t *testing.T) {
 	for _, r := range recs[before:] {
 		acts = append(acts, r.Actor+":"+r.Action)
 	}
-	if want := "ito:alert.acknowledge ito:alert.assign ito:alert.dismiss ito:account.unlock ito:watchlist.add ito:watchlist.pin ito:watchlist.remove sato:alert.reopen"; strings.Join(acts, " ") != want {
+	if want := "ito:alert.acknowledge ito:alert.assign ito:alert.dismiss ito:account.unlock ito:watchlist.add ito:watchlist.pin ito:watchlist.remove ito:held.release sato:alert.reopen"; strings.Join(acts, " ") != want {
 		t.Errorf("audit trail: got %v, want %s", acts, want)
 	}
 	// The queue shows open alerts by default; al-ato was reopened, al-cmp never touched.
@@ -665,4 +670,58 @@ func TestReasonWords(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestHeldPage lists the held buys of the fixture, releases one and cancels the other through the
+// page's forms, and shows a second, contrary action as a conflict.
+func TestHeldPage(t *testing.T) {
+	f := newFixture(t)
+	c := f.client()
+	_, csrf := f.signIn(t, c, "ito", testPassword)
+	page := getPage(t, f, c, "/held")
+	for _, want := range []string{`data-event="o-1" data-state="held"`, `data-event="o-2" data-state="held"`, `action="/held/o-1/release"`, `href="/held"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("held page lacks %s", want)
+		}
+	}
+	if strings.Contains(page, `data-event="o-3"`) {
+		t.Error("held page lists o-3, which was only reviewed")
+	}
+	if resp := f.do(t, c, http.MethodPost, "/held/o-1/release", url.Values{"csrf": {csrf}, "reason": {"customer confirmed by phone"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("release: %d", resp.StatusCode)
+	}
+	if resp := f.do(t, c, http.MethodPost, "/held/o-2/cancel", url.Values{"csrf": {csrf}, "reason": {"herding victim"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("cancel: %d", resp.StatusCode)
+	}
+	if resp := f.do(t, c, http.MethodPost, "/held/o-2/release", url.Values{"csrf": {csrf}, "reason": {"x"}}); resp.StatusCode != http.StatusConflict {
+		t.Errorf("release after cancel: %d, want 409", resp.StatusCode)
+	}
+	if resp := f.do(t, c, http.MethodPost, "/held/o-3/release", url.Values{"csrf": {csrf}, "reason": {"x"}}); resp.StatusCode != http.StatusConflict {
+		t.Errorf("releasing a reviewed order: %d, want 409", resp.StatusCode)
+	}
+	if resp := f.do(t, c, http.MethodPost, "/held/nope/cancel", url.Values{"csrf": {csrf}, "reason": {"x"}}); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("an unknown event: %d, want 404", resp.StatusCode)
+	}
+	if page := getPage(t, f, c, "/held"); strings.Contains(page, `data-event="o-1"`) {
+		t.Error("the waiting list still shows the released o-1")
+	}
+	page = getPage(t, f, c, "/held?all=1")
+	for _, want := range []string{`data-event="o-1" data-state="released"`, `data-event="o-2" data-state="cancelled"`, "customer confirmed by phone"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("held page (all) lacks %s", want)
+		}
+	}
+}
+
+// getPage returns the body of a page the client fetches.
+func getPage(t *testing.T, f *fixture, c *http.Client, path string) string {
+	t.Helper()
+	resp, err := c.Get(f.srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", path, resp.StatusCode)
+	}
+	return body(t, resp)
 }

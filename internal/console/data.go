@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/campaign"
+	"github.com/brokerguard/brokerguard/internal/desk"
 	"github.com/brokerguard/brokerguard/internal/store"
 )
 
@@ -71,4 +72,13 @@ type Watchlist interface {
 	Add(ctx context.Context, actor, kind, value, reason string, pinned bool) error
 	Remove(ctx context.Context, actor, kind, value, reason string) error
 	Pin(ctx context.Context, actor, kind, value, reason string, pinned bool) error
+}
+
+// Held lists the held orders and withdrawals with their state and releases or cancels them, audited
+// before they apply. *desk.Desk implements it. Errors wrap fault.ErrNotFound (no such decision),
+// fault.ErrConflict (not held, or already resolved the other way) and fault.ErrInvalid.
+type Held interface {
+	HeldItems(ctx context.Context, q store.DecisionQuery) ([]desk.HeldItem, error)
+	Release(ctx context.Context, actor, eventID, reason string, stepUp *desk.StepUp) (desk.HeldItem, error)
+	Cancel(ctx context.Context, actor, eventID, reason string, stepUp *desk.StepUp) (desk.HeldItem, error)
 }

@@ -26,7 +26,7 @@ type view struct {
 }
 
 // pageNames are the templates in templates/, each rendered inside layout.html.
-var pageNames = []string{"signin", "error", "dashboard", "alerts", "alert", "account", "campaigns", "campaign", "audit", "watchlist", "moving"}
+var pageNames = []string{"signin", "error", "dashboard", "alerts", "alert", "account", "campaigns", "campaign", "audit", "watchlist", "held", "moving"}
 
 func parsePages() (map[string]*template.Template, error) {
 	layout, err := fs.ReadFile(templateFiles, "templates/layout.html")

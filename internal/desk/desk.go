@@ -1,6 +1,6 @@
 // Package desk is the analyst's desk: the place that changes live detection state. It adds, removes
 // and pins watchlist entries of the campaign layer and lifts the lock a fraud report put on an account
-// once the customer is re-verified (and, next, releases held items). Every action goes through the
+// once the customer is re-verified, and releases or cancels held orders and withdrawals. Every action goes through the
 // audit trail (internal/audit): written first, applied once stored, and replayed at start over the
 // state rebuilt from the events.
 package desk
@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/brokerguard/brokerguard/internal/audit"
@@ -34,6 +35,10 @@ type Desk struct {
 	accounts *profile.Accounts
 	locks    Locks
 	trail    *audit.Trail
+	store    Decisions
+	// mu guards held: the resolutions of held items by event id, from the trail.
+	mu   sync.Mutex
+	held map[string]Resolution
 	// defaultTTL is how long an analyst's entry lasts when neither an expiry nor a pin is given.
 	defaultTTL time.Duration
 }
@@ -50,6 +55,9 @@ type Options struct {
 	// Trail writes each action before it applies; its data clock is the time actions act at (watchlist
 	// entries are added and expire in it). Required.
 	Trail *audit.Trail
+	// Decisions, when set, is the store the held orders and withdrawals are read from; without it
+	// Held, Release and Cancel answer a conflict.
+	Decisions Decisions
 }
 
 // New returns a desk.
@@ -57,7 +65,7 @@ func New(o Options) *Desk {
 	if o.Trail == nil {
 		panic("desk: Options.Trail is required")
 	}
-	return &Desk{layer: o.Layer, accounts: o.Accounts, locks: o.Locks, trail: o.Trail, defaultTTL: 7 * 24 * time.Hour}
+	return &Desk{layer: o.Layer, accounts: o.Accounts, locks: o.Locks, trail: o.Trail, store: o.Decisions, held: map[string]Resolution{}, defaultTTL: 7 * 24 * time.Hour}
 }
 
 // Watch is an analyst's request to add an entry.
@@ -262,7 +270,7 @@ func (d *Desk) replayUnlock(r *store.AuditRecord) error {
 
 // Actions are the audit actions the desk records and replays.
 func Actions() []string {
-	return []string{ActionWatchAdd, ActionWatchRemove, ActionWatchPin, ActionUnlock}
+	return []string{ActionWatchAdd, ActionWatchRemove, ActionWatchPin, ActionUnlock, ActionHeldRelease, ActionHeldCancel}
 }
 
 // Restore replays the desk's actions from the audit trail over state rebuilt from the events; it
@@ -309,6 +317,8 @@ func (d *Desk) replay(r *store.AuditRecord) error {
 		}
 	case ActionUnlock:
 		return d.replayUnlock(r)
+	case ActionHeldRelease, ActionHeldCancel:
+		return d.replayHeld(r)
 	}
 	return nil
 }

@@ -141,6 +141,7 @@ func TestOpenAPIStatusesLive(t *testing.T) {
 			t.Fatalf("event: %d %s", a.status, a.body)
 		}
 	}
+	storeHeld(t, f)
 	servers := map[string]string{
 		"full": f.url,
 		"bare": f.serve(t, func(o *Options) {
@@ -203,6 +204,19 @@ func TestOpenAPIStatusesLive(t *testing.T) {
 		{"full", "POST", "/v1/accounts/VIC/unlock", analystKey, "", `{"reason":"again"}`, 409},
 		{"full", "POST", "/v1/accounts/NOBODY/unlock", analystKey, "", `{"reason":"r"}`, 404},
 		{"bare", "POST", "/v1/accounts/VIC/unlock", analystKey, "", `{"reason":"r"}`, 404},
+		{"full", "GET", "/v1/accounts/HLD/held", ingestKey, "", "", 200},
+		{"full", "GET", "/v1/accounts/HLD/held?limit=0", readKey, "", "", 400},
+		{"bare", "GET", "/v1/accounts/HLD/held", readKey, "", "", 404},
+		{"full", "POST", "/v1/held/h-sell/release", ingestKey, "", `{"reason":"step-up","step_up":{"method":"otp","passed":false}}`, 400},
+		{"full", "POST", "/v1/held/h-sell/release", ingestKey, "", `{"reason":"step-up","step_up":{"method":"otp","passed":true}}`, 200},
+		{"full", "POST", "/v1/held/h-sell/cancel", analystKey, "", `{"reason":"too late"}`, 409},
+		{"full", "POST", "/v1/held/nope/release", analystKey, "", `{"reason":"r"}`, 404},
+		{"bare", "POST", "/v1/held/h-sell/release", analystKey, "", `{"reason":"r"}`, 404},
+		{"full", "POST", "/v1/held/h-wd/cancel", analystKey, "", `{"reason":""}`, 400},
+		{"full", "POST", "/v1/held/h-wd/cancel", analystKey, "", `{"reason":"payee is a mule"}`, 200},
+		{"full", "POST", "/v1/held/nope/cancel", analystKey, "", `{"reason":"r"}`, 404},
+		{"full", "POST", "/v1/held/h-wd/release", analystKey, "", `{"reason":"r"}`, 409},
+		{"bare", "POST", "/v1/held/h-wd/cancel", analystKey, "", `{"reason":"r"}`, 404},
 		{"full", "GET", "/v1/audit?action=watchlist.", readKey, "", "", 200},
 		{"full", "GET", "/v1/audit?action=bogus", readKey, "", "", 400},
 		{"bare", "GET", "/v1/audit", readKey, "", "", 404},

@@ -111,6 +111,9 @@ var (
 	readers     = []string{RoleRead, RoleAnalyst, RoleSupervisor, RoleAdmin}
 	analysts    = []string{RoleAnalyst, RoleSupervisor, RoleAdmin}
 	supervisors = []string{RoleSupervisor, RoleAdmin}
+	// resolvers release and cancel held items: the firm's app (ingest key) posts the customer's
+	// step-up result, an analyst releases by hand.
+	resolvers = []string{RoleIngest, RoleAnalyst, RoleSupervisor, RoleAdmin}
 )
 
 func routes() []route {
@@ -125,6 +128,9 @@ func routes() []route {
 		{"POST", "/v1/watchlist/remove", analysts, (*Server).postWatchlistRemove, nil},
 		{"POST", "/v1/watchlist/pin", analysts, (*Server).postWatchlistPin, nil},
 		{"POST", "/v1/accounts/{account}/unlock", analysts, (*Server).postUnlock, nil},
+		{"GET", "/v1/accounts/{account}/held", anyRole, (*Server).getHeld, query("limit")},
+		{"POST", "/v1/held/{id}/release", resolvers, (*Server).postHeldRelease, nil},
+		{"POST", "/v1/held/{id}/cancel", resolvers, (*Server).postHeldCancel, nil},
 		{"POST", "/v1/notices/{id}/answer", ingesters, (*Server).postNoticeAnswer, nil},
 		{"GET", "/v1/audit", readers, (*Server).getAudit, query("target", "action", "after", "limit")},
 		{"GET", "/v1/incidents", readers, (*Server).getIncidents, query("status", "account", "limit", "cursor")},

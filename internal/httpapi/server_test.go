@@ -315,7 +315,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 // withRooms builds the analyst desk, the incident register and the regulator's filer over one audit
 // trail, as serve does, into o.
 func withRooms(o *Options, st incident.Store, trail *audit.Trail, layer *campaign.Layer, accounts *profile.Accounts, locks desk.Locks) {
-	o.Desk = desk.New(desk.Options{Layer: layer, Accounts: accounts, Locks: locks, Trail: trail})
+	o.Desk = desk.New(desk.Options{Layer: layer, Accounts: accounts, Locks: locks, Trail: trail, Decisions: o.Store})
 	o.Incidents = incident.New(incident.Options{Store: st, Trail: trail})
 	o.Reports = report.NewFiler(report.FilerOptions{Incidents: o.Incidents, Trail: trail})
 }
