@@ -242,15 +242,19 @@ func addKey(ctx context.Context, st store.Store, name, role string, now time.Tim
 	return secret, nil
 }
 
-// auditKey records a key's issue or revocation in the store's audit trail, as an action of the command
-// line, at the data time of the store's latest event.
+// auditKey records a key's issue or revocation in the store's audit trail.
 func auditKey(ctx context.Context, st store.Store, action, name, role string, now time.Time) error {
-	data, err := json.Marshal(map[string]string{"role": role})
+	return auditCommandLine(ctx, st, action, "key:"+name, "brokerguard key, from the command line", map[string]string{"role": role}, now)
+}
+
+// auditCommandLine records an action of the command line (brokerguard key, brokerguard user) in the
+// store's audit trail, at the data time of the store's latest event.
+func auditCommandLine(ctx context.Context, st store.Store, action, target, reason string, data any, now time.Time) error {
+	b, err := json.Marshal(data)
 	if err != nil {
 		return err
 	}
-	r := &store.AuditRecord{Time: now.UTC(), Actor: keyActor, Action: action, Target: "key:" + name,
-		Reason: "brokerguard key, from the command line", Data: data}
+	r := &store.AuditRecord{Time: now.UTC(), Actor: keyActor, Action: action, Target: target, Reason: reason, Data: b}
 	if ext, err := st.Extent(ctx); err == nil && !ext.Last.IsZero() {
 		r.DataTime = ext.Last.UTC()
 	}

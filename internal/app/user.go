@@ -3,7 +3,6 @@ package app
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -146,16 +145,7 @@ func checkUserName(name string) error {
 
 // auditUser records a change of a console user in the audit trail, as an action of the command line.
 func auditUser(ctx context.Context, st store.Store, action, name string, data map[string]string, now time.Time) error {
-	b, err := json.Marshal(data)
-	if err != nil {
-		return err
-	}
-	r := &store.AuditRecord{Time: now.UTC(), Actor: keyActor, Action: action, Target: "user:" + name,
-		Reason: "brokerguard user, from the command line", Data: b}
-	if ext, err := st.Extent(ctx); err == nil && !ext.Last.IsZero() {
-		r.DataTime = ext.Last.UTC()
-	}
-	return st.AppendAudit(ctx, r)
+	return auditCommandLine(ctx, st, action, "user:"+name, "brokerguard user, from the command line", data, now)
 }
 
 // addUser stores a new console user with the hash of password, and audits it.
